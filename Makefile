@@ -1,0 +1,64 @@
+# StopSMS — every target sets up what it needs; a fresh clone only needs `make test` or `make demo`.
+SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
+.DEFAULT_GOAL := help
+
+PYTHON   ?= $(shell scripts/find-python.sh 2>/dev/null || command -v python3)
+VENV     := .venv
+VENV_SAM := .venv-sam
+PY       := $(VENV)/bin/python
+SAM      := $(VENV_SAM)/bin/sam
+# `sam build` looks for the runtime's interpreter (python3.12) on PATH.
+SAM_PATH := $(dir $(PYTHON)):$(PATH)
+
+.PHONY: help venv demo test unit lint typecheck validate build bench clean
+
+help:
+	@echo "make demo      run the whole pipeline locally (embedded AWS emulator)"
+	@echo "make test      lint, type-check, tests with coverage, sam validate --lint, sam build"
+	@echo "make bench     benchmarks (prints figures)"
+
+$(VENV)/.installed: requirements-dev.txt layers/stopsms/requirements.txt
+	@case "$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in \
+	  3.12) ;; *) echo "WARNING: $(PYTHON) is not Python 3.12 (the Lambda runtime); tests will run on it, sam build will not." >&2;; esac
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# The layer is importable as Lambda sees it (/opt/python), without installing a copy.
+	echo "$(CURDIR)/layers/stopsms" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stopsms-layer.pth"
+	touch $@
+
+$(VENV_SAM)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(VENV)/bin/pytest
+
+validate: $(VENV_SAM)/.installed
+	$(SAM) validate --lint --region eu-west-3
+
+build: $(VENV_SAM)/.installed
+	PATH="$(SAM_PATH)" $(SAM) build --region eu-west-3
+
+test: lint typecheck unit validate build
+
+demo: venv
+	$(PY) -m stopsms demo
+
+bench: venv
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,60 @@
+"""AWS clients, created on first use and cached (never at import time, so tests can mock first).
+
+Endpoints and regions come from the standard AWS environment variables, which is how the local
+stack points the real clients at its emulator (``AWS_ENDPOINT_URL_*``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+# Standard retry mode backs off on throttling and 5xx for every client.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=50)
+
+
+def _client(service: str, **overrides: Any) -> Any:
+    config = _CONFIG.merge(Config(**overrides)) if overrides else _CONFIG
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return _client("dynamodb")  # type: ignore[no-any-return]
+
+
+@cache
+def sqs() -> SQSClient:
+    return _client("sqs")  # type: ignore[no-any-return]
+
+
+@cache
+def s3() -> S3Client:
+    return _client("s3")  # type: ignore[no-any-return]
+
+
+@cache
+def sns() -> SNSClient:
+    return _client("sns")  # type: ignore[no-any-return]
+
+
+@cache
+def sms() -> PinpointSMSVoiceV2Client:
+    # Throttling is retried by the sender itself (it knows the send rate), so no hidden retries.
+    return _client("pinpoint-sms-voice-v2", retries={"mode": "standard", "max_attempts": 1})  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    """Forget every cached client (tests switch emulators between cases)."""
+    for factory in (dynamodb, sqs, s3, sns, sms):
+        factory.cache_clear()

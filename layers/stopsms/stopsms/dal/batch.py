@@ -1,0 +1,81 @@
+"""BatchGetItem across several tables at once: pages of 100 keys, unprocessed keys retried
+with exponential backoff (PynamoDB's own ``batch_get`` covers one table and retries at once)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from pynamodb.models import Model
+
+from stopsms import clients
+from stopsms.errors import StopSmsError
+
+PAGE = 100  # BatchGetItem's limit, keys of all tables together
+Key = tuple[str, ...]
+
+
+class BatchReadIncomplete(StopSmsError):
+    """DynamoDB kept returning unprocessed keys: the batch should be retried later."""
+
+
+def _key_names(model: type[Model]) -> tuple[str, ...]:
+    attributes = model.get_attributes().values()
+    hash_keys = [a.attr_name for a in attributes if a.is_hash_key]
+    range_keys = [a.attr_name for a in attributes if a.is_range_key]
+    return tuple(hash_keys + range_keys)
+
+
+def batch_get(
+    wanted: Mapping[type[Model], Iterable[Key]],
+    *,
+    consistent: bool = True,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[type[Model], dict[Key, Any]]:
+    """Fetch every key of every model; missing items are simply absent from the result.
+
+    Result: ``{Model: {key tuple: model instance}}``. Order is not kept (DynamoDB does not).
+    Consistent reads by default: a STOP written a moment ago must be seen by the next send.
+    """
+    by_table = {model.Meta.table_name: model for model in wanted}
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for model, keys in wanted.items():
+        names = _key_names(model)
+        for key in dict.fromkeys(keys):  # duplicates would make DynamoDB refuse the request
+            pending.append(
+                (model.Meta.table_name, {n: {"S": v} for n, v in zip(names, key, strict=True)})
+            )
+    found: dict[type[Model], dict[Key, Any]] = {model: {} for model in wanted}
+    for start in range(0, len(pending), PAGE):
+        _fetch_page(pending[start : start + PAGE], by_table, found, consistent, max_attempts, sleep)
+    return found
+
+
+def _fetch_page(
+    page: Sequence[tuple[str, dict[str, Any]]],
+    by_table: Mapping[str, type[Model]],
+    found: dict[type[Model], dict[Key, Any]],
+    consistent: bool,
+    max_attempts: int,
+    sleep: Callable[[float], None],
+) -> None:
+    request: dict[str, Any] = {}
+    for table, key in page:
+        request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+    for attempt in range(max_attempts):
+        response = clients.dynamodb().batch_get_item(RequestItems=request)
+        for table, items in response.get("Responses", {}).items():
+            model = by_table[table]
+            names = _key_names(model)
+            for raw in items:
+                instance = model.from_raw_data(raw)
+                found[model][tuple(raw[n]["S"] for n in names)] = instance
+        request = dict(response.get("UnprocessedKeys") or {})
+        if not request:
+            return
+        # Full jitter: unprocessed keys mean the table is throttling us.
+        sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311
+    raise BatchReadIncomplete(f"unprocessed keys after {max_attempts} attempts")

@@ -1,0 +1,80 @@
+"""The suppression list and consent state: one ``ContactState`` item per phone x scope.
+
+Every change carries the instant the person acted (``status_at``); a change older than the
+stored one is refused, so out-of-order deliveries converge on the latest decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PutError
+
+from stopsms.dal.batch import batch_get
+from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
+from stopsms.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
+from stopsms.errors import StaleEvent
+
+__all__ = ["GLOBAL_SCOPE", "OPTED_IN", "OPTED_OUT", "apply", "lookup", "state_of"]
+
+
+def _conditional_failure(error: PutError) -> bool:
+    return error.cause_response_code == "ConditionalCheckFailedException"
+
+
+def apply(
+    phone: str,
+    scope: str,
+    status: Status,
+    at: datetime,
+    *,
+    source: str,
+    evidence_key: str | None = None,
+) -> None:
+    """Record ``status`` for (phone, scope) unless a later decision is already stored.
+
+    On a tie the opt-out wins: when in doubt, do not send. Raises ``StaleEvent`` when refused.
+    """
+    condition = ContactState.phone.does_not_exist() | (ContactState.status_at < at)
+    if status == OPTED_OUT:
+        condition |= ContactState.status_at == at
+    item = ContactState(
+        phone,
+        scope,
+        status=status,
+        status_at=at,
+        source=source,
+        evidence_key=evidence_key,
+        updated_at=datetime.now(UTC),
+    )
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if _conditional_failure(error):
+            raise StaleEvent(f"a later decision is stored for scope {scope}") from None
+        raise
+
+
+def lookup(
+    phones: Iterable[str], brand: str
+) -> dict[str, tuple[Preference | None, Preference | None]]:
+    """For each phone: (its state for ``brand``, its state for every brand), in one batch read."""
+    phones = list(dict.fromkeys(phones))
+    keys = [(p, s) for p in phones for s in (brand, GLOBAL_SCOPE)]
+    found = batch_get({ContactState: keys})[ContactState]
+    return {
+        p: (_preference(found.get((p, brand))), _preference(found.get((p, GLOBAL_SCOPE))))
+        for p in phones
+    }
+
+
+def state_of(phone: str) -> list[ContactState]:
+    """Every scope's state for one phone (operator view)."""
+    return list(ContactState.query(phone))
+
+
+def _preference(item: ContactState | None) -> Preference | None:
+    if item is None:
+        return None
+    return Preference(status=item.status, at=item.status_at)  # type: ignore[arg-type]

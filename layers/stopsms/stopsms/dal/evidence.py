@@ -1,0 +1,31 @@
+"""Append-only evidence of consent, opt-outs and replies: what an audit or an access request
+needs. Nothing here is ever overwritten; a repeated event is recognised by its key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PutError
+
+from stopsms.dal.tables import Evidence
+from stopsms.errors import AlreadyExists
+
+
+def event_key(captured_at: datetime, event_id: str) -> str:
+    """Sort key: chronological within a phone, unique per event."""
+    return f"{captured_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{event_id}"
+
+
+def append(record: Evidence) -> None:
+    """Store a new event; ``AlreadyExists`` when this very event was stored before."""
+    try:
+        record.save(condition=Evidence.phone.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise AlreadyExists(f"evidence {record.event_key} is already recorded") from None
+        raise
+
+
+def history(phone: str) -> list[Evidence]:
+    """Every event of a phone, oldest first."""
+    return list(Evidence.query(phone, scan_index_forward=True))

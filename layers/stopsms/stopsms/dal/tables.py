@@ -1,0 +1,112 @@
+"""PynamoDB models of the StopSMS tables (key schemas mirror ``template.yaml``).
+
+Table names are not known at import time: ``bind(settings)`` points every model at the
+deployed table once per process (and again whenever tests change the names).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from stopsms.settings import Settings
+
+GLOBAL_SCOPE = "*"  # the scope of opt-outs that apply to every brand (STOPALL)
+
+
+class ContactState(Model):
+    """Current opt-in / opt-out state of a phone for a brand, or for every brand."""
+
+    class Meta:
+        table_name = "ContactStateTable"
+
+    phone = UnicodeAttribute(hash_key=True)
+    scope = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()  # "opted_in" | "opted_out"
+    status_at = UTCDateTimeAttribute()  # when the person acted: orders out-of-order events
+    source = UnicodeAttribute()
+    evidence_key = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class Evidence(Model):
+    """One event of a number's history: opt-in, opt-out, reply. Append-only."""
+
+    class Meta:
+        table_name = "EvidenceTable"
+
+    phone = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)  # "<captured_at ISO UTC>#<event id>"
+    kind = UnicodeAttribute()  # opt_in | opt_out | help | reply | send_blocked
+    brand = UnicodeAttribute()
+    source = UnicodeAttribute()
+    captured_at = UTCDateTimeAttribute()
+    recorded_at = UTCDateTimeAttribute()
+    proof = JSONAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    inbound_message_id = UnicodeAttribute(null=True)
+    destination_number = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class Campaign(Model):
+    """A campaign: the validated request, fan-out progress and the STOP replies it drew."""
+
+    class Meta:
+        table_name = "CampaignsTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    request = JSONAttribute()
+    status = UnicodeAttribute()  # deferred | fanning_out | queued
+    audience = NumberAttribute(null=True)  # set once every recipient is queued
+    queued = NumberAttribute(default=0)
+    cursor = NumberAttribute(null=True)  # byte offset of the next S3 slice
+    advanced_by = UnicodeAttribute(null=True)  # SQS message id that moved the cursor
+    header = JSONAttribute(null=True)  # CSV header of an S3 audience
+    opt_outs = NumberAttribute(default=0)
+    deferred = UnicodeAttribute(null=True)  # sparse DeferredIndex hash key
+    resume_at = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class Delivery(Model):
+    """Per campaign: ``p#<e164>`` claims a phone (exactly once), ``r#<seq>`` records the
+    outcome of a recipient that never got a claim (invalid number, duplicate)."""
+
+    class Meta:
+        table_name = "DeliveriesTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    recipient = UnicodeAttribute(range_key=True)
+    seq = NumberAttribute()
+    status = UnicodeAttribute()  # sending | sent | suppressed | failed
+    reason = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    segments = NumberAttribute(null=True)
+    claimed_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+MODELS: tuple[type[Model], ...] = (ContactState, Evidence, Campaign, Delivery)
+
+
+def bind(settings: Settings) -> None:
+    """Point each model at its deployed table; cheap when nothing changed."""
+    names = {
+        ContactState: settings.contact_state_table,
+        Evidence: settings.evidence_table,
+        Campaign: settings.campaigns_table,
+        Delivery: settings.deliveries_table,
+    }
+    for model, name in names.items():
+        if model.Meta.table_name != name:
+            model.Meta.table_name = name
+            model._connection = None  # the cached connection knows the old name

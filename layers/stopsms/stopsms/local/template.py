@@ -1,0 +1,159 @@
+"""Create the queues, topics, tables and buckets of ``template.yaml`` in an AWS emulator.
+
+One source of truth: tests and the local stack build their resources from the deployed
+template, so they cannot drift from it. Physical names are the logical IDs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[4]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt…) into dicts."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return document
+
+
+def resources_of(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource.get("Properties", {})
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+@dataclass
+class Stack:
+    """Physical identifiers of what was created, by logical ID."""
+
+    queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue URL
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    buckets: dict[str, str] = field(default_factory=dict)
+
+    def environment(self, template: Mapping[str, Any]) -> dict[str, str]:
+        """The functions' global environment, with !Ref / !GetAtt resolved to this stack."""
+        variables = template.get("Globals", {}).get("Function", {}).get("Environment", {})
+        return resolve_env(variables.get("Variables", {}), template, self)
+
+    def resolve(self, logical_id: str, attribute: str | None = None) -> str:
+        if logical_id in self.queues:
+            return self.queue_arns[logical_id] if attribute == "Arn" else self.queues[logical_id]
+        if logical_id in self.topics:
+            return self.topics[logical_id]
+        if logical_id in self.tables:
+            return self.tables[logical_id]
+        if logical_id in self.buckets:
+            return self.buckets[logical_id]
+        raise KeyError(logical_id)
+
+
+def resolve_env(
+    variables: Mapping[str, Any], template: Mapping[str, Any], stack: Stack
+) -> dict[str, str]:
+    parameters = template.get("Parameters", {})
+    resolved: dict[str, str] = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in parameters:
+                resolved[name] = str(parameters[ref].get("Default", ""))
+            else:
+                try:
+                    resolved[name] = stack.resolve(ref)
+                except KeyError:
+                    continue  # a resource the emulator does not create (layer, key)
+        elif isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            resolved[name] = stack.resolve(logical_id, attribute)
+        else:
+            resolved[name] = str(value)
+    return resolved
+
+
+def _table_request(name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if indexes := properties.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = indexes
+    return request
+
+
+def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> Stack:
+    """Create every SQS queue, SNS topic, DynamoDB table and S3 bucket of the template.
+
+    ``clients`` maps service names ("sqs", "sns", "dynamodb", "s3") to boto3 clients.
+    """
+    template = template or load()
+    stack = Stack()
+    for name, properties in resources_of(template, "AWS::DynamoDB::Table").items():
+        clients["dynamodb"].create_table(**_table_request(name, properties))
+        if ttl := properties.get("TimeToLiveSpecification"):
+            clients["dynamodb"].update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        stack.tables[name] = name
+    queues = resources_of(template, "AWS::SQS::Queue")
+    # Dead-letter queues first: a redrive policy needs its target's ARN.
+    ordered = sorted(queues, key=lambda n: "RedrivePolicy" in queues[n])
+    for name in ordered:
+        attributes = {
+            "VisibilityTimeout": str(queues[name].get("VisibilityTimeout", 30)),
+        }
+        if "MessageRetentionPeriod" in queues[name]:
+            attributes["MessageRetentionPeriod"] = str(queues[name]["MessageRetentionPeriod"])
+        if redrive := queues[name].get("RedrivePolicy"):
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attributes["RedrivePolicy"] = (
+                f'{{"deadLetterTargetArn": "{stack.queue_arns[target]}", '
+                f'"maxReceiveCount": "{redrive["maxReceiveCount"]}"}}'
+            )
+        url = clients["sqs"].create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = clients["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        stack.queues[name] = url
+        stack.queue_arns[name] = arn["Attributes"]["QueueArn"]
+    for name in resources_of(template, "AWS::SNS::Topic"):
+        stack.topics[name] = clients["sns"].create_topic(Name=name)["TopicArn"]
+    for name in resources_of(template, "AWS::S3::Bucket"):
+        bucket = name.lower()
+        clients["s3"].create_bucket(
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": clients["s3"].meta.region_name},
+        )
+        stack.buckets[name] = bucket
+    return stack

@@ -1,0 +1,168 @@
+"""Messages of the public contract (``CONTRACTS.md`` §2-§4), parsed and validated with pydantic.
+
+Unknown fields are ignored so upstream systems may add their own; every field the contract
+names is checked here, at the boundary, and a refusal names the field at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from stopsms.errors import InvalidPhoneNumber, TemplateError
+from stopsms.personalise import placeholders
+from stopsms.phones import normalize
+
+CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+# "*" is the scope of opt-outs that apply to every brand, so no brand may be called that.
+Brand = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^*\s]")
+]
+VarValue = str | int | float | bool | None
+
+# An upstream clock may run a little fast; a record far in the future would pin the
+# state of a number until that date, so it is refused.
+MAX_CLOCK_SKEW = timedelta(hours=1)
+MAX_BODY_CHARS = 1600  # 10 UCS-2 segments is already a letter, not an SMS
+MAX_INLINE_RECIPIENTS = 10_000  # an SQS message is 256 KiB anyway; larger lists go to S3
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+
+
+class Category(StrEnum):
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+    INFORMATIONAL = "informational"
+
+    @property
+    def is_marketing(self) -> bool:
+        return self is Category.MARKETING
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+class Recipient(_Contract):
+    phone: str = Field(min_length=1, max_length=64)
+    vars: dict[str, VarValue] = Field(default_factory=dict)
+
+
+class Audience(_Contract):
+    s3_uri: str
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _s3_uri(cls, value: str) -> str:
+        if not _S3_URI.match(value):
+            raise ValueError("must look like s3://bucket/key.csv")
+        return value
+
+    @property
+    def location(self) -> tuple[str, str]:
+        """(bucket, key) of the CSV."""
+        bucket, _, key = self.s3_uri.removeprefix("s3://").partition("/")
+        return bucket, key
+
+
+class CampaignRequest(_Contract):
+    """Contract §2: the JSON body of a ``CampaignQueue`` message."""
+
+    campaign_id: CampaignId
+    category: Category
+    brand: Brand = "default"
+    language: Literal["fr", "en"] = "fr"
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    origination_identity: str | None = Field(default=None, min_length=1, max_length=256)
+    stop_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,15}$")
+    max_segments: int | None = Field(default=None, ge=1, le=10)
+    send_at: AwareDatetime | None = None
+    recipients: list[str | Recipient] | None = Field(
+        default=None, min_length=1, max_length=MAX_INLINE_RECIPIENTS
+    )
+    audience: Audience | None = None
+
+    @field_validator("body")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            placeholders(value)
+        except TemplateError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.recipients is None) == (self.audience is None):
+            raise ValueError("give exactly one of recipients or audience")
+        return self
+
+    def inline_recipients(self) -> list[Recipient]:
+        """Inline recipients, bare phone strings turned into objects."""
+        return [
+            Recipient(phone=item) if isinstance(item, str) else item
+            for item in self.recipients or []
+        ]
+
+
+class ConsentRecord(_Contract):
+    """Contract §3: the JSON body of a ``ConsentQueue`` message."""
+
+    action: Literal["opt_in", "opt_out"]
+    phone: str
+    brand: Brand = "default"
+    source: str = Field(min_length=1, max_length=512)
+    captured_at: AwareDatetime
+    proof: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        try:
+            return normalize(value).e164
+        except InvalidPhoneNumber as error:
+            raise ValueError(f"not a valid phone number ({error.reason})") from None
+
+    @field_validator("captured_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
+            raise ValueError("is in the future")
+        return value
+
+
+class InboundReply(_Contract):
+    """Contract §4: the AWS End User Messaging SMS two-way payload."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    origination_number: str = Field(alias="originationNumber", min_length=1, max_length=64)
+    destination_number: str = Field(alias="destinationNumber", min_length=1, max_length=64)
+    message_keyword: str | None = Field(default=None, alias="messageKeyword")
+    message_body: str = Field(default="", alias="messageBody", max_length=4096)
+    inbound_message_id: str = Field(alias="inboundMessageId", min_length=1, max_length=256)
+    previous_published_message_id: str | None = Field(
+        default=None, alias="previousPublishedMessageId"
+    )
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each field at fault: ``recipients.0.phone: Field required``."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(step) for step in item["loc"]) or "message"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,120 @@
+"""Deployment settings, parsed once from the environment the template gives each function.
+
+Nothing reads ``os.environ`` at import time: ``get_settings()`` parses on first use and caches,
+and tests call ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal
+
+from stopsms.errors import StopSmsError
+
+ConsentPolicy = Literal["enforce", "record"]
+
+_PREFIX = "STOPSMS_"
+
+
+class ConfigurationError(StopSmsError):
+    """A deployment setting is missing or malformed."""
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off", ""}:
+        return False
+    raise ConfigurationError(f"{_PREFIX}{name} must be true or false, got {value!r}")
+
+
+def _int(value: str, name: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigurationError(f"{_PREFIX}{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigurationError(f"{_PREFIX}{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def parse_brand_map(spec: str) -> dict[str, str]:
+    """Parse ``"36111=acme,+33700000001=globex"`` into {inbound number: brand}."""
+    brands: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        number, sep, brand = entry.partition("=")
+        if not sep or not number.strip() or not brand.strip():
+            raise ConfigurationError(f"{_PREFIX}INBOUND_BRANDS entry {entry!r} is not NUMBER=BRAND")
+        brands[number.strip()] = brand.strip()
+    return brands
+
+
+@dataclass(frozen=True)
+class Settings:
+    contact_state_table: str = "ContactStateTable"
+    evidence_table: str = "EvidenceTable"
+    campaigns_table: str = "CampaignsTable"
+    deliveries_table: str = "DeliveriesTable"
+    idempotency_table: str = "IdempotencyTable"
+    send_queue_url: str = ""
+    stop_number: str = "36111"
+    origination_identity: str = ""
+    consent_policy: ConsentPolicy = "enforce"
+    sending_window: str = "Mon-Sat 08:00-20:00"
+    holidays_country: str = "FR"
+    inbound_brands: Mapping[str, str] = field(default_factory=dict)
+    default_brand: str = "default"
+    smart_encoding: bool = True
+    send_rate: int = 20
+    opt_out_confirmation: bool = True
+    mirror_opt_outs: bool = False
+    opt_out_list: str = "Default"
+    retention_days: int = 1095
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str) -> str:
+            return env.get(_PREFIX + name, default)
+
+        policy = get("CONSENT_POLICY", "enforce")
+        if policy not in ("enforce", "record"):
+            raise ConfigurationError(
+                f"{_PREFIX}CONSENT_POLICY must be enforce or record, got {policy!r}"
+            )
+        defaults = cls()
+        return cls(
+            contact_state_table=get("CONTACT_STATE_TABLE", defaults.contact_state_table),
+            evidence_table=get("EVIDENCE_TABLE", defaults.evidence_table),
+            campaigns_table=get("CAMPAIGNS_TABLE", defaults.campaigns_table),
+            deliveries_table=get("DELIVERIES_TABLE", defaults.deliveries_table),
+            idempotency_table=get("IDEMPOTENCY_TABLE", defaults.idempotency_table),
+            send_queue_url=get("SEND_QUEUE_URL", ""),
+            stop_number=get("STOP_NUMBER", defaults.stop_number),
+            origination_identity=get("ORIGINATION_IDENTITY", ""),
+            consent_policy=policy,  # type: ignore[arg-type]  # checked just above
+            sending_window=get("SENDING_WINDOW", defaults.sending_window),
+            holidays_country=get("HOLIDAYS_COUNTRY", defaults.holidays_country),
+            inbound_brands=parse_brand_map(get("INBOUND_BRANDS", "")),
+            default_brand=get("DEFAULT_BRAND", defaults.default_brand) or "default",
+            smart_encoding=_flag(get("SMART_ENCODING", "true"), "SMART_ENCODING"),
+            send_rate=_int(get("SEND_RATE", "20"), "SEND_RATE", 1),
+            opt_out_confirmation=_flag(get("OPT_OUT_CONFIRMATION", "true"), "OPT_OUT_CONFIRMATION"),
+            mirror_opt_outs=_flag(get("MIRROR_OPT_OUTS", "false"), "MIRROR_OPT_OUTS"),
+            opt_out_list=get("OPT_OUT_LIST", defaults.opt_out_list),
+            retention_days=_int(get("RETENTION_DAYS", "1095"), "RETENTION_DAYS", 1),
+        )
+
+    def brand_for(self, inbound_number: str) -> str:
+        """The brand that owns a number people reply to (contract §4)."""
+        return self.inbound_brands.get(inbound_number, self.default_brand)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.from_env()

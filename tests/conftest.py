@@ -1,0 +1,61 @@
+"""Shared fixtures: a moto account whose resources are created from template.yaml itself."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stopsms import clients
+from stopsms.dal import tables
+from stopsms.local import template
+from stopsms.settings import Settings, get_settings
+
+REGION = "eu-west-3"
+
+
+@pytest.fixture(autouse=True)
+def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real AWS account."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "STOPSMS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "StopSMS")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stopsms")
+    get_settings.cache_clear()
+    clients.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[template.Stack]:
+    """A fresh emulated account with every resource of the template, and its settings bound."""
+    with mock_aws():
+        stack = template.create(
+            {
+                name: boto3.client(name, region_name=REGION)
+                for name in ("sqs", "sns", "dynamodb", "s3")
+            }
+        )
+        env = stack.environment(template.load())
+        previous = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        get_settings.cache_clear()
+        clients.reset()
+        tables.bind(get_settings())
+        try:
+            yield stack
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            get_settings.cache_clear()
+            tables.bind(Settings())

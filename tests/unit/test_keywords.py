@@ -1,0 +1,351 @@
+"""Inbound reply classification: real-looking replies, then properties over generated text."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from stopsms import keywords
+from stopsms.keywords import (
+    AWS_REQUIRED_OPT_OUT,
+    HELP_KEYWORDS,
+    KEYWORD_TABLE,
+    OPT_IN_KEYWORDS,
+    OPT_OUT_ALL_KEYWORDS,
+    OPT_OUT_KEYWORDS,
+    Classification,
+    Intent,
+    Scope,
+    classify,
+    normalise,
+)
+
+OUT, IN, HELP = Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP
+
+# (reply, expected intent, expected canonical keyword); scope is BRAND unless in SCOPE_ALL below.
+REPLIES: list[tuple[str, Intent | None, str | None]] = [
+    # Plain opt-outs, every case.
+    ("STOP", OUT, "STOP"),
+    ("stop", OUT, "STOP"),
+    ("Stop", OUT, "STOP"),
+    ("sToP", OUT, "STOP"),
+    ("  STOP  ", OUT, "STOP"),
+    ("\nstop\n", OUT, "STOP"),
+    ("\t Stop \r\n", OUT, "STOP"),
+    ("STOP.", OUT, "STOP"),
+    ("Stop!", OUT, "STOP"),
+    ("stop svp!!", OUT, "STOP"),
+    ("Stop merci", OUT, "STOP"),
+    ("STOP 36111", OUT, "STOP"),
+    ("STOP 🙏", OUT, "STOP"),
+    ("Stop, je ne veux plus", OUT, "STOP"),
+    ("Stop je ne veux plus recevoir vos messages", OUT, "STOP"),
+    ("stop\nmerci\nCordialement", OUT, "STOP"),
+    ("  «STOP»", OUT, "STOP"),
+    ('"stop"', OUT, "STOP"),
+    ("'Stop'", OUT, "STOP"),
+    ("🛑 stop", OUT, "STOP"),
+    ("🛑🛑STOP🛑🛑", OUT, "STOP"),
+    ("...stop", OUT, "STOP"),
+    ("(stop)", OUT, "STOP"),
+    ("ＳＴＯＰ", OUT, "STOP"),
+    ("❤️STOP", OUT, "STOP"),  # U+FE0F variation selector must not glue to the word
+    ("👍🏽 stop", OUT, "STOP"),
+    ("Stop ✋️", OUT, "STOP"),
+    ("stop sms", OUT, "STOP SMS"),
+    ("STOP SMS", OUT, "STOP SMS"),
+    ("Stop-sms", OUT, "STOP SMS"),
+    # French: arrêt and verb forms.
+    ("arrêt", OUT, "ARRET"),
+    ("ARRÊT", OUT, "ARRET"),
+    ("ARRET", OUT, "ARRET"),
+    ("Arrêt svp", OUT, "ARRET"),
+    ("Arret.", OUT, "ARRET"),
+    ("arrête", OUT, "ARRETE"),
+    ("Arrêter", OUT, "ARRETER"),
+    ("ARRÊTEZ de m'écrire", OUT, "ARRETEZ"),
+    ("Arretez !", OUT, "ARRETEZ"),
+    ("Stoppez", OUT, "STOPPEZ"),
+    ("stopper", OUT, "STOPPER"),
+    ("Stoppe ça", OUT, "STOPPE"),
+    ("désabonner", OUT, "DESABONNER"),
+    ("Désabonner", OUT, "DESABONNER"),
+    ("DESABONNER", OUT, "DESABONNER"),
+    ("Désabonnement", OUT, "DESABONNEMENT"),
+    ("désabonné", OUT, "DESABONNE"),
+    ("Désabonnez-moi", OUT, "DESABONNEZ-MOI"),
+    ("desabonnez moi svp", OUT, "DESABONNEZ-MOI"),
+    ("Désabonnez", OUT, "DESABONNEZ"),
+    ("Desinscription", OUT, "DESINSCRIPTION"),
+    ("désinscription", OUT, "DESINSCRIPTION"),
+    ("Désinscrire", OUT, "DESINSCRIRE"),
+    ("DESINSCRIRE", OUT, "DESINSCRIRE"),
+    ("Désinscrivez-moi", OUT, "DESINSCRIVEZ-MOI"),
+    ("désinscrivez moi de votre liste", OUT, "DESINSCRIVEZ-MOI"),
+    # English / AWS-required keywords.
+    ("end", OUT, "END"),
+    ("End.", OUT, "END"),
+    ("END", OUT, "END"),
+    ("cancel", OUT, "CANCEL"),
+    ("Cancel please", OUT, "CANCEL"),
+    ("quit", OUT, "QUIT"),
+    ("Remove", OUT, "REMOVE"),
+    ("remove me", OUT, "REMOVE"),
+    ("UNSUBSCRIBE", OUT, "UNSUBSCRIBE"),
+    ("Unsubscribe me", OUT, "UNSUBSCRIBE"),
+    ("unsub", OUT, "UNSUB"),
+    ("revoke", OUT, "REVOKE"),
+    ("td", OUT, "TD"),
+    ("TD", OUT, "TD"),
+    ("T.D.", OUT, "TD"),
+    ("t.d", OUT, "TD"),
+    ("opt-out", OUT, "OPT-OUT"),
+    ("OPT OUT", OUT, "OPT-OUT"),
+    ("Opt out please", OUT, "OPT-OUT"),
+    ("optout", OUT, "OPTOUT"),
+    # Opt-out of every brand.
+    ("STOPALL", OUT, "STOPALL"),
+    ("stopall", OUT, "STOPALL"),
+    ("stop all", OUT, "STOP ALL"),
+    ("Stop ALL!", OUT, "STOP ALL"),
+    ("stop-all", OUT, "STOP ALL"),
+    ("Stop tout", OUT, "STOP TOUT"),
+    ("STOP TOUT svp", OUT, "STOP TOUT"),
+    ("Stop tout de suite", OUT, "STOP TOUT"),
+    # Opt-in.
+    ("Start", IN, "START"),
+    ("START", IN, "START"),
+    ("start!", IN, "START"),
+    ("UNSTOP", IN, "UNSTOP"),
+    ("unstop", IN, "UNSTOP"),
+    ("opt in", IN, "OPT-IN"),
+    ("Opt-in", IN, "OPT-IN"),
+    ("OPTIN", IN, "OPTIN"),
+    # Help.
+    ("help", HELP, "HELP"),
+    ("HELP", HELP, "HELP"),
+    ("Help?", HELP, "HELP"),
+    ("Aide ?", HELP, "AIDE"),
+    ("aide", HELP, "AIDE"),
+    ("info", HELP, "INFO"),
+    ("Infos", HELP, "INFOS"),
+    ("INFO svp", HELP, "INFO"),
+    # Not a keyword: never a substring, never past the first word.
+    ("weekend", None, None),
+    ("Bon weekend", None, None),
+    ("standard", None, None),
+    ("STANDARD", None, None),
+    ("don't stop", None, None),
+    ("please stop", None, None),
+    ("I won't stop buying", None, None),
+    ("Merci de ne plus m'envoyer de SMS", None, None),
+    ("ok merci", None, None),
+    ("Oui", None, None),
+    ("yes", None, None),
+    ("Non", None, None),
+    ("stopped", None, None),
+    ("STOP36111", None, None),
+    ("stoppait", None, None),
+    ("arretons", None, None),
+    ("ending", None, None),
+    ("tdf", None, None),
+    ("starter", None, None),
+    ("helpful", None, None),
+    ("information", None, None),
+    ("opt", None, None),
+    ("t", None, None),
+    ("s.t.o.p", None, None),
+    ("st op", None, None),
+    ("😀", None, None),
+    ("!!!", None, None),
+    ("   ", None, None),
+    ("", None, None),
+]
+
+SCOPE_ALL = {"STOPALL", "STOP ALL", "STOP TOUT"}
+
+
+@pytest.mark.parametrize(("reply", "intent", "keyword"), REPLIES)
+def test_real_replies(reply: str, intent: Intent | None, keyword: str | None) -> None:
+    scope = Scope.ALL if keyword in SCOPE_ALL else Scope.BRAND
+    assert classify(reply) == Classification(intent, keyword, scope)
+
+
+def test_enough_examples() -> None:
+    assert len(REPLIES) >= 80
+
+
+def test_none_and_empty_are_unclassified() -> None:
+    expected = Classification(None, None, Scope.BRAND)
+    assert classify(None) == expected
+    assert classify("") == expected
+    assert not expected.is_actionable
+
+
+@pytest.mark.parametrize(
+    ("reply", "actionable"),
+    [("STOP", True), ("START", True), ("HELP", True), ("bonjour", False)],
+)
+def test_is_actionable(reply: str, actionable: bool) -> None:
+    assert classify(reply).is_actionable is actionable
+
+
+def test_scopes() -> None:
+    assert classify("STOP").scope is Scope.BRAND
+    assert classify("stop all").scope is Scope.ALL
+    assert classify("stop tout").scope is Scope.ALL
+    assert classify("STOPALL").scope is Scope.ALL
+    assert classify("start all").scope is Scope.BRAND  # only opt-outs have scope ALL
+
+
+def test_classification_is_frozen() -> None:
+    result = classify("STOP")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.intent = None  # type: ignore[misc]
+
+
+def test_enum_values() -> None:
+    assert [i.value for i in Intent] == ["opt_out", "opt_in", "help"]
+    assert [s.value for s in Scope] == ["brand", "all"]
+
+
+def test_every_aws_required_keyword_is_an_opt_out() -> None:
+    required = {
+        "ARRET",
+        "CANCEL",
+        "END",
+        "OPT-OUT",
+        "OPTOUT",
+        "QUIT",
+        "REMOVE",
+        "STOP",
+        "TD",
+        "UNSUBSCRIBE",
+    }
+    assert required == AWS_REQUIRED_OPT_OUT
+    for keyword in AWS_REQUIRED_OPT_OUT:
+        assert classify(keyword) == Classification(OUT, keyword, Scope.BRAND)
+        assert classify(keyword.lower() + " merci") == Classification(OUT, keyword, Scope.BRAND)
+
+
+def test_required_opt_in_and_help_keywords() -> None:
+    assert {"START", "UNSTOP"} <= OPT_IN_KEYWORDS
+    assert {"HELP", "AIDE", "INFO"} <= HELP_KEYWORDS
+    assert {"STOPALL", "STOP ALL", "STOP TOUT"} <= OPT_OUT_ALL_KEYWORDS
+
+
+def test_keyword_tables_are_read_only() -> None:
+    with pytest.raises(TypeError):
+        KEYWORD_TABLE["oui"] = Classification(IN, "OUI")  # type: ignore[index]
+    assert isinstance(OPT_OUT_KEYWORDS, frozenset)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  «Arrêtez-moi ça» 🛑 ", "arretez moi ca"),
+        ("Désinscription", "desinscription"),
+        ("l'aide", "l aide"),
+        ("ＳＴＯＰ①", "stop1"),
+        ("STRASSE ẞ", "strasse ss"),
+        ("a\u200bb", "a b"),
+        ("", ""),
+    ],
+)
+def test_normalise(text: str, expected: str) -> None:
+    assert normalise(text) == expected
+
+
+# --- properties ------------------------------------------------------------------------------
+
+ALL_KEYWORDS = sorted(OPT_OUT_KEYWORDS | OPT_OUT_ALL_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS)
+FIRST_WORDS = {phrase.split()[0] for phrase in KEYWORD_TABLE}
+
+# Characters that never form a word: they may surround a reply without changing its meaning.
+JUNK = st.text(alphabet=" \t\n\r.,;:!?…\"'«»()[]-_*~🛑🙏😀👍❤️\u200d", max_size=6)
+
+
+def _recase(text: str, mask: list[bool]) -> str:
+    return "".join(c.upper() if up else c.lower() for c, up in zip(text, mask, strict=False))
+
+
+@given(
+    keyword=st.sampled_from(ALL_KEYWORDS),
+    mask=st.lists(st.booleans(), min_size=20, max_size=20),
+    before=JUNK,
+    after=JUNK,
+)
+def test_keyword_invariant_under_case_and_surroundings(
+    keyword: str, mask: list[bool], before: str, after: str
+) -> None:
+    expected = classify(keyword)
+    assert expected.is_actionable
+    assert classify(before + _recase(keyword, mask) + after) == expected
+
+
+@given(
+    keyword=st.sampled_from(ALL_KEYWORDS),
+    before=JUNK,
+    trailer=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ", max_size=20),
+)
+def test_anything_after_a_keyword_is_ignored_except_scope(
+    keyword: str, before: str, trailer: str
+) -> None:
+    result = classify(f"{before}{keyword} {trailer}")
+    assert result.intent is classify(keyword).intent
+    # A trailing word can only make the match longer (STOP -> STOP TOUT), never weaker.
+    assert result.keyword is not None
+
+
+@given(text=st.text(alphabet=st.characters(codec="ascii"), max_size=40))
+def test_ascii_case_and_padding_invariance(text: str) -> None:
+    expected = classify(text)
+    assert classify(text.upper()) == expected
+    assert classify(text.lower()) == expected
+    assert classify(f"  ...{text}!!  \n") == expected
+
+
+@given(
+    first=st.text(alphabet=st.characters(categories=["L", "Nd"]), min_size=1, max_size=12),
+    rest=st.text(max_size=30),
+)
+def test_first_word_not_a_keyword_is_unclassified(first: str, rest: str) -> None:
+    words = normalise(first).split()
+    assume(words and words[0] not in FIRST_WORDS)
+    assert classify(f"{first} {rest}") == Classification(None, None, Scope.BRAND)
+
+
+@given(text=st.text())
+def test_classify_never_raises(text: str) -> None:
+    result = classify(text)
+    assert isinstance(result, Classification)
+    assert (result.intent is None) == (result.keyword is None)
+    if result.scope is Scope.ALL:
+        assert result.intent is OUT
+
+
+@given(text=st.text())
+def test_normalise_is_idempotent_and_clean(text: str) -> None:
+    once = normalise(text)
+    assert normalise(once) == once
+    assert once == once.strip()
+    assert "  " not in once
+
+
+@pytest.mark.parametrize(
+    ("help_keywords", "error"),
+    [
+        (frozenset({"OPT OUT"}), "clashes with 'OPT-OUT'"),
+        (frozenset({"STOP ME NOW"}), "must have 1 to 2 words"),
+        (frozenset({"🛑"}), "must have 1 to 2 words"),
+    ],
+)
+def test_ambiguous_or_unmatchable_tables_are_refused_at_import(
+    monkeypatch: pytest.MonkeyPatch, help_keywords: frozenset[str], error: str
+) -> None:
+    monkeypatch.setattr(keywords, "HELP_KEYWORDS", help_keywords)
+    with pytest.raises(ValueError, match=error):
+        keywords._build_table()
