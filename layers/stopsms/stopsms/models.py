@@ -166,3 +166,40 @@ def describe(error: ValidationError) -> str:
         where = ".".join(str(step) for step in item["loc"]) or "message"
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
+
+
+class SendJob(_Contract):
+    """Internal: one recipient of a campaign, as queued on ``SendQueue`` by the fan-out.
+
+    It carries everything the sender needs, so sending never reads the campaign record.
+    ``seq`` is the recipient's position in the audience: deterministic, so a slice fanned out
+    twice yields the same jobs and the sender recognises them.
+    """
+
+    campaign_id: CampaignId
+    seq: int = Field(ge=0)
+    phone: str = Field(max_length=64)
+    vars: dict[str, VarValue] = Field(default_factory=dict)
+    category: Category
+    brand: Brand = "default"
+    language: Literal["fr", "en"] = "fr"
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    stop_number: str | None = None
+    origination_identity: str | None = None
+    max_segments: int | None = None
+
+    @classmethod
+    def for_recipient(cls, request: CampaignRequest, seq: int, recipient: Recipient) -> SendJob:
+        return cls(
+            campaign_id=request.campaign_id,
+            seq=seq,
+            phone=recipient.phone,
+            vars=recipient.vars,
+            category=request.category,
+            brand=request.brand,
+            language=request.language,
+            body=request.body,
+            stop_number=request.stop_number,
+            origination_identity=request.origination_identity,
+            max_segments=request.max_segments,
+        )

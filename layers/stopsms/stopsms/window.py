@@ -112,6 +112,7 @@ class SendingWindow:
         return cls(days, start, end, skip, country)
 
     def __str__(self) -> str:
+        """The canonical spec; ``holidays_country`` is dropped with ``no-holidays``."""
         spec = f"{_format_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
         if not self.skip_public_holidays:
             return f"{spec} {_NO_HOLIDAYS}"

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from stopsms.settings import Settings
@@ -76,6 +77,14 @@ class Campaign(Model):
     created_at = UTCDateTimeAttribute()
 
 
+class MessageIdIndex(GlobalSecondaryIndex["Delivery"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "MessageIdIndex"
+        projection = KeysOnlyProjection()
+
+    message_id = UnicodeAttribute(hash_key=True)
+
+
 class Delivery(Model):
     """Per campaign: ``p#<e164>`` claims a phone (exactly once), ``r#<seq>`` records the
     outcome of a recipient that never got a claim (invalid number, duplicate)."""
@@ -93,6 +102,8 @@ class Delivery(Model):
     claimed_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
+
+    message_id_index = MessageIdIndex()
 
 
 MODELS: tuple[type[Model], ...] = (ContactState, Evidence, Campaign, Delivery)
