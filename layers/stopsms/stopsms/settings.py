@@ -61,6 +61,8 @@ class Settings:
     deliveries_table: str = "DeliveriesTable"
     idempotency_table: str = "IdempotencyTable"
     send_queue_url: str = ""
+    campaign_queue_url: str = ""
+    send_max_receives: int = 5  # the SendQueue redrive maxReceiveCount
     stop_number: str = "36111"
     origination_identity: str = ""
     consent_policy: ConsentPolicy = "enforce"
@@ -95,6 +97,8 @@ class Settings:
             deliveries_table=get("DELIVERIES_TABLE", defaults.deliveries_table),
             idempotency_table=get("IDEMPOTENCY_TABLE", defaults.idempotency_table),
             send_queue_url=get("SEND_QUEUE_URL", ""),
+            campaign_queue_url=get("CAMPAIGN_QUEUE_URL", ""),
+            send_max_receives=_int(get("SEND_MAX_RECEIVES", "5"), "SEND_MAX_RECEIVES", 1),
             stop_number=get("STOP_NUMBER", defaults.stop_number),
             origination_identity=get("ORIGINATION_IDENTITY", ""),
             consent_policy=policy,  # type: ignore[arg-type]  # checked just above

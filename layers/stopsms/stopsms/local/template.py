@@ -64,10 +64,24 @@ class Stack:
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     buckets: dict[str, str] = field(default_factory=dict)
 
-    def environment(self, template: Mapping[str, Any]) -> dict[str, str]:
-        """The functions' global environment, with !Ref / !GetAtt resolved to this stack."""
-        variables = template.get("Globals", {}).get("Function", {}).get("Environment", {})
-        return resolve_env(variables.get("Variables", {}), template, self)
+    def environment(
+        self, template: Mapping[str, Any], function: str | None = None
+    ) -> dict[str, str]:
+        """A function's environment (globals + its own), with !Ref / !GetAtt resolved here.
+
+        Without ``function``: the globals and every function's own variables together.
+        """
+        variables = dict(
+            template.get("Globals", {})
+            .get("Function", {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+        functions = resources_of(template, "AWS::Serverless::Function")
+        for name, properties in functions.items():
+            if function in (None, name):
+                variables.update(properties.get("Environment", {}).get("Variables", {}))
+        return resolve_env(variables, template, self)
 
     def resolve(self, logical_id: str, attribute: str | None = None) -> str:
         if logical_id in self.queues:
