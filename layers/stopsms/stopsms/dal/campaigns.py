@@ -46,3 +46,19 @@ def add_opt_out(campaign_id: str) -> None:
         if not _conditional(error):
             raise
         # The outbound message outlived its campaign record (TTL or manual purge): nothing to count.
+
+
+DEFERRED_JOB = "job"  # DeferredIndex hash key of single recipients waiting for their window
+
+
+def defer_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) -> None:
+    """Park one send job until its recipient's window opens (another time zone than the
+    campaign's). One write per deferred recipient, released once by the scheduler."""
+    Campaign(
+        f"{DEFERRED_JOB}#{campaign_id}#{seq:010d}",
+        request=job,
+        status="deferred",
+        deferred=DEFERRED_JOB,
+        resume_at=until.astimezone(UTC).isoformat(),
+        created_at=datetime.now(UTC),
+    ).save()

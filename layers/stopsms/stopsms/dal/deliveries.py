@@ -1,11 +1,38 @@
-"""Per-recipient delivery records of a campaign: exactly-once claims and outcomes."""
+"""Per-recipient delivery records of a campaign: exactly-once claims and outcomes.
+
+Two kinds of item share the campaign's partition:
+
+- ``p#<e164>``, the *claim*: the first recipient of the campaign to reach a phone owns it
+  (``seq``); it goes ``sending`` -> ``sent`` | ``failed``, or is written ``suppressed``
+  directly. A conditional put makes the claim exclusive: a second SMS to the same phone for
+  the same campaign is impossible, whatever SQS redelivers.
+- ``r#<seq>``, the *outcome* of a recipient that never claimed a phone: invalid number,
+  duplicate of an earlier recipient, missing template variable.
+
+Claims and outcomes of a batch are written with ``TransactWriteItems`` (up to 100 per call),
+so a batch of 100 recipients costs two write requests, not two hundred.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
 from stopsms.dal.tables import Delivery
 
-CLAIM = "p#"  # p#<e164>: the phone is claimed by one recipient of the campaign
-OUTCOME = "r#"  # r#<seq>: outcome of a recipient that never claimed a phone
+CLAIM = "p#"
+OUTCOME = "r#"
+TRANSACTION_LIMIT = 100  # TransactWriteItems' limit
+
+SENDING = "sending"
+SENT = "sent"
+SUPPRESSED = "suppressed"
+FAILED = "failed"
+FINAL = frozenset({SENT, SUPPRESSED, FAILED})
 
 
 def claim_key(e164: str) -> str:
@@ -21,3 +48,94 @@ def campaign_for_message(message_id: str) -> str | None:
     for item in Delivery.message_id_index.query(message_id, limit=1):
         return str(item.campaign_id)
     return None
+
+
+def new(
+    campaign_id: str,
+    recipient: str,
+    seq: int,
+    status: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Delivery:
+    now = now or datetime.now(UTC)
+    return Delivery(
+        campaign_id,
+        recipient,
+        seq=seq,
+        status=status,
+        reason=reason,
+        claimed_at=now if status == SENDING else None,
+        updated_at=now,
+    )
+
+
+def claim(items: Sequence[Delivery]) -> set[str]:
+    """Write claims that must not exist yet; returns the recipients that lost the race.
+
+    One transaction per 100 claims. When some conditions fail, the transaction is retried
+    without them (DynamoDB says which ones in the cancellation reasons).
+    """
+    lost: set[str] = set()
+    for start in range(0, len(items), TRANSACTION_LIMIT):
+        chunk = list(items[start : start + TRANSACTION_LIMIT])
+        while chunk:
+            failed = _transact(chunk, condition=Delivery.recipient.does_not_exist())
+            if not failed:
+                break
+            lost |= failed
+            chunk = [item for item in chunk if item.recipient not in failed]
+    return lost
+
+
+def reclaim(item: Delivery, expected_status: str) -> bool:
+    """Take a claim back from ``expected_status`` (a failed send redriven from the DLQ)."""
+    failed = _transact(
+        [item], condition=(Delivery.status == expected_status) & (Delivery.seq == item.seq)
+    )
+    return not failed
+
+
+def finish(items: Iterable[Delivery]) -> None:
+    """Write final states (the claimant writes over its own claim: no condition needed)."""
+    items = list(items)
+    for start in range(0, len(items), TRANSACTION_LIMIT):
+        _transact(items[start : start + TRANSACTION_LIMIT], condition=None)
+
+
+def release(item: Delivery) -> None:
+    """Give a claim up after a send that certainly did not happen (throttled), so that a
+    redelivery may claim again. A claim that is no longer ours is left alone."""
+    try:
+        item.delete(condition=(Delivery.status == SENDING) & (Delivery.seq == item.seq))
+    except DeleteError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _transact(items: Sequence[Delivery], condition: object) -> set[str]:
+    """Run one transaction; the recipients whose condition failed (empty on success)."""
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            for item in items:
+                transaction.save(item, condition=condition)  # type: ignore[arg-type]
+    except TransactWriteError as error:
+        reasons = error.cancellation_reasons or []
+        failed = {
+            item.recipient
+            for item, reason in zip(items, reasons, strict=False)
+            if reason is not None and reason.code == "ConditionalCheckFailed"
+        }
+        if not failed:
+            raise
+        return failed
+    return set()
+
+
+def of_campaign(campaign_id: str) -> Iterable[Delivery]:
+    """Every delivery record of a campaign (for the report), read page by page."""
+    return Delivery.query(
+        campaign_id,
+        attributes_to_get=["recipient", "status", "reason", "segments"],
+    )

@@ -1,0 +1,425 @@
+"""The compliant sender: one SQS batch of send jobs in, at most one SMS per recipient out.
+
+A batch is worked in stages so that AWS is called per batch, not per recipient:
+
+1. parse every job, normalise its number, personalise and compose its text (pure core);
+2. one batched read answers suppression (brand and global), consent and "already claimed"
+   for every recipient at once (``BatchGetItem``, 100 keys a request);
+3. decide each recipient: suppressed, duplicate, deferred to its window, or to send;
+4. claim the phones to send to, in one transaction per 100 (exactly once, see below);
+5. send concurrently, within the configured rate;
+6. write every outcome, in one transaction per 100.
+
+Each record's result is then reported on its own to Powertools' batch processor, so a
+throttled recipient is retried by SQS without resending the others.
+
+Exactly once. A phone is claimed (``sending``) before ``SendTextMessage`` and marked ``sent``
+after it. A redelivered job finds its own claim and sends nothing. The one window left is a
+crash (timeout, out of memory) between the claim and the send's answer: the SMS may or may
+not have gone out, and End User Messaging offers no way to ask. StopSMS then chooses never
+to send twice: once the claim is older than ``STALE_CLAIM`` the recipient is recorded
+``failed`` with reason ``unconfirmed`` (at most once, never twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from stopsms import clients
+from stopsms.dal import campaigns, contacts, deliveries, evidence
+from stopsms.dal.batch import batch_get
+from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
+from stopsms.eligibility import OPTED_OUT, Preference, marketing_block
+from stopsms.errors import (
+    AlreadyExists,
+    InvalidPhoneNumber,
+    MessageTooLong,
+    MissingVariable,
+    StaleEvent,
+)
+from stopsms.mention import compose
+from stopsms.models import SendJob, describe
+from stopsms.personalise import render
+from stopsms.phones import Phone, normalize
+from stopsms.settings import Settings
+from stopsms.window import SendingWindow, is_open, next_open
+
+STALE_CLAIM = timedelta(minutes=15)  # well beyond the function timeout
+THROTTLE_ATTEMPTS = 4
+TRANSIENT_ERRORS = frozenset(
+    {"ThrottlingException", "InternalServerException", "ServiceQuotaExceededException"}
+)
+OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
+
+
+def now() -> datetime:
+    """The current instant (a function so tests can freeze time)."""
+    return datetime.now(UTC)
+
+
+class RetryLater(Exception):
+    """The job must come back through SQS (throttled, or a claim still being sent)."""
+
+
+@dataclass
+class Record:
+    """One SQS record and its fate, reported to the batch processor at the end."""
+
+    message_id: str
+    receive_count: int
+    outcome: Delivery | None = None  # what to write at the end
+    error: Exception | None = None  # makes the record a batch item failure
+
+
+@dataclass
+class Recipient:
+    """A parsed job whose number is valid and whose text is composed."""
+
+    record: Record
+    spec: SendJob
+    phone: Phone
+    text: str
+    segments: int
+    claim: Delivery | None = None  # the existing claim on this phone, if any
+
+
+@dataclass
+class SendResult:
+    message_id: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Counters:
+    """What happened in this batch, for metrics."""
+
+    sent: int = 0
+    segments: int = 0
+    failed: int = 0
+    deferred: int = 0
+    retried: int = 0
+    suppressed: dict[str, int] = field(default_factory=dict)
+
+
+class RateLimiter:
+    """At most ``rate`` sends per second across threads (a token bucket with burst = rate)."""
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.tokens = float(rate)
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        while True:
+            with self.lock:
+                current = self.clock()
+                self.tokens = min(self.rate, self.tokens + (current - self.updated) * self.rate)
+                self.updated = current
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                delay = (1 - self.tokens) / self.rate
+            time.sleep(delay)
+
+
+class SendBatch:
+    """Works one SQS batch; ``result(record)`` then tells each record's fate."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        logger: Any,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.logger = logger
+        self.sleep = sleep
+        self.window = SendingWindow.parse(settings.sending_window)
+        self.records: dict[str, Record] = {}
+        self.states: dict[tuple[str, ...], ContactState] = {}
+        self.counters = Counters()
+
+    def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
+        at = now()
+        ready: list[Recipient] = []
+        for raw in raw_records:
+            record = Record(
+                message_id=raw["messageId"],
+                receive_count=int(raw.get("attributes", {}).get("ApproximateReceiveCount", 1)),
+            )
+            self.records[record.message_id] = record
+            if (recipient := self._parse(record, raw["body"])) is not None:
+                ready.append(recipient)
+        self._read_state(ready)
+        to_send = self._claim(self._decide(ready, at), at)
+        self._send_all(to_send)
+        outcomes = [r.outcome for r in self.records.values() if r.outcome is not None]
+        deliveries.finish(outcomes)
+        for outcome in outcomes:
+            self._count(outcome)
+        return self
+
+    def result(self, raw: Mapping[str, Any]) -> str:
+        """Raise the record's error (Powertools reports it as a batch item failure)."""
+        record = self.records[raw["messageId"]]
+        if record.error is not None:
+            raise record.error
+        return record.outcome.status if record.outcome is not None else "nothing to do"
+
+    # -- stage 1: parse, normalise, compose (pure) -------------------------------------------
+    def _parse(self, record: Record, body: str) -> Recipient | None:
+        try:
+            spec = SendJob.model_validate_json(body)
+        except ValidationError as error:
+            self.logger.error("send job refused", reason=describe(error))
+            record.error = ValueError(f"invalid send job: {describe(error)}")
+            return None
+        try:
+            phone = normalize(spec.phone)
+            composition = compose(
+                render(spec.body, spec.vars),
+                marketing=spec.category.is_marketing,
+                language=spec.language,
+                stop_number=spec.stop_number or self.settings.stop_number,
+                max_segments=spec.max_segments,
+                smart_encoding=self.settings.smart_encoding,
+            )
+        except InvalidPhoneNumber as error:
+            self._not_sendable(record, spec, deliveries.SUPPRESSED, "invalid_number", error.reason)
+            return None
+        except MissingVariable as error:
+            self._not_sendable(record, spec, deliveries.FAILED, "missing_variable", str(error))
+            return None
+        except MessageTooLong as error:
+            self._not_sendable(record, spec, deliveries.FAILED, "max_segments", str(error))
+            return None
+        return Recipient(record, spec, phone, composition.text, composition.segments)
+
+    def _not_sendable(
+        self, record: Record, spec: SendJob, status: str, reason: str, detail: str
+    ) -> None:
+        self.logger.info(
+            "recipient not sendable",
+            campaign_id=spec.campaign_id,
+            seq=spec.seq,
+            reason=reason,
+            detail=detail,
+        )
+        record.outcome = deliveries.new(
+            spec.campaign_id, deliveries.outcome_key(spec.seq), spec.seq, status, reason=reason
+        )
+
+    # -- stage 2: one batched read ---------------------------------------------------------
+    def _read_state(self, recipients: list[Recipient]) -> None:
+        if not recipients:
+            return
+        state_keys: list[tuple[str, ...]] = []
+        claim_keys: list[tuple[str, ...]] = []
+        for r in recipients:
+            claim_keys.append((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
+            if r.spec.category.is_marketing:
+                state_keys += [(r.phone.e164, r.spec.brand), (r.phone.e164, GLOBAL_SCOPE)]
+        found = batch_get({ContactState: state_keys, Delivery: claim_keys})
+        self.states = found[ContactState]
+        for r in recipients:
+            r.claim = found[Delivery].get((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
+
+    def _preference(self, phone: str, scope: str) -> Preference | None:
+        item = self.states.get((phone, scope))
+        if item is None:
+            return None
+        return Preference(item.status, item.status_at)  # type: ignore[arg-type]
+
+    # -- stage 3: decide --------------------------------------------------------------------
+    def _decide(self, recipients: list[Recipient], at: datetime) -> list[Recipient]:
+        to_send: list[Recipient] = []
+        first_seq: dict[tuple[str, str], int] = {}  # the same phone twice in this batch
+        for r in recipients:
+            key = (r.spec.campaign_id, r.phone.e164)
+            if r.claim is not None and int(r.claim.seq) == r.spec.seq:
+                if self._redelivered(r, at):
+                    to_send.append(r)
+                continue
+            if key in first_seq and first_seq[key] == r.spec.seq:
+                continue  # the same job twice in one batch: its first copy does the work
+            if r.claim is not None or first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
+                self._outcome(r, deliveries.SUPPRESSED, "duplicate", claim=False)
+                continue
+            if r.spec.category.is_marketing:
+                block = marketing_block(
+                    self._preference(r.phone.e164, r.spec.brand),
+                    self._preference(r.phone.e164, GLOBAL_SCOPE),
+                    enforce_consent=self.settings.consent_policy == "enforce",
+                )
+                if block is not None:
+                    self._outcome(r, deliveries.SUPPRESSED, block)
+                    continue
+                if not is_open(self.window, at, r.phone):
+                    self._defer(r, next_open(self.window, at, r.phone))
+                    continue
+            to_send.append(r)
+        return to_send
+
+    def _redelivered(self, r: Recipient, at: datetime) -> bool:
+        """The job's own claim exists: finished, being sent, or failed. True: send again."""
+        claim = r.claim
+        if claim is None or claim.status in (deliveries.SENT, deliveries.SUPPRESSED):
+            return False  # done before: nothing to write, nothing to send
+        if claim.status == deliveries.FAILED:
+            # A job redriven from the DLQ after transient failures may try again.
+            return claim.reason in TRANSIENT_ERRORS and deliveries.reclaim(
+                self._claim_item(r, at), deliveries.FAILED
+            )
+        # ``sending``: another invocation holds it, or crashed between claim and answer.
+        if claim.claimed_at is not None and at - claim.claimed_at < STALE_CLAIM:
+            r.record.error = RetryLater("claim held by a send in progress")
+            return False
+        self.logger.warning(
+            "send unconfirmed: not sending twice", campaign_id=r.spec.campaign_id, seq=r.spec.seq
+        )
+        self._outcome(r, deliveries.FAILED, "unconfirmed")
+        return False
+
+    def _defer(self, r: Recipient, until: datetime) -> None:
+        """Outside this recipient's own window (another time zone than the campaign's)."""
+        campaigns.defer_job(r.spec.campaign_id, r.spec.seq, r.spec.model_dump(mode="json"), until)
+        self.counters.deferred += 1
+
+    # -- stage 4: claim ----------------------------------------------------------------------
+    def _claim_item(self, r: Recipient, at: datetime) -> Delivery:
+        return deliveries.new(
+            r.spec.campaign_id,
+            deliveries.claim_key(r.phone.e164),
+            r.spec.seq,
+            deliveries.SENDING,
+            now=at,
+        )
+
+    def _claim(self, recipients: list[Recipient], at: datetime) -> list[Recipient]:
+        fresh = [r for r in recipients if r.claim is None]
+        lost = deliveries.claim([self._claim_item(r, at) for r in fresh])
+        for r in fresh:  # claimed by another invocation between our read and our write
+            if deliveries.claim_key(r.phone.e164) in lost:
+                r.record.error = RetryLater("claim lost to a concurrent delivery")
+        return [r for r in recipients if r.record.error is None]
+
+    # -- stage 5: send -----------------------------------------------------------------------
+    def _send_all(self, recipients: list[Recipient]) -> None:
+        if not recipients:
+            return
+        limiter = RateLimiter(self.settings.send_rate)
+        workers = max(1, min(len(recipients), self.settings.send_rate, 16))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda r: self._send(r, limiter), recipients))
+        for r, result in zip(recipients, results, strict=True):
+            self._record_send(r, result)
+
+    def _send(self, r: Recipient, limiter: RateLimiter) -> SendResult:
+        request: dict[str, Any] = {
+            "DestinationPhoneNumber": r.phone.e164,
+            "MessageBody": r.text,
+            "MessageType": "PROMOTIONAL" if r.spec.category.is_marketing else "TRANSACTIONAL",
+            "Context": {"campaign_id": r.spec.campaign_id, "seq": str(r.spec.seq)},
+        }
+        if identity := r.spec.origination_identity or self.settings.origination_identity:
+            request["OriginationIdentity"] = identity
+        code, reason = "", ""
+        for attempt in range(THROTTLE_ATTEMPTS):
+            limiter.wait()
+            try:
+                response = clients.sms().send_text_message(**request)
+                return SendResult(message_id=response["MessageId"])
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                reason = str(error.response.get("Reason", ""))
+                if code != "ThrottlingException":
+                    return SendResult(error_code=code, reason=reason)
+            except BotoCoreError as error:  # no answer: the SMS may have gone out
+                self.logger.warning("send without answer", error=type(error).__name__)
+                return SendResult(error_code="unconfirmed")
+            self.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 - jitter
+        return SendResult(error_code=code, reason=reason)
+
+    def _record_send(self, r: Recipient, result: SendResult) -> None:
+        if result.message_id is not None:
+            outcome = self._outcome(r, deliveries.SENT, None)
+            outcome.message_id = result.message_id
+            outcome.segments = r.segments
+            return
+        code = result.error_code or "unknown"
+        if code == "ConflictException" and result.reason == OPTED_OUT_REASON:
+            self._learn_opt_out(r)
+            self._outcome(r, deliveries.SUPPRESSED, "opted_out")
+            return
+        if code in TRANSIENT_ERRORS and r.record.receive_count < self.settings.send_max_receives:
+            deliveries.release(self._claim_item(r, now()))  # certainly not sent
+            r.record.error = RetryLater(f"{code}: left for SQS to redeliver")
+            self.counters.retried += 1
+            return
+        self.logger.warning(
+            "send failed",
+            campaign_id=r.spec.campaign_id,
+            seq=r.spec.seq,
+            code=code,
+            reason=result.reason,
+        )
+        self._outcome(r, deliveries.FAILED, code)
+        if code in TRANSIENT_ERRORS:
+            # Last delivery: recorded as failed, and left in the DLQ for a later redrive.
+            r.record.error = RetryLater(f"{code}: retries exhausted")
+
+    def _learn_opt_out(self, r: Recipient) -> None:
+        """End User Messaging refused: the number is on its opt-out list. Keep that as ours,
+        for every brand, since that list is not per brand."""
+        at = now()
+        source = f"aws-end-user-messaging:{OPTED_OUT_REASON}"
+        key = evidence.event_key(at, f"{r.spec.campaign_id}#{r.spec.seq}")
+        with contextlib.suppress(StaleEvent):  # a later decision of the person is stored
+            contacts.apply(
+                r.phone.e164, GLOBAL_SCOPE, OPTED_OUT, at, source=source, evidence_key=key
+            )
+        record = Evidence(
+            r.phone.e164,
+            key,
+            kind="opt_out",
+            brand=GLOBAL_SCOPE,
+            source=source,
+            captured_at=at,
+            recorded_at=at,
+            campaign_id=r.spec.campaign_id,
+        )
+        with contextlib.suppress(AlreadyExists):
+            evidence.append(record)
+
+    # -- outcomes ---------------------------------------------------------------------------
+    def _outcome(
+        self, r: Recipient, status: str, reason: str | None, claim: bool = True
+    ) -> Delivery:
+        key = deliveries.claim_key(r.phone.e164) if claim else deliveries.outcome_key(r.spec.seq)
+        outcome = deliveries.new(r.spec.campaign_id, key, r.spec.seq, status, reason=reason)
+        r.record.outcome = outcome
+        return outcome
+
+    def _count(self, outcome: Delivery) -> None:
+        if outcome.status == deliveries.SENT:
+            self.counters.sent += 1
+            self.counters.segments += int(outcome.segments or 0)
+        elif outcome.status == deliveries.SUPPRESSED:
+            reason = str(outcome.reason)
+            self.counters.suppressed[reason] = self.counters.suppressed.get(reason, 0) + 1
+        elif outcome.status == deliveries.FAILED:
+            self.counters.failed += 1

@@ -1,0 +1,64 @@
+"""A recording stand-in for the ``pinpoint-sms-voice-v2`` client.
+
+moto does not implement End User Messaging SMS. For single sequences botocore's Stubber is
+used directly; for whole batches (sent concurrently, in no fixed order) this fake validates
+every call against the real service model, as Stubber does, and records it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+
+_MODEL = (
+    boto3.session.Session()
+    .client("pinpoint-sms-voice-v2", region_name="eu-west-3")
+    .meta.service_model
+)
+
+
+def client_error(
+    code: str, reason: str | None = None, operation: str = "SendTextMessage"
+) -> ClientError:
+    response: dict[str, Any] = {"Error": {"Code": code, "Message": code}}
+    if reason:
+        response["Reason"] = reason
+    return ClientError(response, operation)  # type: ignore[arg-type]
+
+
+class FakeSms:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail: Callable[[dict[str, Any]], ClientError | None] = lambda _: None
+        self._lock = threading.Lock()
+
+    def _call(self, operation: str, params: dict[str, Any]) -> None:
+        validate_parameters(params, _MODEL.operation_model(operation).input_shape)
+        with self._lock:
+            self.calls.append((operation, params))
+
+    def send_text_message(self, **params: Any) -> dict[str, Any]:
+        self._call("SendTextMessage", params)
+        if (error := self.fail(params)) is not None:
+            raise error
+        message_id = str(uuid.uuid4())
+        with self._lock:
+            self.sent.append({**params, "MessageId": message_id})
+        return {"MessageId": message_id}
+
+    def put_opted_out_number(self, **params: Any) -> dict[str, Any]:
+        self._call("PutOptedOutNumber", params)
+        return {
+            "OptOutListName": params["OptOutListName"],
+            "OptedOutNumber": params["OptedOutNumber"],
+        }
+
+    def to(self, e164: str) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m["DestinationPhoneNumber"] == e164]
