@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -122,3 +123,40 @@ def test_evidence_is_append_only_and_chronological(aws: Stack) -> None:
     kinds = [item.kind for item in evidence.history(PHONE)]
     assert kinds == ["opt_in", "opt_out"]
     assert evidence.history(PHONE)[0].proof == {"ip": "203.0.113.7"}
+
+
+def test_report_command_prints_contract_counters(
+    aws: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stopsms.cli import main
+    from stopsms.dal import campaigns, deliveries
+
+    campaigns.create("c1", {"campaign_id": "c1"}, "queued", audience=4)
+    deliveries.finish(
+        [
+            deliveries.new("c1", deliveries.claim_key(PHONE), 0, "sent"),
+            deliveries.new("c1", deliveries.outcome_key(1), 1, "suppressed", reason="duplicate"),
+            deliveries.new("c1", deliveries.claim_key("+33612345679"), 2, "sending"),
+        ]
+    )
+    campaigns.add_opt_out("c1")
+    campaigns.add_opt_out("unknown-campaign")  # a reply to a purged campaign is not an error
+    assert main(["report", "c1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {
+        "campaign_id": "c1",
+        "audience": 4,
+        "sent": 1,
+        "failed": 0,
+        "pending": 2,
+        "suppressed": {"opted_out": 0, "no_consent": 0, "invalid_number": 0, "duplicate": 1},
+        "opt_outs": 1,
+        "segments": 0,
+    }
+    assert data["audience"] == data["sent"] + data["failed"] + data["pending"] + sum(
+        data["suppressed"].values()
+    )
+    assert main(["report", "c1"]) == 0
+    assert "suppressed: duplicate" in capsys.readouterr().out
+    assert main(["report", "nope"]) == 2
+    assert "no campaign 'nope'" in capsys.readouterr().err

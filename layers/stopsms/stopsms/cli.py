@@ -91,6 +91,17 @@ def _phone(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from stopsms.dal.tables import bind  # AWS libraries only when needed
+    from stopsms.reporting import render_table, report
+    from stopsms.settings import get_settings
+
+    bind(get_settings())
+    data = report(args.campaign_id)
+    print(json.dumps(data) if args.json else render_table(data))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stopsms", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     phone.add_argument("--window", default=str(SendingWindow()), help="e.g. 'Mon-Sat 08:00-20:00'")
     phone.add_argument("--at", help="ISO-8601 instant with offset (default: now)")
     phone.set_defaults(handler=_phone)
+
+    report = commands.add_parser(
+        "report",
+        help="outcome counters of a campaign (contract section 6)",
+        description="Reads the tables named by STOPSMS_*_TABLE (or the template's names) "
+        "in the AWS account and region of the environment.",
+    )
+    report.add_argument("campaign_id")
+    report.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
+    report.set_defaults(handler=_report)
 
     demo = commands.add_parser("demo", help="play the scripted demonstration")
     demo.set_defaults(handler=_demo)
