@@ -73,7 +73,7 @@ def test_bad_input_gives_a_clear_error(
 
 
 def test_demo_runs_as_a_module() -> None:
-    result = subprocess.run(  # noqa: S603 - our own module
+    result = subprocess.run(
         [sys.executable, "-m", "stopsms", "demo"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
