@@ -1,0 +1,182 @@
+"""Consent intake through the real handler: SQS batches in, evidence and contact state out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from stopsms.dal import contacts, evidence
+from stopsms.eligibility import Preference, marketing_block
+from stopsms.local.template import Stack
+from stopsms.settings import get_settings
+from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_event
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+PHONE = "+33612345678"
+# Records may not be captured in the future (contract models): a month ago, to the second.
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+SAMPLE_OPT_IN_AT = datetime(2026, 11, 20, 13, 3, tzinfo=UTC)
+
+
+@pytest.fixture
+def consent(aws: Stack) -> ModuleType:
+    return load_function("consent")
+
+
+def record(action: str, captured_at: datetime, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "action": action,
+        "phone": PHONE,
+        "brand": "acme",
+        "source": "web-form https://acme.example/newsletter",
+        "captured_at": captured_at.isoformat(),
+        "proof": {"ip": "203.0.113.7", "checkbox_text": "J'accepte les offres Acme par SMS"},
+    }
+    body.update(overrides)
+    return body
+
+
+def state(phone: str = PHONE, brand: str = "acme") -> Preference | None:
+    return contacts.lookup([phone], brand)[phone][0]
+
+
+def test_opt_in_is_kept_with_its_proof_and_opens_marketing(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given the sample opt-in record (as `sam local invoke -e` sends it)
+    event = json.loads((EVENTS / "consent_opt_in.json").read_text(encoding="utf-8"))
+    # When it is handled
+    response = consent.lambda_handler(event, context)
+    # Then it is evidence with its proof, and the brand may send marketing
+    assert failed_ids(response) == []
+    [kept] = evidence.history(PHONE)
+    assert kept.kind == "opt_in"
+    assert kept.source == "web-form https://acme.example/newsletter"
+    assert kept.captured_at == SAMPLE_OPT_IN_AT
+    assert kept.proof == {
+        "ip": "203.0.113.7",
+        "checkbox_text": "J'accepte de recevoir les offres Acme par SMS",
+    }
+    assert state() == Preference("opted_in", SAMPLE_OPT_IN_AT)
+    assert marketing_block(state(), None, enforce_consent=True) is None
+
+
+def test_opt_out_record_in_national_format_suppresses_the_number(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given the sample opt-out record, whose phone is written "06 12 34 56 78"
+    event = json.loads((EVENTS / "consent_opt_out.json").read_text(encoding="utf-8"))
+    # When it is handled
+    consent.lambda_handler(event, context)
+    # Then the E.164 number is suppressed for the brand
+    at = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+    assert state() == Preference("opted_out", at)
+    [kept] = evidence.history(PHONE)
+    assert (kept.kind, kept.source) == ("opt_out", "customer-service call #48213")
+
+
+def test_records_out_of_order_follow_captured_at_and_both_are_kept(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given an opt-out captured after an opt-in, delivered first
+    consent.lambda_handler(sqs_event([record("opt_out", T0 + timedelta(days=2))]), context)
+    # When the older opt-in arrives
+    response = consent.lambda_handler(sqs_event([record("opt_in", T0)]), context)
+    # Then it is not a failure, the state stays opted out, and the history keeps both in order
+    assert failed_ids(response) == []
+    assert state() == Preference("opted_out", T0 + timedelta(days=2))
+    assert [e.kind for e in evidence.history(PHONE)] == ["opt_in", "opt_out"]
+
+
+def test_a_later_record_never_erases_an_earlier_one(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given an opt-in, an opt-out and a new opt-in, in order, in one batch
+    bodies = [
+        record("opt_in", T0),
+        record("opt_out", T0 + timedelta(days=1), source="sms STOP"),
+        record("opt_in", T0 + timedelta(days=9), source="shop checkout"),
+    ]
+    # When handled
+    consent.lambda_handler(sqs_event(bodies), context)
+    # Then the latest decides and the history holds all three with their own sources
+    assert state() == Preference("opted_in", T0 + timedelta(days=9))
+    assert [(e.kind, e.source) for e in evidence.history(PHONE)] == [
+        ("opt_in", "web-form https://acme.example/newsletter"),
+        ("opt_out", "sms STOP"),
+        ("opt_in", "shop checkout"),
+    ]
+
+
+def test_a_redelivered_record_is_recognised(consent: ModuleType, context: LambdaContext) -> None:
+    # Given the same opt-in and opt-out, each delivered twice (key order and spacing differ)
+    opt_in = record("opt_in", T0)
+    opt_out = record("opt_out", T0 + timedelta(hours=1))
+    again = json.dumps(dict(reversed(list(opt_in.items()))), indent=2)
+    # When all of them are handled
+    response = consent.lambda_handler(sqs_event([opt_in, again, opt_out, opt_out]), context)
+    # Then nothing failed, each was stored once and the state is the latest
+    assert failed_ids(response) == []
+    assert [e.kind for e in evidence.history(PHONE)] == ["opt_in", "opt_out"]
+    assert state() == Preference("opted_out", T0 + timedelta(hours=1))
+
+
+def test_opt_in_and_opt_out_at_the_same_instant_opt_out_wins(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    consent.lambda_handler(sqs_event([record("opt_out", T0), record("opt_in", T0)]), context)
+    assert state() == Preference("opted_out", T0)
+    assert len(evidence.history(PHONE)) == 2
+
+
+def test_malformed_records_fail_alone_with_the_field_named(
+    consent: ModuleType, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a batch where valid records surround records breaking the contract
+    bodies: list[str | dict[str, Any]] = [
+        record("opt_in", T0),
+        "{not json",
+        {k: v for k, v in record("opt_in", T0).items() if k != "action"},
+        record("opt_in", T0, phone="12"),
+        record("maybe", T0),
+        record("opt_in", datetime.now(UTC) + timedelta(days=2)),
+        {**record("opt_in", T0), "captured_at": "2026-11-20T14:03:00"},  # no offset
+        record("opt_out", T0, phone="+33698765432"),
+    ]
+    event = sqs_event(bodies, queue="ConsentQueue")
+    ids = [r["messageId"] for r in event["Records"]]
+    # When the batch is handled
+    response = consent.lambda_handler(event, context)
+    # Then exactly the bad ones are reported, and the good ones applied
+    assert failed_ids(response) == ids[1:7]
+    assert state() == Preference("opted_in", T0)
+    assert state("+33698765432") == Preference("opted_out", T0)
+    # And every refusal was logged with the field at fault
+    refusals = [r for r in caplog.records if r.getMessage() == "Refused a consent record"]
+    reasons = [str(r.__dict__["reason"]) for r in refusals]
+    assert len(reasons) == 6
+    assert reasons[0].startswith("message: Invalid JSON")
+    assert reasons[1].startswith("action: Field required")
+    assert reasons[2].startswith("phone: Value error, not a valid phone number")
+    assert reasons[3].startswith("action: Input should be 'opt_in' or 'opt_out'")
+    assert reasons[4].startswith("captured_at: Value error, is in the future")
+    assert reasons[5].startswith("captured_at: Input should have timezone info")
+    assert all("612345678" not in str(r.__dict__) for r in caplog.records)  # masked
+
+
+def test_retention_keeps_opt_outs_and_expires_opt_ins(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    consent.lambda_handler(
+        sqs_event([record("opt_in", T0), record("opt_out", T0 + timedelta(days=1))]), context
+    )
+    retention = timedelta(days=get_settings().retention_days)
+    assert {e.kind: e.expires_at for e in evidence.history(PHONE)} == {
+        "opt_in": T0 + retention,
+        "opt_out": None,
+    }
