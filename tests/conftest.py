@@ -40,7 +40,7 @@ def aws() -> Iterator[template.Stack]:
         stack = template.create(
             {
                 name: boto3.client(name, region_name=REGION)
-                for name in ("sqs", "sns", "dynamodb", "s3")
+                for name in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")
             }
         )
         env = stack.environment(template.load())

@@ -92,18 +92,79 @@ def _phone(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from stopsms.dal.tables import bind  # AWS libraries only when needed
-    from stopsms.reporting import render_table, report
-    from stopsms.settings import get_settings
+    from stopsms.reporting import render_table, report  # AWS libraries only when needed
 
-    bind(get_settings())
+    _bind()
     data = report(args.campaign_id)
     print(json.dumps(data) if args.json else render_table(data))
     return 0
 
 
+def _bind() -> None:
+    from stopsms.dal.tables import bind
+    from stopsms.settings import get_settings
+
+    bind(get_settings())
+
+
+def _status(args: argparse.Namespace) -> int:
+    from stopsms.operator import status
+
+    _bind()
+    print(json.dumps(status(args.phone), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from stopsms.operator import export_optouts
+
+    _bind()
+    if args.output == "-":
+        count = export_optouts(sys.stdout)
+    else:
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            count = export_optouts(out)
+    print(f"{count} opt-outs exported", file=sys.stderr)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from stopsms.operator import import_optouts
+
+    _bind()
+    with open(args.file, newline="", encoding="utf-8-sig") as rows:
+        result = import_optouts(rows, args.source, args.brand)
+    print(
+        f"imported {result.imported}, already known {result.already_known}, "
+        f"refused {len(result.refused)}"
+    )
+    for line in result.refused:
+        print(f"  {line}", file=sys.stderr)
+    return 1 if result.refused else 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from stopsms.erasure import erase
+    from stopsms.phones import normalize as to_e164
+    from stopsms.settings import get_settings
+
+    _bind()
+    if not args.yes:
+        print("erasure cannot be undone: add --yes to confirm", file=sys.stderr)
+        return 2
+    done = erase(to_e164(args.phone).e164, get_settings())
+    print(
+        f"erased: {done.states} state item(s), {done.events} evidence event(s) redacted, "
+        f"{done.deliveries} delivery record(s); the opt-out is kept under a keyed hash"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stopsms", description=__doc__)
+    parser.add_argument(
+        "--local", action="store_true", help="talk to the stack started by 'local up'"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser("check", help="final text, encoding and segments of a message")
@@ -138,19 +199,55 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
     report.set_defaults(handler=_report)
 
-    demo = commands.add_parser("demo", help="play the scripted demonstration")
+    status = commands.add_parser(
+        "status", help="a number's state per brand and its full evidence history"
+    )
+    status.add_argument("phone", help="any common format, e.g. '06 12 34 56 78'")
+    status.set_defaults(handler=_status)
+
+    optouts = commands.add_parser("optouts", help="export or import the stop list")
+    optout_commands = optouts.add_subparsers(dest="optouts_command", required=True)
+    export = optout_commands.add_parser(
+        "export", help="CSV of every opt-out in force, with its evidence reference"
+    )
+    export.add_argument("--output", "-o", default="-", help="file (default: standard output)")
+    export.set_defaults(handler=_export)
+    load = optout_commands.add_parser(
+        "import", help="apply a previous provider's stop list (CSV with a 'phone' column)"
+    )
+    load.add_argument("file")
+    load.add_argument("--source", required=True, help="where the list comes from (evidence)")
+    load.add_argument("--brand", help="brand the opt-outs apply to (default: every brand)")
+    load.set_defaults(handler=_import)
+
+    erase = commands.add_parser(
+        "erase", help="a person's erasure request: forget the number, keep its opt-out"
+    )
+    erase.add_argument("phone")
+    erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    erase.set_defaults(handler=_erase)
+
+    demo = commands.add_parser("demo", help="play the scripted demonstration (local stack)")
     demo.set_defaults(handler=_demo)
+
+    from stopsms.local.cli import add_commands  # development tooling
+
+    add_commands(commands)
     return parser
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from stopsms.demo import run
+    from stopsms.demo import run  # the local stack needs moto: only when asked
 
     return run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.local:
+        from stopsms.local.cli import use_local
+
+        use_local()
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -54,7 +55,12 @@ def sms() -> PinpointSMSVoiceV2Client:
     return _client("pinpoint-sms-voice-v2", retries={"mode": "standard", "max_attempts": 1})  # type: ignore[no-any-return]
 
 
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    return _client("secretsmanager")  # type: ignore[no-any-return]
+
+
 def reset() -> None:
     """Forget every cached client (tests switch emulators between cases)."""
-    for factory in (dynamodb, sqs, s3, sns, sms):
+    for factory in (dynamodb, sqs, s3, sns, sms, secretsmanager):
         factory.cache_clear()

@@ -25,14 +25,18 @@ class Preference:
     at: datetime
 
 
+def latest(*preferences: Preference | None) -> Preference | None:
+    """The most recent decision; on equal instants the opt-out (when in doubt, do not send)."""
+    known = [p for p in preferences if p is not None]
+    return max(known, key=lambda p: (p.at, p.status == OPTED_OUT), default=None)
+
+
 def marketing_block(
     brand: Preference | None, everyone: Preference | None, *, enforce_consent: bool
 ) -> Reason | None:
     """Why a marketing SMS must not be sent, or None when it may be."""
-    known = [p for p in (brand, everyone) if p is not None]
-    # On equal instants the opt-out wins: when in doubt, do not send.
-    latest = max(known, key=lambda p: (p.at, p.status == OPTED_OUT), default=None)
-    if latest is not None and latest.status == OPTED_OUT:
+    decision = latest(brand, everyone)
+    if decision is not None and decision.status == OPTED_OUT:
         return "opted_out"
     if enforce_consent and (brand is None or brand.status != OPTED_IN):
         return "no_consent"

@@ -40,7 +40,8 @@ from stopsms import clients
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.batch import batch_get
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
-from stopsms.eligibility import OPTED_OUT, Preference, marketing_block
+from stopsms.eligibility import OPTED_OUT, Preference, latest, marketing_block
+from stopsms.erasure import erased_key
 from stopsms.errors import (
     AlreadyExists,
     InvalidPhoneNumber,
@@ -111,6 +112,9 @@ class Counters:
     deferred: int = 0
     retried: int = 0
     suppressed: dict[str, int] = field(default_factory=dict)
+    # Sends refused with ServiceQuotaExceededException (e.g. the monthly spend limit),
+    # retried ones included: the SMS spend alarm watches it.
+    quota_exceeded: int = 0
 
 
 class RateLimiter:
@@ -232,11 +236,18 @@ class SendBatch:
         for r in recipients:
             claim_keys.append((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
             if r.spec.category.is_marketing:
-                state_keys += [(r.phone.e164, r.spec.brand), (r.phone.e164, GLOBAL_SCOPE)]
+                state_keys += [
+                    (r.phone.e164, r.spec.brand),
+                    (r.phone.e164, GLOBAL_SCOPE),
+                    (self._erased(r.phone.e164), GLOBAL_SCOPE),  # an erased number's opt-out
+                ]
         found = batch_get({ContactState: state_keys, Delivery: claim_keys})
         self.states = found[ContactState]
         for r in recipients:
             r.claim = found[Delivery].get((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
+
+    def _erased(self, e164: str) -> str:
+        return erased_key(e164, self.settings)
 
     def _preference(self, phone: str, scope: str) -> Preference | None:
         item = self.states.get((phone, scope))
@@ -262,7 +273,10 @@ class SendBatch:
             if r.spec.category.is_marketing:
                 block = marketing_block(
                     self._preference(r.phone.e164, r.spec.brand),
-                    self._preference(r.phone.e164, GLOBAL_SCOPE),
+                    latest(
+                        self._preference(r.phone.e164, GLOBAL_SCOPE),
+                        self._preference(self._erased(r.phone.e164), GLOBAL_SCOPE),
+                    ),
                     enforce_consent=self.settings.consent_policy == "enforce",
                 )
                 if block is not None:
@@ -361,6 +375,8 @@ class SendBatch:
             outcome.segments = r.segments
             return
         code = result.error_code or "unknown"
+        if code.startswith("ServiceQuotaExceeded"):
+            self.counters.quota_exceeded += 1
         if code == "ConflictException" and result.reason == OPTED_OUT_REASON:
             self._learn_opt_out(r)
             self._outcome(r, deliveries.SUPPRESSED, "opted_out")

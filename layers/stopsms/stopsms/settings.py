@@ -63,6 +63,8 @@ class Settings:
     send_queue_url: str = ""
     campaign_queue_url: str = ""
     send_max_receives: int = 5  # the SendQueue redrive maxReceiveCount
+    fanout_slice_rows: int = 20_000  # S3 audience rows fanned out per invocation, at most
+    fanout_safety_ms: int = 15_000  # a slice stops when less time than this is left
     stop_number: str = "36111"
     origination_identity: str = ""
     consent_policy: ConsentPolicy = "enforce"
@@ -76,6 +78,7 @@ class Settings:
     mirror_opt_outs: bool = False
     opt_out_list: str = "Default"
     retention_days: int = 1095
+    erasure_key_secret: str = ""  # Secrets Manager id of the HMAC key of erased numbers
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +102,8 @@ class Settings:
             send_queue_url=get("SEND_QUEUE_URL", ""),
             campaign_queue_url=get("CAMPAIGN_QUEUE_URL", ""),
             send_max_receives=_int(get("SEND_MAX_RECEIVES", "5"), "SEND_MAX_RECEIVES", 1),
+            fanout_slice_rows=_int(get("FANOUT_SLICE_ROWS", "20000"), "FANOUT_SLICE_ROWS", 1),
+            fanout_safety_ms=_int(get("FANOUT_SAFETY_MS", "15000"), "FANOUT_SAFETY_MS", 0),
             stop_number=get("STOP_NUMBER", defaults.stop_number),
             origination_identity=get("ORIGINATION_IDENTITY", ""),
             consent_policy=policy,  # type: ignore[arg-type]  # checked just above
@@ -112,6 +117,7 @@ class Settings:
             mirror_opt_outs=_flag(get("MIRROR_OPT_OUTS", "false"), "MIRROR_OPT_OUTS"),
             opt_out_list=get("OPT_OUT_LIST", defaults.opt_out_list),
             retention_days=_int(get("RETENTION_DAYS", "1095"), "RETENTION_DAYS", 1),
+            erasure_key_secret=get("ERASURE_KEY_SECRET", ""),
         )
 
     def brand_for(self, inbound_number: str) -> str:

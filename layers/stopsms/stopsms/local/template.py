@@ -6,6 +6,7 @@ template, so they cannot drift from it. Physical names are the logical IDs.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class Stack:
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic ARN
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     buckets: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
 
     def environment(
         self, template: Mapping[str, Any], function: str | None = None
@@ -92,6 +94,8 @@ class Stack:
             return self.tables[logical_id]
         if logical_id in self.buckets:
             return self.buckets[logical_id]
+        if logical_id in self.secrets:
+            return self.secrets[logical_id]
         raise KeyError(logical_id)
 
 
@@ -133,7 +137,8 @@ def _table_request(name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
 def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> Stack:
     """Create every SQS queue, SNS topic, DynamoDB table and S3 bucket of the template.
 
-    ``clients`` maps service names ("sqs", "sns", "dynamodb", "s3") to boto3 clients.
+    ``clients`` maps service names ("sqs", "sns", "dynamodb", "s3", "secretsmanager") to
+    boto3 clients.
     """
     template = template or load()
     stack = Stack()
@@ -170,4 +175,10 @@ def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None
             CreateBucketConfiguration={"LocationConstraint": clients["s3"].meta.region_name},
         )
         stack.buckets[name] = bucket
+    for name, properties in resources_of(template, "AWS::SecretsManager::Secret").items():
+        length = int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32))
+        secret = clients["secretsmanager"].create_secret(
+            Name=name, SecretString=secrets.token_hex(length // 2)
+        )
+        stack.secrets[name] = secret["ARN"]
     return stack

@@ -1,0 +1,102 @@
+"""A person's erasure request (GDPR art. 17): forget the number, keep honouring its opt-out.
+
+What is erased: the number itself everywhere StopSMS stores it as a key (contact state,
+evidence, delivery records), the text of every reply, the proof of every consent, the numbers
+and message ids of the evidence. What is kept: a keyed hash of the number (HMAC-SHA256 with
+the stack's ``ErasureKey`` secret), under which
+
+- an opt-out for every brand, dated at the erasure (without data, consent can no longer be
+  proven, so no marketing may reach the number; a later opt-in of the same number wins);
+- the skeleton of each evidence event (kind, brand, date, source, campaign), so audits still
+  reconcile;
+- the delivery outcomes, so campaign reports still add up.
+
+The sender looks the hash up beside the number, for marketing only. A plain SHA-256 would not
+do: French mobile numbers are few enough to be hashed exhaustively, a keyed hash is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+from stopsms import clients
+from stopsms.dal import contacts
+from stopsms.dal.tables import GLOBAL_SCOPE, Delivery, Evidence
+from stopsms.errors import StaleEvent
+from stopsms.settings import Settings
+
+PREFIX = "erased#"
+ERASURE_SOURCE = "erasure-request"
+
+
+@cache
+def _key(secret_id: str) -> bytes:
+    """The HMAC key, read once per process (the sender hashes every marketing recipient)."""
+    if not secret_id:
+        raise ValueError("STOPSMS_ERASURE_KEY_SECRET is not set: no key to hash erased numbers")
+    value = clients.secretsmanager().get_secret_value(SecretId=secret_id)["SecretString"]
+    return value.encode()
+
+
+def erased_key(e164: str, settings: Settings) -> str:
+    """The stand-in of an erased number in every table."""
+    digest = hmac.new(_key(settings.erasure_key_secret), e164.encode(), hashlib.sha256)
+    return PREFIX + digest.hexdigest()
+
+
+@dataclass
+class Erasure:
+    states: int = 0
+    events: int = 0
+    deliveries: int = 0
+
+
+def erase(e164: str, settings: Settings) -> Erasure:
+    """Erase one number; running it twice is harmless (there is nothing left the second time)."""
+    stand_in = erased_key(e164, settings)
+    done = Erasure()
+    now = datetime.now(UTC)
+    # First the opt-out under the hash: from here on the number cannot receive marketing,
+    # even if the rest is interrupted and run again.
+    with contextlib.suppress(StaleEvent):  # erased before: the first date stays
+        contacts.apply(stand_in, GLOBAL_SCOPE, contacts.OPTED_OUT, now, source=ERASURE_SOURCE)
+    for state in contacts.state_of(e164):
+        state.delete()
+        done.states += 1
+    for event in Evidence.query(e164):
+        Evidence(
+            stand_in,
+            event.event_key,
+            kind=event.kind,
+            brand=event.brand,
+            source=event.source,
+            captured_at=event.captured_at,
+            recorded_at=event.recorded_at,
+            campaign_id=event.campaign_id,
+            expires_at=event.expires_at,
+        ).save()
+        event.delete()
+        done.events += 1
+    # Claims are keyed by campaign: a scan, acceptable for a rare request.
+    for delivery in Delivery.scan(Delivery.recipient == f"p#{e164}"):
+        copy = Delivery(
+            delivery.campaign_id,
+            f"p#{stand_in}",
+            seq=delivery.seq,
+            status=delivery.status,
+            reason=delivery.reason,
+            message_id=delivery.message_id,
+            segments=delivery.segments,
+            claimed_at=delivery.claimed_at,
+            updated_at=now,
+            expires_at=delivery.expires_at,
+        )
+        copy.save()
+        delivery.delete()
+        done.deliveries += 1
+    return done

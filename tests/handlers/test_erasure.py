@@ -1,0 +1,99 @@
+"""An erasure request forgets the number but keeps its opt-out, as the sender proves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import ModuleType
+
+import pytest
+
+from stopsms.cli import main
+from stopsms.dal import contacts, deliveries, evidence
+from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
+from stopsms.erasure import PREFIX, erased_key
+from stopsms.local.template import Stack
+from stopsms.settings import get_settings
+from tests.handlers.sms import FakeSms
+from tests.handlers.test_sender import (
+    CONSENTED_AT,
+    MONDAY_10H_PARIS,
+    A,
+    B,
+    campaign,
+    consent,
+    handle,
+    jobs_of,
+    sender,  # noqa: F401 - fixture
+    sms,  # noqa: F401 - fixture
+)
+
+
+def test_erase_keeps_only_a_keyed_hash_and_the_opt_out_holds(
+    sender: ModuleType,  # noqa: F811
+    sms: FakeSms,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given A consented, got a campaign, then replied STOP with some personal text
+    consent(A, B)
+    first = campaign([{"phone": A, "vars": {"first_name": "Léa"}}])
+    handle(sender, jobs_of(first))
+    stop_at = CONSENTED_AT + timedelta(days=2)
+    contacts.apply(A, "acme", "opted_out", stop_at, source="reply")
+    evidence.append(
+        Evidence(
+            A,
+            evidence.event_key(stop_at, "in-1"),
+            kind="opt_out",
+            brand="acme",
+            source="reply",
+            captured_at=stop_at,
+            recorded_at=stop_at,
+            text="STOP, et effacez mes données svp",
+            proof={"ip": "203.0.113.7"},
+        )
+    )
+    # When the operator runs the erasure request
+    assert main(["erase", "06 12 34 56 01"]) == 2  # refuses without --yes
+    assert main(["erase", "06 12 34 56 01", "--yes"]) == 0
+    assert (
+        "erased: 1 state item(s), 1 evidence event(s) redacted, 1 delivery"
+        in capsys.readouterr().out
+    )
+    # Then the number is nowhere as a key, and no reply text or proof is kept
+    assert list(ContactState.query(A)) == []
+    assert list(Evidence.query(A)) == []
+    assert [d.recipient for d in Delivery.scan() if A in d.recipient] == []
+    stand_in = erased_key(A, get_settings())
+    assert stand_in.startswith(PREFIX)
+    assert A not in stand_in
+    redacted = list(Evidence.query(stand_in))
+    assert [e.kind for e in redacted] == ["opt_out"]
+    assert redacted[0].text is None
+    assert redacted[0].proof is None
+    # And the campaign report still adds up
+    kept = Delivery.get(first.campaign_id, f"p#{stand_in}")
+    assert kept.status == deliveries.SENT
+    # And a new campaign importing the number again does not reach it
+    second = campaign(
+        [{"phone": A, "vars": {"first_name": "Léa"}}, {"phone": B, "vars": {"first_name": "Tom"}}],
+        campaign_id="relance",
+    )
+    consent(A)  # the CRM re-imports an old consent, dated before the erasure
+    handle(sender, jobs_of(second))
+    assert [
+        m["DestinationPhoneNumber"] for m in sms.sent if m["Context"]["campaign_id"] == "relance"
+    ] == [B]
+    # A second erasure forgets what came since (the re-imported consent, the suppression)
+    assert main(["erase", A, "--yes"]) == 0
+    assert "erased: 1 state item(s), 0 evidence event(s) redacted, 1 delivery" in (
+        capsys.readouterr().out
+    )
+    assert stop_at < MONDAY_10H_PARIS
+    assert ContactState.get(stand_in, GLOBAL_SCOPE).status == "opted_out"
+
+
+def test_erasure_needs_its_key(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOPSMS_ERASURE_KEY_SECRET", "")
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="ERASURE_KEY_SECRET"):
+        erased_key(A, get_settings())
