@@ -6,16 +6,18 @@ export SAM_CLI_TELEMETRY := 0
 PYTHON   ?= $(shell scripts/find-python.sh 2>/dev/null || command -v python3)
 VENV     := .venv
 VENV_SAM := .venv-sam
+VENV_CHECKS := .venv-checks
 PY       := $(VENV)/bin/python
 SAM      := $(VENV_SAM)/bin/sam
 # `sam build` looks for the runtime's interpreter (python3.12) on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
 
-.PHONY: help venv demo test unit lint typecheck validate build bench clean
+.PHONY: help venv demo test unit lint typecheck validate checks build bench clean
 
 help:
 	@echo "make demo      run the whole pipeline locally (embedded AWS emulator)"
-	@echo "make test      lint, type-check, tests with coverage, sam validate --lint, sam build"
+	@echo "make test      lint, type-check, tests with coverage, sam validate --lint, checks, sam build"
+	@echo "make checks    security checks of template.yaml (cfn-lint, checkov)"
 	@echo "make bench     benchmarks (prints figures)"
 
 $(VENV)/.installed: requirements-dev.txt layers/stopsms/requirements.txt
@@ -34,6 +36,13 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# checkov pins its own versions of boto3, pydantic…: a third virtualenv.
+$(VENV_CHECKS)/.installed: requirements-checks.txt
+	$(PYTHON) -m venv $(VENV_CHECKS)
+	$(VENV_CHECKS)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_CHECKS)/bin/python -m pip install --quiet -r requirements-checks.txt
+	touch $@
+
 venv: $(VENV)/.installed
 
 lint: venv
@@ -49,10 +58,16 @@ unit: venv
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint --region eu-west-3
 
+# Exceptions are skip comments next to their resource in template.yaml, each with its reason.
+checks: $(VENV_SAM)/.installed $(VENV_CHECKS)/.installed
+	$(VENV_SAM)/bin/cfn-lint template.yaml
+	$(VENV_CHECKS)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	@echo "checks: cfn-lint and checkov passed"
+
 build: $(VENV_SAM)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --region eu-west-3
 
-test: lint typecheck unit validate build
+test: lint typecheck unit validate checks build
 
 demo: venv
 	$(PY) -m stopsms demo
@@ -61,4 +76,4 @@ bench: venv
 	$(PY) scripts/bench.py
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -32,6 +32,8 @@ def publish(counters: Counters) -> None:
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=counters.failed)
     metrics.add_metric(name="Deferred", unit=MetricUnit.Count, value=counters.deferred)
     metrics.add_metric(name="Retried", unit=MetricUnit.Count, value=counters.retried)
+    # Watched by the SmsSpendLimitAlarm of template.yaml.
+    metrics.add_metric(name="QuotaExceeded", unit=MetricUnit.Count, value=counters.quota_exceeded)
     for reason, count in counters.suppressed.items():
         metrics.add_metric(name=f"Suppressed_{reason}", unit=MetricUnit.Count, value=count)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,3 +63,134 @@ def defer_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) 
         resume_at=until.astimezone(UTC).isoformat(),
         created_at=datetime.now(UTC),
     ).save()
+
+
+# --- fan-out progress and deferral (campaign fan-out, scheduler) ----------------------------
+
+DEFERRED_CAMPAIGN = "campaign"  # DeferredIndex hash key of whole campaigns waiting
+DEFERRED = "deferred"
+FANNING_OUT = "fanning_out"
+QUEUED = "queued"
+REFUSED = "refused"
+
+
+def advance(
+    campaign_id: str,
+    *,
+    expected: int,
+    cursor: int,
+    queued: int,
+    advanced_by: str,
+    finished: bool,
+    header: list[str] | None = None,
+    source_etag: str | None = None,
+) -> bool:
+    """Move the fan-out cursor from ``expected`` to ``cursor`` (``queued`` recipients so far),
+    recording the SQS message that moved it; ``finished`` also sets the audience and the
+    ``queued`` status. False when the cursor was not at ``expected`` any more (another
+    delivery of the slice moved it first)."""
+    actions: list[Any] = [
+        Campaign.cursor.set(cursor),
+        Campaign.queued.set(queued),
+        Campaign.advanced_by.set(advanced_by),
+    ]
+    if header is not None:
+        actions.append(Campaign.header.set(header))
+    if source_etag is not None:
+        actions.append(Campaign.source_etag.set(source_etag))
+    if finished:
+        actions += [Campaign.audience.set(queued), Campaign.status.set(QUEUED)]
+    try:
+        Campaign(campaign_id).update(
+            actions=actions,
+            condition=(Campaign.cursor == expected) & (Campaign.status == FANNING_OUT),
+        )
+    except UpdateError as error:
+        if _conditional(error):
+            return False
+        raise
+    return True
+
+
+def refuse(campaign_id: str, reason: str) -> None:
+    """A recorded campaign cannot go on (its audience file is unreadable): say why."""
+    Campaign(campaign_id).update(
+        actions=[Campaign.status.set(REFUSED), Campaign.reason.set(reason[:1000])],
+        condition=Campaign.campaign_id.exists(),
+    )
+
+
+def due(kind: str, until: datetime) -> Iterator[tuple[str, str]]:
+    """(key, resume_at) of the items of DeferredIndex ``kind`` whose time has come, oldest
+    first, page by page; the index is sparse, so this costs what is waiting, not what was
+    ever sent."""
+    for item in Campaign.deferred_index.query(
+        kind, Campaign.resume_at <= until.astimezone(UTC).isoformat()
+    ):
+        yield item.campaign_id, str(item.resume_at)
+
+
+def take_deferred(key: str, kind: str, resume_at: str) -> Campaign | None:
+    """Take an item out of DeferredIndex (conditional: two sweeps never both take it).
+
+    Returns the item as it is now, or None when another sweep took it (or it moved)."""
+    item = Campaign(key)
+    try:
+        item.update(
+            actions=[Campaign.deferred.remove()],
+            condition=(Campaign.deferred == kind) & (Campaign.resume_at == resume_at),
+        )
+    except UpdateError as error:
+        if _conditional(error):
+            return None
+        raise
+    return item
+
+
+def put_back(key: str, kind: str, resume_at: str) -> None:
+    """Undo :func:`take_deferred` when the release could not be handed over."""
+    Campaign(key).update(
+        actions=[Campaign.deferred.set(kind), Campaign.resume_at.set(resume_at)],
+        condition=Campaign.campaign_id.exists() & Campaign.deferred.does_not_exist(),
+    )
+
+
+def drop(key: str) -> None:
+    """Delete a released parked job."""
+    Campaign(key).delete()
+
+
+def defer_again(campaign_id: str, resume_at: datetime) -> bool:
+    """A released campaign found its window still closed: park it again."""
+    try:
+        Campaign(campaign_id).update(
+            actions=[
+                Campaign.deferred.set(DEFERRED_CAMPAIGN),
+                Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
+            ],
+            condition=(Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist(),
+        )
+    except UpdateError as error:
+        if _conditional(error):
+            return False
+        raise
+    return True
+
+
+def start(campaign_id: str) -> bool:
+    """A released campaign starts its fan-out (once: conditional on its released state)."""
+    try:
+        Campaign(campaign_id).update(
+            actions=[
+                Campaign.status.set(FANNING_OUT),
+                Campaign.cursor.set(0),
+                Campaign.queued.set(0),
+                Campaign.advanced_by.remove(),
+            ],
+            condition=(Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist(),
+        )
+    except UpdateError as error:
+        if _conditional(error):
+            return False
+        raise
+    return True

@@ -57,6 +57,17 @@ class Evidence(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class DeferredIndex(GlobalSecondaryIndex["Campaign"]):  # type: ignore[no-untyped-call]
+    """Sparse: campaigns (``campaign``) and single jobs (``job``) waiting, by resume instant."""
+
+    class Meta:
+        index_name = "DeferredIndex"
+        projection = KeysOnlyProjection()
+
+    deferred = UnicodeAttribute(hash_key=True)
+    resume_at = UnicodeAttribute(range_key=True)
+
+
 class Campaign(Model):
     """A campaign: the validated request, fan-out progress and the STOP replies it drew."""
 
@@ -65,7 +76,7 @@ class Campaign(Model):
 
     campaign_id = UnicodeAttribute(hash_key=True)
     request = JSONAttribute()
-    status = UnicodeAttribute()  # deferred | fanning_out | queued
+    status = UnicodeAttribute()  # deferred | fanning_out | queued | refused
     audience = NumberAttribute(null=True)  # set once every recipient is queued
     queued = NumberAttribute(default=0)
     cursor = NumberAttribute(null=True)  # byte offset of the next S3 slice
@@ -75,6 +86,10 @@ class Campaign(Model):
     deferred = UnicodeAttribute(null=True)  # sparse DeferredIndex hash key
     resume_at = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    reason = UnicodeAttribute(null=True)  # why a recorded campaign was refused
+    source_etag = UnicodeAttribute(null=True)  # ETag of the S3 audience being fanned out
+
+    deferred_index = DeferredIndex()
 
 
 class MessageIdIndex(GlobalSecondaryIndex["Delivery"]):  # type: ignore[no-untyped-call]

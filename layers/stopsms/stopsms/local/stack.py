@@ -104,11 +104,13 @@ class LocalStack:
         *,
         overrides: dict[str, str] | None = None,
         retry_delay: int = 1,
+        quiet: bool = False,
     ) -> None:
         self.root = root
         self.template = cfn.load(root / "template.yaml")
         self.overrides = overrides or {}
         self.retry_delay = retry_delay
+        self.quiet = quiet  # functions log warnings only and publish no metrics
         self.sms = FakeSms()
         self.server: Any = None
         self.stack = cfn.Stack()
@@ -120,6 +122,8 @@ class LocalStack:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer  # development dependency
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
         port = free_port()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -134,6 +138,8 @@ class LocalStack:
         )
         env = self.stack.environment(self.template)
         env.update({f"STOPSMS_{k}": v for k, v in self.overrides.items()})
+        if self.quiet:
+            env.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
         os.environ.update(env)
         get_settings.cache_clear()
         self._wire_functions()
@@ -244,8 +250,10 @@ class LocalStack:
         invocations = 0
         while True:
             worked = False
+            # One batch per source per pass, like concurrent pollers: queues stay shallow
+            # (moto's SQS slows down with the depth of a queue).
             for source in self.sources:
-                while self._poll(sqs, source):
+                if self._poll(sqs, source):
                     worked = True
                     invocations += 1
             for schedule in self.schedules:

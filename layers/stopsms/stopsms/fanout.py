@@ -1,0 +1,635 @@
+"""Campaign fan-out: a campaign request becomes one send job per recipient on ``SendQueue``.
+
+A ``CampaignQueue`` message is one of three kinds (told apart by their top-level key):
+
+* a campaign request (contract §2), from upstream;
+* ``{"continuation": {"campaign_id", "offset", "seq"}}``: the fan-out of a large audience goes
+  on from there (internal, sent by the fan-out itself);
+* ``{"release": {"campaign_id"}}``: a deferred campaign's time has come (internal, sent by the
+  scheduler).
+
+A request is checked once, as a whole, before anyone is queued: the contract, a stop number
+for marketing, and the text with its STOP mention against ``max_segments`` (placeholders left
+in: an estimate; each recipient's final text is checked by the sender). A refused request is
+logged with its reason and reported as a batch item failure, so it ends in the DLQ.
+
+**Deferral.** Marketing outside the sending window (judged in the main zone of the deployment's
+holidays country) and any campaign whose ``send_at`` is ahead are recorded as ``deferred``,
+with nobody queued: one item in the sparse ``DeferredIndex`` per campaign, whatever its size.
+:func:`release_due` (the scheduler) releases each once; the release is fanned out like a fresh
+request. Recipients in other zones are deferred one by one by the sender.
+
+**Slices and the cursor.** Recipients are read in list order (inline) or streamed from the S3
+CSV (``Range: bytes=<offset>-``, never loaded whole), and queued in slices: a slice stops
+after ``fanout_slice_rows`` rows or when less than ``fanout_safety_ms`` is left, then the
+rest is handed to a continuation message. The campaign item holds the cursor: ``cursor``
+(byte offset in the file, index in an inline list), ``queued`` (the next ``seq``: a row's
+position in the audience, so a job is the same whoever queues it) and ``advanced_by`` (the SQS
+message id of the slice that last moved it). A slice for offset ``o`` carried by message ``m``:
+
+1. cursor == ``o``: queue the rows, then move the cursor with a conditional update
+   (cursor == ``o``), then send the continuation (or, at the end, set the audience and
+   ``queued``). A crash before the update re-queues the same jobs on retry: harmless, the
+   sender recognises a seq it has seen;
+2. cursor != ``o`` and advanced_by == ``m``: this very message moved the cursor and crashed,
+   or lost its acknowledgement, around the continuation: send the continuation again;
+3. otherwise a stale duplicate: drop it.
+
+So no row is lost, and a duplicated continuation is absorbed at the next slice (only one of
+two copies can move the cursor). The original request and a release are the slice at offset 0.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import phonenumbers
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stopsms import audience, clients
+from stopsms.dal import campaigns
+from stopsms.dal.campaigns import (
+    DEFERRED,
+    DEFERRED_CAMPAIGN,
+    DEFERRED_JOB,
+    FANNING_OUT,
+    REFUSED,
+)
+from stopsms.dal.tables import Campaign, bind
+from stopsms.errors import AlreadyExists, InvalidPhoneNumber, MessageTooLong, StopSmsError
+from stopsms.mention import compose
+from stopsms.models import CampaignId, CampaignRequest, Recipient, SendJob, describe
+from stopsms.phones import Phone, normalize
+from stopsms.settings import Settings
+from stopsms.window import SendingWindow, next_open
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+BATCH_ENTRIES: Final = 10  # SendMessageBatch maximum
+BATCH_BYTES: Final = 256 * 1024  # SendMessageBatch payload maximum
+ROUND_JOBS: Final = 200  # jobs queued concurrently between two checks of the clock
+CONCURRENCY: Final = 8  # SendMessageBatch calls in flight
+SEND_ATTEMPTS: Final = 5  # per batch, for entries SQS reports in Failed
+CHUNK_BYTES: Final = 64 * 1024  # S3 read size
+SCHEDULER_SAFETY_MS: Final = 10_000
+MAX_RECORDED_BYTES: Final = 350_000  # the request is kept on the campaign item (400 KB max)
+
+
+def now() -> datetime:
+    """The current instant (a function so tests can freeze time)."""
+    return datetime.now(UTC)
+
+
+def sleep(seconds: float) -> None:
+    """Back-off pause (a function so tests need not wait)."""
+    time.sleep(seconds)
+
+
+class CampaignRefused(StopSmsError):
+    """The message is not a usable campaign request: it goes to the DLQ with this reason."""
+
+
+class FanOutError(StopSmsError):
+    """A transient failure: the message is retried by SQS (jobs are deterministic)."""
+
+
+class RemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+class _Internal(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Continuation(_Internal):
+    campaign_id: CampaignId
+    offset: int = Field(ge=0)
+    seq: int = Field(ge=0)
+
+
+class Release(_Internal):
+    campaign_id: CampaignId
+
+
+class _ContinuationMessage(_Internal):
+    continuation: Continuation
+
+
+class _ReleaseMessage(_Internal):
+    release: Release
+
+
+Message = CampaignRequest | Continuation | Release
+
+
+def parse(body: str) -> Message:
+    """The message in a ``CampaignQueue`` body; CampaignRefused names what is wrong."""
+    try:
+        data = json.loads(body)
+    except ValueError as error:
+        raise CampaignRefused(f"message: not valid JSON ({error})") from None
+    try:
+        if isinstance(data, dict) and "campaign_id" not in data:
+            if "continuation" in data:
+                return _ContinuationMessage.model_validate(data).continuation
+            if "release" in data:
+                return _ReleaseMessage.model_validate(data).release
+        return CampaignRequest.model_validate(data)
+    except ValidationError as error:
+        raise CampaignRefused(describe(error)) from None
+
+
+def continuation_body(campaign_id: str, offset: int, seq: int) -> str:
+    return _ContinuationMessage(
+        continuation=Continuation(campaign_id=campaign_id, offset=offset, seq=seq)
+    ).model_dump_json()
+
+
+def release_body(campaign_id: str) -> str:
+    return _ReleaseMessage(release=Release(campaign_id=campaign_id)).model_dump_json()
+
+
+# --- checks made once per campaign ------------------------------------------------------------
+
+
+def prepare(request: CampaignRequest, settings: Settings) -> CampaignRequest:
+    """The request with the deployment defaults filled in, checked as a whole."""
+    updates: dict[str, Any] = {}
+    if request.stop_number is None and settings.stop_number:
+        updates["stop_number"] = settings.stop_number
+    if request.origination_identity is None and settings.origination_identity:
+        updates["origination_identity"] = settings.origination_identity
+    if updates:
+        request = request.model_copy(update=updates)
+    if request.category.is_marketing and not request.stop_number:
+        raise CampaignRefused(
+            "stop_number: required for marketing, and the deployment has no default StopNumber"
+        )
+    try:
+        compose(
+            request.body,
+            marketing=request.category.is_marketing,
+            language=request.language,
+            stop_number=request.stop_number,
+            max_segments=request.max_segments,
+            smart_encoding=settings.smart_encoding,
+        )
+    except MessageTooLong as error:
+        raise CampaignRefused(f"body: {error} (placeholders counted as written)") from None
+    except ValueError as error:
+        raise CampaignRefused(f"body: {error}") from None
+    return request
+
+
+@cache
+def representative_phone(country: str) -> Phone:
+    """A mobile number of ``country``: its zone and holidays stand for the campaign's."""
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is not None:
+        try:
+            return normalize(
+                phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            )
+        except InvalidPhoneNumber:
+            pass
+    return Phone(e164="", region="ZZ", time_zones=("Etc/UTC",))
+
+
+def resume_at(
+    request: CampaignRequest, at: datetime, window: SendingWindow, country: str
+) -> datetime | None:
+    """When a campaign requested at ``at`` may start, or None if it may start now.
+
+    The first instant from ``send_at`` on (or now) that is, for marketing, inside the window.
+    """
+    start = max(at, request.send_at) if request.send_at is not None else at
+    if request.category.is_marketing:
+        start = next_open(window, start, representative_phone(country))
+    return start if start > at else None
+
+
+# --- send queue -------------------------------------------------------------------------------
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="fanout")
+
+
+def batches(entries: Sequence[dict[str, str]]) -> Iterator[list[dict[str, str]]]:
+    """SendMessageBatch entries: 10 a call, and under the payload limit."""
+    batch: list[dict[str, str]] = []
+    size = 0
+    for entry in entries:
+        length = len(entry["MessageBody"].encode())
+        if batch and (len(batch) == BATCH_ENTRIES or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += length
+    if batch:
+        yield batch
+
+
+def send_batch(queue_url: str, entries: list[dict[str, str]]) -> None:
+    """One SendMessageBatch; entries SQS reports as failed are sent again, with back-off.
+
+    Raises FanOutError when some still fail, so that the message is retried by SQS."""
+    for attempt in range(SEND_ATTEMPTS):
+        response = clients.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
+        failed = response.get("Failed", [])
+        if not failed:
+            return
+        if any(item.get("SenderFault") for item in failed):
+            first = failed[0]
+            raise FanOutError(
+                f"SQS refused {len(failed)} messages: {first.get('Code')} {first.get('Message')}"
+            )
+        retry = {item["Id"] for item in failed}
+        entries = [entry for entry in entries if entry["Id"] in retry]
+        if attempt + 1 < SEND_ATTEMPTS:
+            sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
+    raise FanOutError(f"{len(entries)} messages still failing after {SEND_ATTEMPTS} attempts")
+
+
+def send_all(queue_url: str, jobs: Sequence[SendJob]) -> int:
+    """Queue ``jobs`` on the send queue, several batches at once; returns the calls made."""
+    entries = [{"Id": str(job.seq), "MessageBody": job.model_dump_json()} for job in jobs]
+    groups = list(batches(entries))
+    for future in [_executor().submit(send_batch, queue_url, group) for group in groups]:
+        future.result()
+    return len(groups)
+
+
+# --- the fan-out ------------------------------------------------------------------------------
+
+
+@dataclass
+class Counters:
+    recipients_queued: int = 0
+    campaigns_refused: int = 0
+    campaigns_deferred: int = 0
+    campaigns_queued: int = 0
+    continuations: int = 0
+    batch_calls: int = 0
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    cursor: int
+    seq: int
+    finished: bool
+
+
+class FanOut:
+    """Handles the ``CampaignQueue`` messages of one invocation."""
+
+    def __init__(self, settings: Settings, context: RemainingTime, logger: Logger) -> None:
+        bind(settings)
+        self.settings = settings
+        self.context = context
+        self.logger = logger
+        self.window = SendingWindow.parse(settings.sending_window)
+        self.counters = Counters()
+
+    def handle(self, record: SQSRecord) -> None:
+        """One message; raises (a batch item failure) when it is refused or must be retried."""
+        message_id = record.message_id
+        campaign_id: str | None = None
+        try:
+            message = parse(record.body)
+            campaign_id = message.campaign_id
+            if isinstance(message, Continuation):
+                self._continuation(message, message_id)
+            elif isinstance(message, Release):
+                self._release(message, message_id)
+            else:
+                self._request(message, message_id)
+        except CampaignRefused as error:
+            self.counters.campaigns_refused += 1
+            self.logger.warning(
+                "campaign refused",
+                reason=str(error),
+                campaign_id=campaign_id,
+                message_id=message_id,
+            )
+            raise
+        except Exception:
+            self.logger.exception(
+                "campaign message failed: SQS will deliver it again",
+                campaign_id=campaign_id,
+                message_id=message_id,
+            )
+            raise
+
+    # -- the three kinds of message ------------------------------------------------------------
+
+    def _request(self, request: CampaignRequest, message_id: str) -> None:
+        request = prepare(request, self.settings)
+        cid = request.campaign_id
+        stored = request.model_dump(mode="json", exclude_none=True)
+        size = len(json.dumps(stored, ensure_ascii=False).encode())
+        if size > MAX_RECORDED_BYTES:
+            raise CampaignRefused(
+                f"recipients: the request is too large to record ({size} bytes): "
+                "give large audiences as an S3 CSV"
+            )
+        campaign = campaigns.get(cid)
+        if campaign is None:
+            resume = resume_at(request, now(), self.window, self.settings.holidays_country)
+            try:
+                if resume is not None:
+                    campaigns.create(
+                        cid,
+                        stored,
+                        DEFERRED,
+                        deferred=DEFERRED_CAMPAIGN,
+                        resume_at=resume.astimezone(UTC).isoformat(),
+                    )
+                    self.counters.campaigns_deferred += 1
+                    self.logger.info(
+                        "campaign deferred", campaign_id=cid, resume_at=resume.isoformat()
+                    )
+                    return
+                campaign = campaigns.create(cid, stored, FANNING_OUT, cursor=0, queued=0)
+                self.logger.info("campaign recorded", campaign_id=cid, message_id=message_id)
+            except AlreadyExists:  # a concurrent delivery of the same request
+                campaign = self._get(cid)
+        elif campaign.request != stored:
+            self.logger.warning(
+                "campaign already recorded with another request: the recorded one stands",
+                campaign_id=cid,
+            )
+        if campaign.status == DEFERRED:
+            self.logger.info("campaign already deferred", campaign_id=cid)
+            return
+        self._slice(campaign, message_id, 0)
+
+    def _continuation(self, message: Continuation, message_id: str) -> None:
+        self._slice(self._get(message.campaign_id), message_id, message.offset)
+
+    def _release(self, message: Release, message_id: str) -> None:
+        cid = message.campaign_id
+        campaign = self._get(cid)
+        if campaign.status == DEFERRED:
+            if campaign.deferred is not None:
+                self.logger.info("campaign not released yet", campaign_id=cid)
+                return
+            request = CampaignRequest.model_validate(campaign.request)
+            resume = resume_at(request, now(), self.window, self.settings.holidays_country)
+            if resume is not None:  # released early (clocks): wait again
+                campaigns.defer_again(cid, resume)
+                self.counters.campaigns_deferred += 1
+                self.logger.info("campaign deferred again", campaign_id=cid)
+                return
+            campaigns.start(cid)
+            campaign = self._get(cid)
+            self.logger.info("campaign released", campaign_id=cid, message_id=message_id)
+        self._slice(campaign, message_id, 0)
+
+    def _get(self, campaign_id: str) -> Campaign:
+        campaign = campaigns.get(campaign_id)
+        if campaign is None:
+            raise CampaignRefused(f"campaign_id: no campaign {campaign_id!r} is recorded")
+        return campaign
+
+    # -- one slice ------------------------------------------------------------------------------
+
+    def _slice(self, campaign: Campaign, message_id: str, offset: int) -> None:
+        cid = campaign.campaign_id
+        if campaign.status == REFUSED:
+            raise CampaignRefused(str(campaign.reason))
+        if campaign.status != FANNING_OUT:
+            self.logger.info(
+                "nothing to fan out", campaign_id=cid, status=campaign.status, message_id=message_id
+            )
+            return
+        cursor, queued = int(campaign.cursor or 0), int(campaign.queued or 0)
+        if cursor != offset:
+            if campaign.advanced_by == message_id:
+                self._continue(cid, cursor, queued)
+                self.logger.info("slice done before: continuation sent again", campaign_id=cid)
+            else:
+                self.logger.info(
+                    "stale slice dropped", campaign_id=cid, offset=offset, cursor=cursor
+                )
+            return
+        request = CampaignRequest.model_validate(campaign.request)
+        with ExitStack() as stack:
+            header: list[str] | None = None
+            etag: str | None = None
+            if request.audience is None:
+                rows = _inline_rows(request.inline_recipients(), offset)
+            else:
+                try:
+                    head, rows, etag = self._s3_rows(request, campaign, offset, stack)
+                except audience.AudienceError as error:
+                    reason = f"audience: {error}"
+                    campaigns.refuse(cid, reason)
+                    raise CampaignRefused(reason) from None
+                header = list(head.columns) if offset == 0 else None
+            try:
+                result = self._queue(request, rows, offset, queued)
+            except audience.AudienceError as error:
+                reason = f"audience: {error}"
+                campaigns.refuse(cid, reason)
+                raise CampaignRefused(reason) from None
+        moved = campaigns.advance(
+            cid,
+            expected=offset,
+            cursor=result.cursor,
+            queued=result.seq,
+            advanced_by=message_id,
+            finished=result.finished,
+            header=header,
+            source_etag=etag if offset == 0 else None,
+        )
+        if not moved:
+            self.logger.info("slice already advanced by another delivery", campaign_id=cid)
+            return
+        if result.finished:
+            self.counters.campaigns_queued += 1
+            self.logger.info("campaign queued", campaign_id=cid, audience=result.seq)
+        else:
+            self._continue(cid, result.cursor, result.seq)
+
+    def _s3_rows(
+        self, request: CampaignRequest, campaign: Campaign, offset: int, stack: ExitStack
+    ) -> tuple[audience.Header, Iterator[audience.Row], str | None]:
+        source = request.audience
+        if source is None:
+            raise ValueError("an inline campaign has no audience file")
+        bucket, key = source.location
+        etag = campaign.source_etag if offset else None
+        chunks: Iterator[bytes] = iter(())
+        options: dict[str, Any] = {"IfMatch": etag} if etag else {}
+        try:
+            response = clients.s3().get_object(
+                Bucket=bucket, Key=key, Range=f"bytes={offset}-", **options
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code != "InvalidRange":  # InvalidRange: the offset is the end of the file
+                raise _s3_error(code, source.s3_uri) from error
+        else:
+            body = response["Body"]
+            stack.callback(body.close)
+            chunks = body.iter_chunks(CHUNK_BYTES)
+            etag = response.get("ETag", etag)
+        known = None
+        if offset:
+            known = audience.Header(tuple(campaign.header or ()))
+        head, rows = audience.recipients(chunks, offset, known)
+        return head, rows, etag
+
+    def _queue(
+        self, request: CampaignRequest, rows: Iterator[audience.Row], cursor: int, seq: int
+    ) -> SliceResult:
+        """Queue the jobs of up to a slice of rows; where the slice ended, and if it was the
+        last."""
+        limit = self.settings.fanout_slice_rows
+        count = 0
+        jobs: list[SendJob] = []
+        finished = True
+        for row in rows:
+            jobs.append(SendJob.for_recipient(request, seq + count, row.recipient))
+            count += 1
+            cursor = row.end
+            if len(jobs) >= ROUND_JOBS:
+                self._send(jobs)
+                jobs = []
+                if self._out_of_time():
+                    finished = False
+                    break
+            if count >= limit:
+                finished = False
+                break
+        self._send(jobs)
+        if not finished:  # stopped early: was that the last row anyway?
+            finished = next(rows, None) is None
+        return SliceResult(cursor, seq + count, finished)
+
+    def _send(self, jobs: list[SendJob]) -> None:
+        if jobs:
+            self.counters.batch_calls += send_all(self.settings.send_queue_url, jobs)
+            self.counters.recipients_queued += len(jobs)
+
+    def _out_of_time(self) -> bool:
+        return self.context.get_remaining_time_in_millis() < self.settings.fanout_safety_ms
+
+    def _continue(self, campaign_id: str, offset: int, seq: int) -> None:
+        clients.sqs().send_message(
+            QueueUrl=self.settings.campaign_queue_url,
+            MessageBody=continuation_body(campaign_id, offset, seq),
+        )
+        self.counters.continuations += 1
+        self.logger.info("continuation sent", campaign_id=campaign_id, offset=offset, seq=seq)
+
+
+def _inline_rows(recipients: list[Recipient], offset: int) -> Iterator[audience.Row]:
+    """Inline recipients from position ``offset``; the cursor is the list index."""
+    for index in range(offset, len(recipients)):
+        yield audience.Row(recipients[index], index + 1)
+
+
+def _s3_error(code: str, uri: str) -> StopSmsError:
+    if code in ("NoSuchKey", "NoSuchBucket", "404"):
+        return audience.AudienceError(f"{uri} does not exist")
+    if code in ("PreconditionFailed", "412"):
+        return audience.AudienceError(f"{uri} was replaced during the fan-out")
+    if code in ("AccessDenied", "403"):
+        return audience.AudienceError(f"{uri} cannot be read by StopSMS (access denied)")
+    return FanOutError(f"reading {uri} failed ({code})")
+
+
+# --- the scheduler ----------------------------------------------------------------------------
+
+
+@dataclass
+class Released:
+    campaigns: int = 0
+    jobs: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def release_due(settings: Settings, context: RemainingTime, logger: Logger) -> Released:
+    """Release every deferred campaign and parked job whose time has come, each once.
+
+    A campaign goes back to ``CampaignQueue`` as a release message, a parked job (a recipient
+    outside its own window) back to ``SendQueue``. Taking an item out of the index is a
+    conditional write, so two overlapping sweeps never release the same item twice; if the
+    hand-over fails, the item is put back for the next sweep.
+    """
+    bind(settings)
+    at = now()
+    released = Released()
+
+    def time_left() -> bool:
+        return context.get_remaining_time_in_millis() > SCHEDULER_SAFETY_MS
+
+    for key, resume in campaigns.due(DEFERRED_CAMPAIGN, at):
+        if not time_left():
+            return released
+        if campaigns.take_deferred(key, DEFERRED_CAMPAIGN, resume) is None:
+            continue  # another sweep took it
+        _hand_over(
+            [(key, resume)],
+            DEFERRED_CAMPAIGN,
+            partial(
+                clients.sqs().send_message,
+                QueueUrl=settings.campaign_queue_url,
+                MessageBody=release_body(key),
+            ),
+        )
+        released.campaigns += 1
+        logger.info("campaign released", campaign_id=key, resume_at=resume)
+    taken: list[tuple[str, str, dict[str, Any]]] = []
+    for key, resume in campaigns.due(DEFERRED_JOB, at):
+        if not time_left():
+            break
+        item = campaigns.take_deferred(key, DEFERRED_JOB, resume)
+        if item is not None:
+            taken.append((key, resume, dict(item.request)))
+        if len(taken) == BATCH_ENTRIES:
+            released.jobs += _release_jobs(settings, taken)
+            taken = []
+    released.jobs += _release_jobs(settings, taken)
+    return released
+
+
+def _release_jobs(settings: Settings, taken: list[tuple[str, str, dict[str, Any]]]) -> int:
+    if not taken:
+        return 0
+    jobs = [job for _, _, job in taken]
+    entries = [{"Id": str(i), "MessageBody": json.dumps(job)} for i, job in enumerate(jobs)]
+    keys = [(key, resume) for key, resume, _ in taken]
+    _hand_over(keys, DEFERRED_JOB, lambda: send_batch(settings.send_queue_url, entries))
+    for key, _ in keys:
+        campaigns.drop(key)
+    return len(taken)
+
+
+def _hand_over(keys: list[tuple[str, str]], kind: str, send: Callable[[], object]) -> None:
+    try:
+        send()
+    except Exception:
+        for key, resume in keys:
+            campaigns.put_back(key, kind, resume)
+        raise

@@ -1,0 +1,140 @@
+"""End to end on the local stack: real JSON published with boto3 to the template's queue and
+topic over HTTP, every function fed as Lambda would, assertions on the outbox and tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from stopsms.dal import contacts, evidence
+from stopsms.dal.tables import bind
+from stopsms.local.stack import LocalStack
+from stopsms.reporting import report
+from stopsms.settings import get_settings
+
+pytestmark = pytest.mark.e2e
+
+CONSENTED = [f"+3361100000{n}" for n in range(6)]
+NEVER_ASKED = "+33622000000"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    overrides = {
+        "SENDING_WINDOW": "Mon-Sun 00:00-23:59 no-holidays",
+        "INBOUND_BRANDS": "36111=acme",
+    }
+    with LocalStack(overrides=overrides, quiet=True) as local:
+        yield local
+
+
+@pytest.fixture(autouse=True)
+def _local_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root conftest clears AWS_* for every test; put the local stack back."""
+    import os
+
+    for name, value in {
+        **stack.aws_environment(),
+        **stack.stack.environment(stack.template),
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name, value in stack.overrides.items():
+        monkeypatch.setenv(f"STOPSMS_{name}", value)
+    get_settings.cache_clear()
+    bind(get_settings())
+    assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint
+
+
+def publish(stack: LocalStack, queue: str, *bodies: dict[str, object] | str) -> None:
+    sqs = stack.client("sqs")
+    for body in bodies:
+        text = body if isinstance(body, str) else json.dumps(body)
+        sqs.send_message(QueueUrl=stack.queue(queue), MessageBody=text)
+
+
+def test_consent_campaign_stop_and_second_campaign(stack: LocalStack) -> None:
+    captured = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    # Given opt-ins for six people, and a malformed record beside them
+    publish(
+        stack,
+        "ConsentQueue",
+        *[
+            {
+                "action": "opt_in",
+                "phone": p,
+                "brand": "acme",
+                "source": "web-form",
+                "captured_at": captured,
+                "proof": {"ip": "203.0.113.7"},
+            }
+            for p in CONSENTED
+        ],
+        "{broken",
+    )
+    stack.pump()
+    # When a marketing campaign goes to them, one number twice and one never asked
+    publish(
+        stack,
+        "CampaignQueue",
+        {
+            "campaign_id": "e2e-1",
+            "category": "marketing",
+            "brand": "acme",
+            "body": "Soldes d’hiver chez Acme !",
+            "stop_number": "36111",
+            "recipients": [*CONSENTED, "06 11 00 00 00", NEVER_ASKED, "12"],
+        },
+    )
+    stack.pump()
+    # Then each consented person got exactly one SMS with the mention
+    sent = [m for m in stack.sms.outbox if m.get("Context", {}).get("campaign_id") == "e2e-1"]
+    assert sorted(m["DestinationPhoneNumber"] for m in sent) == CONSENTED
+    assert all(m["MessageBody"] == "Soldes d'hiver chez Acme ! STOP au 36111" for m in sent)
+    assert report("e2e-1")["suppressed"] == {
+        "opted_out": 0,
+        "no_consent": 1,
+        "invalid_number": 1,
+        "duplicate": 1,
+    }
+    # When two of them reply STOP
+    stack.reply(CONSENTED[0], "Stop merci")
+    stack.reply(CONSENTED[1], "ARRÊT")
+    stack.pump()
+    assert report("e2e-1")["opt_outs"] == 2
+    assert contacts.lookup([CONSENTED[0]], "acme")[CONSENTED[0]][0].status == "opted_out"  # type: ignore[union-attr]
+    assert any(e.kind == "opt_out" for e in evidence.history(CONSENTED[1]))
+    # Then a second campaign no longer reaches them, but a transactional message does
+    publish(
+        stack,
+        "CampaignQueue",
+        {
+            "campaign_id": "e2e-2",
+            "category": "marketing",
+            "brand": "acme",
+            "body": "Dernier jour !",
+            "recipients": CONSENTED,
+        },
+        {
+            "campaign_id": "e2e-otp",
+            "category": "transactional",
+            "body": "Code 123456",
+            "recipients": [CONSENTED[0]],
+        },
+    )
+    stack.pump()
+    second = {
+        m["DestinationPhoneNumber"]
+        for m in stack.sms.outbox
+        if m.get("Context", {}).get("campaign_id") == "e2e-2"
+    }
+    assert second == set(CONSENTED[2:])
+    assert report("e2e-2")["suppressed"]["opted_out"] == 2
+    otp = [m for m in stack.sms.outbox if m.get("Context", {}).get("campaign_id") == "e2e-otp"]
+    assert [(m["MessageBody"], m["MessageType"]) for m in otp] == [("Code 123456", "TRANSACTIONAL")]
+    # And the malformed consent record ended in the DLQ, nothing else did
+    dead = stack.dead_letters()
+    assert dead["ConsentDLQ"] == 1
+    assert dead["CampaignDLQ"] == dead["SendDLQ"] == 0
