@@ -84,7 +84,7 @@ def _up(args: argparse.Namespace) -> int:
             )
         )
         print(f"StopSMS is running: AWS emulator {stack.endpoint}, SMS endpoint {stack.sms.url}")
-        print(f"State in {STATE}; try 'python -m stopsms local publish events/campaign.json'.")
+        print(f"State in {STATE}; publish with 'python -m stopsms local publish FILE.json'.")
         try:
             while True:
                 stack.pump(until_idle=False)
