@@ -48,6 +48,7 @@ def aws() -> Iterator[template.Stack]:
         os.environ.update(env)
         get_settings.cache_clear()
         clients.reset()
+        tables.reset_connections()
         tables.bind(get_settings())
         try:
             yield stack

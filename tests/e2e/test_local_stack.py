@@ -4,13 +4,15 @@ topic over HTTP, every function fed as Lambda would, assertions on the outbox an
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from stopsms import clients
 from stopsms.dal import contacts, evidence
-from stopsms.dal.tables import bind
+from stopsms.dal.tables import bind, reset_connections
 from stopsms.local.stack import LocalStack
 from stopsms.reporting import report
 from stopsms.settings import get_settings
@@ -27,15 +29,20 @@ def stack() -> Iterator[LocalStack]:
         "SENDING_WINDOW": "Mon-Sun 00:00-23:59 no-holidays",
         "INBOUND_BRANDS": "36111=acme",
     }
-    with LocalStack(overrides=overrides, quiet=True) as local:
-        yield local
+    saved = dict(os.environ)
+    try:
+        with LocalStack(overrides=overrides, quiet=True) as local:
+            yield local
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        clients.reset()
+        reset_connections()
 
 
 @pytest.fixture(autouse=True)
 def _local_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The root conftest clears AWS_* for every test; put the local stack back."""
-    import os
-
     for name, value in {
         **stack.aws_environment(),
         **stack.stack.environment(stack.template),
@@ -44,6 +51,8 @@ def _local_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> No
     for name, value in stack.overrides.items():
         monkeypatch.setenv(f"STOPSMS_{name}", value)
     get_settings.cache_clear()
+    clients.reset()
+    reset_connections()
     bind(get_settings())
     assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint
 

@@ -136,3 +136,9 @@ def bind(settings: Settings) -> None:
         if model.Meta.table_name != name:
             model.Meta.table_name = name
             model._connection = None  # the cached connection knows the old name
+
+
+def reset_connections() -> None:
+    """Forget cached connections (tests and the local stack switch endpoints)."""
+    for model in MODELS:
+        model._connection = None

@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 
 from stopsms import clients
+from stopsms.dal.tables import reset_connections
 from stopsms.local import template as cfn
 from stopsms.local.fake_sms import FakeSms
 from stopsms.settings import get_settings
@@ -132,6 +133,7 @@ class LocalStack:
         self.sms.serve()
         os.environ.update(self.aws_environment())
         clients.reset()
+        reset_connections()
         self.stack = cfn.create(
             {s: self.client(s) for s in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")},
             self.template,
