@@ -12,13 +12,14 @@ SAM      := $(VENV_SAM)/bin/sam
 # `sam build` looks for the runtime's interpreter (python3.12) on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
 
-.PHONY: help venv demo test unit lint typecheck validate checks build bench clean
+.PHONY: help venv demo test unit lint typecheck validate checks build bench schemas clean
 
 help:
 	@echo "make demo      run the whole pipeline locally (embedded AWS emulator)"
 	@echo "make test      lint, type-check, tests with coverage, sam validate --lint, checks, sam build"
 	@echo "make checks    security checks of template.yaml (cfn-lint, checkov)"
 	@echo "make bench     benchmarks (prints figures)"
+	@echo "make schemas   regenerate schemas/*.schema.json from the models (CI checks them)"
 
 $(VENV)/.installed: requirements-dev.txt layers/stopsms/requirements.txt
 	@case "$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in \
@@ -73,7 +74,11 @@ demo: venv
 	$(PY) -m stopsms demo
 
 bench: venv
-	$(PY) scripts/bench.py
+	PYTHONPATH=. $(PY) -m benchmarks
+
+# The JSON Schemas publishers validate against; tests/unit/test_schemas.py fails when stale.
+schemas: venv
+	$(PY) -m stopsms schemas
 
 clean:
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -3,65 +3,19 @@ topic over HTTP, every function fed as Lambda would, assertions on the outbox an
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stopsms import clients
 from stopsms.dal import contacts, evidence
-from stopsms.dal.tables import bind, reset_connections
 from stopsms.local.stack import LocalStack
 from stopsms.reporting import report
-from stopsms.settings import get_settings
+from tests.e2e.conftest import publish
 
 pytestmark = pytest.mark.e2e
 
 CONSENTED = [f"+3361100000{n}" for n in range(6)]
 NEVER_ASKED = "+33622000000"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    overrides = {
-        "SENDING_WINDOW": "Mon-Sun 00:00-23:59 no-holidays",
-        "INBOUND_BRANDS": "36111=acme",
-    }
-    saved = dict(os.environ)
-    try:
-        with LocalStack(overrides=overrides, quiet=True) as local:
-            yield local
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        clients.reset()
-        reset_connections()
-
-
-@pytest.fixture(autouse=True)
-def _local_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The root conftest clears AWS_* for every test; put the local stack back."""
-    for name, value in {
-        **stack.aws_environment(),
-        **stack.stack.environment(stack.template),
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name, value in stack.overrides.items():
-        monkeypatch.setenv(f"STOPSMS_{name}", value)
-    get_settings.cache_clear()
-    clients.reset()
-    reset_connections()
-    bind(get_settings())
-    assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint
-
-
-def publish(stack: LocalStack, queue: str, *bodies: dict[str, object] | str) -> None:
-    sqs = stack.client("sqs")
-    for body in bodies:
-        text = body if isinstance(body, str) else json.dumps(body)
-        sqs.send_message(QueueUrl=stack.queue(queue), MessageBody=text)
 
 
 def test_consent_campaign_stop_and_second_campaign(stack: LocalStack) -> None:

@@ -160,6 +160,26 @@ def _erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schemas(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from stopsms.schemas import stale, write
+
+    directory = Path(args.dir)
+    if args.check:
+        outdated = stale(directory)
+        for path in outdated:
+            state = "is stale (not what the models generate)" if path.exists() else "is missing"
+            print(f"{path} {state}: run `make schemas`", file=sys.stderr)
+        return 1 if outdated else 0
+    written = write(directory)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"{directory}: up to date")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stopsms", description=__doc__)
     parser.add_argument(
@@ -226,6 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("phone")
     erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     erase.set_defaults(handler=_erase)
+
+    schemas = commands.add_parser(
+        "schemas",
+        help="write the JSON Schemas of the upstream messages (contract sections 2 and 3)",
+        description="Generates the JSON Schemas of campaign requests and consent records "
+        "from the models, for publishers to validate their messages before sending.",
+    )
+    schemas.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file is stale"
+    )
+    schemas.add_argument(
+        "--dir", default="schemas", help="directory of the files (default: schemas)"
+    )
+    schemas.set_defaults(handler=_schemas)
 
     demo = commands.add_parser("demo", help="play the scripted demonstration (local stack)")
     demo.set_defaults(handler=_demo)

@@ -42,7 +42,14 @@ from stopsms.models import ConsentRecord, describe
 from stopsms.phones import mask
 from stopsms.settings import Settings, get_settings
 
-__all__ = ["InvalidConsentRecord", "apply", "event_id", "handle_record", "parse"]
+__all__ = [
+    "InvalidConsentRecord",
+    "apply",
+    "event_id",
+    "evidence_expiry",
+    "handle_record",
+    "parse",
+]
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -83,6 +90,11 @@ def event_id(consent: ConsentRecord) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def evidence_expiry(kind: str, captured_at: datetime, settings: Settings) -> datetime | None:
+    """TTL of an evidence event (module docstring, Retention): none for an opt-out."""
+    return None if kind == "opt_out" else captured_at + timedelta(days=settings.retention_days)
+
+
 def apply(consent: ConsentRecord, settings: Settings) -> dict[str, Any]:
     """Keep the record as evidence, then update the brand's state if the record is the latest."""
     key = evidence.event_key(consent.captured_at, event_id(consent))
@@ -92,7 +104,6 @@ def apply(consent: ConsentRecord, settings: Settings) -> dict[str, Any]:
         "action": consent.action,
         "event_key": key,
     }
-    retention = timedelta(days=settings.retention_days)
     record = Evidence(
         consent.phone,
         key,
@@ -102,7 +113,7 @@ def apply(consent: ConsentRecord, settings: Settings) -> dict[str, Any]:
         captured_at=consent.captured_at,
         recorded_at=datetime.now(UTC),
         proof=consent.proof,
-        expires_at=None if consent.action == "opt_out" else consent.captured_at + retention,
+        expires_at=evidence_expiry(consent.action, consent.captured_at, settings),
     )
     new = True
     try:

@@ -26,12 +26,14 @@ from functools import cache
 
 from stopsms import clients
 from stopsms.dal import contacts
-from stopsms.dal.tables import GLOBAL_SCOPE, Delivery, Evidence
+from stopsms.dal.tables import GLOBAL_SCOPE, Delivery, Evidence, copy_with_key
 from stopsms.errors import StaleEvent
 from stopsms.settings import Settings
 
 PREFIX = "erased#"
 ERASURE_SOURCE = "erasure-request"
+# What an evidence event loses: the person's words, the proof, the numbers and message ids.
+REDACTED = dict.fromkeys(("proof", "text", "inbound_message_id", "destination_number"))
 
 
 @cache
@@ -69,34 +71,12 @@ def erase(e164: str, settings: Settings) -> Erasure:
         state.delete()
         done.states += 1
     for event in Evidence.query(e164):
-        Evidence(
-            stand_in,
-            event.event_key,
-            kind=event.kind,
-            brand=event.brand,
-            source=event.source,
-            captured_at=event.captured_at,
-            recorded_at=event.recorded_at,
-            campaign_id=event.campaign_id,
-            expires_at=event.expires_at,
-        ).save()
+        copy_with_key(event, stand_in, event.event_key, **REDACTED).save()
         event.delete()
         done.events += 1
     # Claims are keyed by campaign: a scan, acceptable for a rare request.
     for delivery in Delivery.scan(Delivery.recipient == f"p#{e164}"):
-        copy = Delivery(
-            delivery.campaign_id,
-            f"p#{stand_in}",
-            seq=delivery.seq,
-            status=delivery.status,
-            reason=delivery.reason,
-            message_id=delivery.message_id,
-            segments=delivery.segments,
-            claimed_at=delivery.claimed_at,
-            updated_at=now,
-            expires_at=delivery.expires_at,
-        )
-        copy.save()
+        copy_with_key(delivery, delivery.campaign_id, f"p#{stand_in}", updated_at=now).save()
         delivery.delete()
         done.deliveries += 1
     return done

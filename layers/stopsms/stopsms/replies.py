@@ -65,6 +65,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from stopsms import clients, keywords
+from stopsms.consents import evidence_expiry
 from stopsms.dal import contacts, deliveries, evidence, inbound, tables
 from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent, StopSmsError
@@ -386,8 +387,7 @@ def _evidence(
         text=reply["body"],
         inbound_message_id=reply["inbound_message_id"],
         destination_number=reply["destination_number"],
-        # Opt-out evidence is kept while the opt-out is in force (module docstring).
-        expires_at=None if kind == "opt_out" else at + timedelta(days=settings.retention_days),
+        expires_at=evidence_expiry(kind, at, settings),
     )
 
 

@@ -1,5 +1,6 @@
-"""BatchGetItem across several tables at once: pages of 100 keys, unprocessed keys retried
-with exponential backoff (PynamoDB's own ``batch_get`` covers one table and retries at once)."""
+"""Batched reads and writes: ``BatchGetItem`` across several tables at once (pages of 100
+keys) and ``BatchWriteItem`` (pages of 25 items), unprocessed keys and items retried with
+jittered exponential backoff (PynamoDB's own batches cover one table and retry at once)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from stopsms import clients
 from stopsms.errors import StopSmsError
 
 PAGE = 100  # BatchGetItem's limit, keys of all tables together
+WRITE_PAGE = 25  # BatchWriteItem's limit
 Key = tuple[str, ...]
 
 
 class BatchReadIncomplete(StopSmsError):
     """DynamoDB kept returning unprocessed keys: the batch should be retried later."""
+
+
+class BatchWriteIncomplete(StopSmsError):
+    """DynamoDB kept returning unprocessed items: the batch should be retried later."""
 
 
 def _key_names(model: type[Model]) -> tuple[str, ...]:
@@ -79,3 +85,25 @@ def _fetch_page(
         # Full jitter: unprocessed keys mean the table is throttling us.
         sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311
     raise BatchReadIncomplete(f"unprocessed keys after {max_attempts} attempts")
+
+
+def batch_write(
+    items: Sequence[Model],
+    *,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Put every item, unconditionally (one write unit each, half a transaction's price)."""
+    for start in range(0, len(items), WRITE_PAGE):
+        request: dict[str, Any] = {}
+        for item in items[start : start + WRITE_PAGE]:
+            put = {"PutRequest": {"Item": item.serialize()}}
+            request.setdefault(item.Meta.table_name, []).append(put)
+        for attempt in range(max_attempts):
+            response = clients.dynamodb().batch_write_item(RequestItems=request)
+            request = dict(response.get("UnprocessedItems") or {})
+            if not request:
+                break
+            sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - full jitter
+        else:
+            raise BatchWriteIncomplete(f"unprocessed items after {max_attempts} attempts")

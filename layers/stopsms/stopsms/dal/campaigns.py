@@ -6,14 +6,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
+from stopsms.dal.conditions import save_if, update_if
 from stopsms.dal.tables import Campaign
 from stopsms.errors import AlreadyExists
-
-
-def _conditional(error: PutError | UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
 
 
 def create(campaign_id: str, request: dict[str, Any], status: str, **fields: Any) -> Campaign:
@@ -21,12 +19,8 @@ def create(campaign_id: str, request: dict[str, Any], status: str, **fields: Any
     item = Campaign(
         campaign_id, request=request, status=status, created_at=datetime.now(UTC), **fields
     )
-    try:
-        item.save(condition=Campaign.campaign_id.does_not_exist())
-    except PutError as error:
-        if _conditional(error):
-            raise AlreadyExists(f"campaign {campaign_id} is already recorded") from None
-        raise
+    if not save_if(item, Campaign.campaign_id.does_not_exist()):
+        raise AlreadyExists(f"campaign {campaign_id} is already recorded")
     return item
 
 
@@ -39,14 +33,9 @@ def get(campaign_id: str) -> Campaign | None:
 
 def add_opt_out(campaign_id: str) -> None:
     """Count one STOP reply attributed to the campaign (contract §6 ``opt_outs``)."""
-    try:
-        Campaign(campaign_id).update(
-            actions=[Campaign.opt_outs.add(1)], condition=Campaign.campaign_id.exists()
-        )
-    except UpdateError as error:
-        if not _conditional(error):
-            raise
-        # The outbound message outlived its campaign record (TTL or manual purge): nothing to count.
+    # Refused when the outbound message outlived its campaign record (TTL or manual purge):
+    # nothing to count then.
+    update_if(Campaign(campaign_id), [Campaign.opt_outs.add(1)], Campaign.campaign_id.exists())
 
 
 DEFERRED_JOB = "job"  # DeferredIndex hash key of single recipients waiting for their window
@@ -72,6 +61,8 @@ DEFERRED = "deferred"
 FANNING_OUT = "fanning_out"
 QUEUED = "queued"
 REFUSED = "refused"
+# A campaign the scheduler released: still deferred, out of DeferredIndex.
+_RELEASED = (Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist()
 
 
 def advance(
@@ -89,7 +80,7 @@ def advance(
     recording the SQS message that moved it; ``finished`` also sets the audience and the
     ``queued`` status. False when the cursor was not at ``expected`` any more (another
     delivery of the slice moved it first)."""
-    actions: list[Any] = [
+    actions: list[Action] = [
         Campaign.cursor.set(cursor),
         Campaign.queued.set(queued),
         Campaign.advanced_by.set(advanced_by),
@@ -100,16 +91,11 @@ def advance(
         actions.append(Campaign.source_etag.set(source_etag))
     if finished:
         actions += [Campaign.audience.set(queued), Campaign.status.set(QUEUED)]
-    try:
-        Campaign(campaign_id).update(
-            actions=actions,
-            condition=(Campaign.cursor == expected) & (Campaign.status == FANNING_OUT),
-        )
-    except UpdateError as error:
-        if _conditional(error):
-            return False
-        raise
-    return True
+    return update_if(
+        Campaign(campaign_id),
+        actions,
+        (Campaign.cursor == expected) & (Campaign.status == FANNING_OUT),
+    )
 
 
 def refuse(campaign_id: str, reason: str) -> None:
@@ -135,16 +121,12 @@ def take_deferred(key: str, kind: str, resume_at: str) -> Campaign | None:
 
     Returns the item as it is now, or None when another sweep took it (or it moved)."""
     item = Campaign(key)
-    try:
-        item.update(
-            actions=[Campaign.deferred.remove()],
-            condition=(Campaign.deferred == kind) & (Campaign.resume_at == resume_at),
-        )
-    except UpdateError as error:
-        if _conditional(error):
-            return None
-        raise
-    return item
+    taken = update_if(
+        item,
+        [Campaign.deferred.remove()],
+        (Campaign.deferred == kind) & (Campaign.resume_at == resume_at),
+    )
+    return item if taken else None
 
 
 def put_back(key: str, kind: str, resume_at: str) -> None:
@@ -162,35 +144,25 @@ def drop(key: str) -> None:
 
 def defer_again(campaign_id: str, resume_at: datetime) -> bool:
     """A released campaign found its window still closed: park it again."""
-    try:
-        Campaign(campaign_id).update(
-            actions=[
-                Campaign.deferred.set(DEFERRED_CAMPAIGN),
-                Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
-            ],
-            condition=(Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist(),
-        )
-    except UpdateError as error:
-        if _conditional(error):
-            return False
-        raise
-    return True
+    return update_if(
+        Campaign(campaign_id),
+        [
+            Campaign.deferred.set(DEFERRED_CAMPAIGN),
+            Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
+        ],
+        _RELEASED,
+    )
 
 
 def start(campaign_id: str) -> bool:
     """A released campaign starts its fan-out (once: conditional on its released state)."""
-    try:
-        Campaign(campaign_id).update(
-            actions=[
-                Campaign.status.set(FANNING_OUT),
-                Campaign.cursor.set(0),
-                Campaign.queued.set(0),
-                Campaign.advanced_by.remove(),
-            ],
-            condition=(Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist(),
-        )
-    except UpdateError as error:
-        if _conditional(error):
-            return False
-        raise
-    return True
+    return update_if(
+        Campaign(campaign_id),
+        [
+            Campaign.status.set(FANNING_OUT),
+            Campaign.cursor.set(0),
+            Campaign.queued.set(0),
+            Campaign.advanced_by.remove(),
+        ],
+        _RELEASED,
+    )

@@ -9,18 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
-
 from stopsms.dal.batch import batch_get
+from stopsms.dal.conditions import save_if
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
 from stopsms.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
 from stopsms.errors import StaleEvent
 
 __all__ = ["GLOBAL_SCOPE", "OPTED_IN", "OPTED_OUT", "apply", "lookup", "state_of"]
-
-
-def _conditional_failure(error: PutError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
 
 
 def apply(
@@ -48,12 +43,8 @@ def apply(
         evidence_key=evidence_key,
         updated_at=datetime.now(UTC),
     )
-    try:
-        item.save(condition=condition)
-    except PutError as error:
-        if _conditional_failure(error):
-            raise StaleEvent(f"a later decision is stored for scope {scope}") from None
-        raise
+    if not save_if(item, condition):
+        raise StaleEvent(f"a later decision is stored for scope {scope}")
 
 
 def lookup(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
-
+from stopsms.dal.conditions import save_if
 from stopsms.dal.tables import Evidence
 from stopsms.errors import AlreadyExists
 
@@ -18,12 +17,8 @@ def event_key(captured_at: datetime, event_id: str) -> str:
 
 def append(record: Evidence) -> None:
     """Store a new event; ``AlreadyExists`` when this very event was stored before."""
-    try:
-        record.save(condition=Evidence.phone.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise AlreadyExists(f"evidence {record.event_key} is already recorded") from None
-        raise
+    if not save_if(record, Evidence.phone.does_not_exist()):
+        raise AlreadyExists(f"evidence {record.event_key} is already recorded")
 
 
 def history(phone: str) -> list[Evidence]:

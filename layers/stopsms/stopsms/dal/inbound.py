@@ -9,10 +9,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from stopsms.dal import evidence
+from stopsms.dal.conditions import is_refused_item
 from stopsms.dal.tables import Campaign, Evidence
 from stopsms.errors import AlreadyExists
-
-_CONDITIONAL = "ConditionalCheckFailed"
 
 
 def find_reply(phone: str, inbound_message_id: str) -> Evidence | None:
@@ -46,10 +45,11 @@ def append_opt_out(record: Evidence, campaign_id: str | None) -> bool:
                 condition=Campaign.campaign_id.exists(),
             )
     except TransactWriteError as error:
-        reasons = [reason.code if reason else None for reason in error.cancellation_reasons]
-        if not reasons or any(code not in (None, _CONDITIONAL) for code in reasons):
+        reasons = error.cancellation_reasons
+        # Only refused conditions are answers; anything else (conflict, throttling) is raised.
+        if not reasons or not all(r is None or is_refused_item(r) for r in reasons):
             raise
-        if reasons[0] == _CONDITIONAL:
+        if is_refused_item(reasons[0]):
             raise AlreadyExists(f"evidence {record.event_key} is already recorded") from None
         # Only the campaign is missing: keep the evidence without counting.
         evidence.append(record)

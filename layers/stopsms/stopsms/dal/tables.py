@@ -6,6 +6,9 @@ deployed table once per process (and again whenever tests change the names).
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from pynamodb.attributes import (
     JSONAttribute,
     NumberAttribute,
@@ -119,6 +122,20 @@ class Delivery(Model):
     expires_at = TTLAttribute(null=True)
 
     message_id_index = MessageIdIndex()
+
+
+def copy_with_key[M: Model](
+    item: M, hash_key: str, range_key: str | None = None, **changes: Any
+) -> M:
+    """A new, unsaved ``item`` under another key with every attribute its model declares, so
+    an attribute added to the model later is carried too; ``changes`` replace values (None
+    drops one). A name the model does not declare is a ``ValueError``."""
+    values = {
+        name: copy.deepcopy(getattr(item, name))
+        for name, attribute in item.get_attributes().items()
+        if not (attribute.is_hash_key or attribute.is_range_key)
+    }
+    return type(item)(hash_key, range_key, **(values | changes))
 
 
 MODELS: tuple[type[Model], ...] = (ContactState, Evidence, Campaign, Delivery)

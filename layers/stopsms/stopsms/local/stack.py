@@ -15,14 +15,18 @@ that retries are visible in a demo; everything else keeps Lambda's semantics.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import logging
 import os
+import random
 import socket
 import sys
 import time
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,9 +76,13 @@ class Function:
     name: str
     handler: Callable[[dict[str, Any], Any], Any]
     timeout_s: int
+    quiet: bool = False  # swallow what the function prints (EMF metrics)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        return self.handler(event, Context(self.name, self.timeout_s))
+        if not self.quiet:
+            return self.handler(event, Context(self.name, self.timeout_s))
+        with contextlib.redirect_stdout(io.StringIO()):
+            return self.handler(event, Context(self.name, self.timeout_s))
 
 
 @dataclass
@@ -111,7 +119,7 @@ class LocalStack:
         self.template = cfn.load(root / "template.yaml")
         self.overrides = overrides or {}
         self.retry_delay = retry_delay
-        self.quiet = quiet  # functions log warnings only and publish no metrics
+        self.quiet = quiet  # functions log warnings only; their metrics are not printed
         self.sms = FakeSms()
         self.server: Any = None
         self.stack = cfn.Stack()
@@ -119,6 +127,9 @@ class LocalStack:
         self.schedules: list[Schedule] = []
         self.errors: list[str] = []
         self.endpoint = ""
+        # SQS and SNS deliver at least once: this share of messages is delivered twice.
+        self.duplicates = 0.0
+        self.rng = random.Random(7)  # noqa: S311 - duplicated deliveries, not secrets
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -130,6 +141,9 @@ class LocalStack:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.server.start()
         self.endpoint = f"http://127.0.0.1:{port}"
+        # moto keeps its state per process: an earlier stack of this process must not leak in.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset).close()  # noqa: S310 - our own loopback endpoint
         self.sms.serve()
         os.environ.update(self.aws_environment())
         clients.reset()
@@ -141,7 +155,8 @@ class LocalStack:
         env = self.stack.environment(self.template)
         env.update({f"STOPSMS_{k}": v for k, v in self.overrides.items()})
         if self.quiet:
-            env.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
+            # Not POWERTOOLS_METRICS_DISABLED: Powertools still prints every 100 values then.
+            env.update(POWERTOOLS_LOG_LEVEL="WARNING")
         os.environ.update(env)
         get_settings.cache_clear()
         self._wire_functions()
@@ -195,7 +210,7 @@ class LocalStack:
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         timeout = int(properties.get("Timeout", globals_.get("Timeout", 3)))
-        return Function(name, getattr(module, attribute), timeout)
+        return Function(name, getattr(module, attribute), timeout, quiet=self.quiet)
 
     def _wire_functions(self) -> None:
         sqs = self.client("sqs")
@@ -235,15 +250,22 @@ class LocalStack:
         return SqsSource(
             function,
             url,
-            batch_size=1,
+            batch_size=10,  # read 10 at a time, each still its own invocation (SNS is async)
             sns=True,
             max_attempts=int(invoke.get("MaximumRetryAttempts", 2)) + 1,
             on_failure=self.stack.queues[destination["Fn::GetAtt"][0]] if destination else None,
         )
 
     # -- event sources ----------------------------------------------------------------------
-    def pump(self, *, until_idle: bool = True, timeout_s: float = 120.0) -> int:
-        """Feed the functions until no queue holds a message (visible or in flight).
+    def pump(
+        self,
+        *,
+        until_idle: bool = True,
+        timeout_s: float = 120.0,
+        max_invocations: int | None = None,
+    ) -> int:
+        """Feed the functions until no queue holds a message (visible or in flight), or
+        until ``max_invocations`` (to act between two invocations, e.g. reply mid-campaign).
 
         Returns the number of invocations. Raises TimeoutError if work never settles.
         """
@@ -255,6 +277,8 @@ class LocalStack:
             # One batch per source per pass, like concurrent pollers: queues stay shallow
             # (moto's SQS slows down with the depth of a queue).
             for source in self.sources:
+                if max_invocations is not None and invocations >= max_invocations:
+                    return invocations
                 if self._poll(sqs, source):
                     worked = True
                     invocations += 1
@@ -298,6 +322,9 @@ class LocalStack:
             messages += got
         if not messages:
             return False
+        for message in messages:
+            if self.rng.random() < self.duplicates:
+                self._redeliver_later(sqs, source, message)
         if source.sns:
             for message in messages:
                 self._deliver_sns(sqs, source, message)
@@ -326,6 +353,16 @@ class LocalStack:
                     VisibilityTimeout=self.retry_delay,
                 )
         return True
+
+    def _redeliver_later(self, sqs: Any, source: SqsSource, message: dict[str, Any]) -> None:
+        """A second delivery of the same message (SQS and SNS are at-least-once)."""
+        attributes = {
+            name: {k: v for k, v in value.items() if k in ("DataType", "StringValue")}
+            for name, value in message.get("MessageAttributes", {}).items()
+        }
+        sqs.send_message(
+            QueueUrl=source.queue_url, MessageBody=message["Body"], MessageAttributes=attributes
+        )
 
     def _deliver_sns(self, sqs: Any, source: SqsSource, message: dict[str, Any]) -> None:
         envelope = json.loads(message["Body"])

@@ -1,0 +1,112 @@
+"""The straightforward design StopSMS is measured against: no batching anywhere.
+
+Fan-out: one ``SendMessage`` per recipient. Sender: per recipient, one ``GetItem`` for the
+contact state, a conditional ``PutItem`` claim (so it is still exactly once), the send, and a
+``PutItem`` outcome. It uses the same pure core (normalise, decide, compose) and the same
+tables, so both designs send the same SMS; only the AWS traffic differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from stopsms import clients
+from stopsms.eligibility import Preference, marketing_block
+from stopsms.errors import StopSmsError
+from stopsms.mention import compose
+from stopsms.models import CampaignRequest, SendJob
+from stopsms.personalise import render
+from stopsms.phones import normalize
+from stopsms.settings import get_settings
+
+
+def campaign_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = get_settings()
+    for record in event["Records"]:
+        request = CampaignRequest.model_validate_json(record["body"])
+        if request.audience is None:
+            continue  # the benchmark uses S3 audiences
+        bucket, key = request.audience.location
+        body = clients.s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8-sig")
+        rows = csv.DictReader(io.StringIO(body))
+        for seq, row in enumerate(rows):
+            job = SendJob(
+                campaign_id=request.campaign_id,
+                seq=seq,
+                phone=row.pop("phone"),
+                vars=row,
+                category=request.category,
+                brand=request.brand,
+                language=request.language,
+                body=request.body,
+                stop_number=request.stop_number,
+            )
+            clients.sqs().send_message(
+                QueueUrl=settings.send_queue_url, MessageBody=job.model_dump_json()
+            )
+    return {}
+
+
+def sender_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = get_settings()
+    dynamodb = clients.dynamodb()
+    for record in event["Records"]:
+        job = SendJob.model_validate_json(record["body"])
+        try:
+            phone = normalize(job.phone)
+        except StopSmsError:
+            continue
+        state = dynamodb.get_item(
+            TableName=settings.contact_state_table,
+            Key={"phone": {"S": phone.e164}, "scope": {"S": job.brand}},
+            ConsistentRead=True,
+        ).get("Item")
+        if job.category.is_marketing:
+            preference = (
+                Preference(state["status"]["S"], datetime.fromisoformat(state["status_at"]["S"]))
+                if state
+                else None
+            )
+            if marketing_block(preference, None, enforce_consent=True) is not None:
+                continue
+        try:
+            dynamodb.put_item(
+                TableName=settings.deliveries_table,
+                Item={
+                    "campaign_id": {"S": job.campaign_id},
+                    "recipient": {"S": f"p#{phone.e164}"},
+                    "status": {"S": "sending"},
+                },
+                ConditionExpression="attribute_not_exists(campaign_id)",
+            )
+        except ClientError:
+            continue  # already claimed
+        text = compose(
+            render(job.body, job.vars),
+            marketing=job.category.is_marketing,
+            language=job.language,
+            stop_number=job.stop_number or settings.stop_number,
+        ).text
+        sent = clients.sms().send_text_message(
+            DestinationPhoneNumber=phone.e164,
+            MessageBody=text,
+            MessageType="PROMOTIONAL" if job.category.is_marketing else "TRANSACTIONAL",
+        )
+        dynamodb.put_item(
+            TableName=settings.deliveries_table,
+            Item={
+                "campaign_id": {"S": job.campaign_id},
+                "recipient": {"S": f"p#{phone.e164}"},
+                "status": {"S": "sent"},
+                "message_id": {"S": sent["MessageId"]},
+                "at": {"S": datetime.now(UTC).isoformat()},
+                "job": {"S": json.dumps({"seq": job.seq})},
+            },
+        )
+    return {}

@@ -1,0 +1,217 @@
+"""Fault injection through the local stack: what StopSMS promises still holds when AWS fails.
+
+Each run sends one marketing campaign from an S3 audience (several fan-out slices, several
+sender batches) with faults injected at the AWS edge, then checks the same invariants:
+
+- every recipient has exactly one outcome and the report reconciles (nothing pending);
+- zero SMS to a number opted out before its send, zero double sends;
+- every STOP reply is stored (state and evidence), no dead letter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from stopsms import sending
+from stopsms.dal import contacts, evidence
+from stopsms.dal.tables import Delivery
+from stopsms.eligibility import OPTED_IN, OPTED_OUT
+from stopsms.local.faults import aws_errors
+from stopsms.local.stack import LocalStack
+from stopsms.reporting import report
+from tests.e2e.conftest import publish
+
+pytestmark = pytest.mark.e2e
+
+STACK_OVERRIDES = {"FANOUT_SLICE_ROWS": "60"}  # a few slices per campaign
+ROWS = 150
+STOP_WORDS = ["STOP", "stop merci", "Arrêt", "STOP 36111", "désabonner"]
+
+
+class Campaign:
+    """One campaign's audience: 90 % consented, 5 % opted out before it starts."""
+
+    def __init__(self, stack: LocalStack, campaign_id: str, prefix: int) -> None:
+        self.stack = stack
+        self.id = campaign_id
+        self.phones = [f"+336{prefix:02d}{n:06d}" for n in range(ROWS)]
+        self.opted_out = {p for n, p in enumerate(self.phones) if n % 20 == 5}
+        self.stoppers: dict[str, int] = {}  # phone -> outbox size when its STOP was stored
+        before = datetime.now(UTC) - timedelta(days=1)
+        for n, phone in enumerate(self.phones):
+            if n % 10 != 3:
+                contacts.apply(phone, "acme", OPTED_IN, before, source="test")
+            if phone in self.opted_out:
+                contacts.apply(phone, "acme", OPTED_OUT, before + timedelta(hours=1), source="t")
+
+    def publish(self) -> None:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["phone", "first_name"])
+        for n, phone in enumerate(self.phones):
+            writer.writerow([phone if n % 2 else f"0{phone[3:]}", "Léa"])
+        bucket = self.stack.stack.buckets["AudienceBucket"]
+        key = f"{self.id}.csv"
+        self.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=out.getvalue().encode())
+        publish(
+            self.stack,
+            "CampaignQueue",
+            {
+                "campaign_id": self.id,
+                "category": "marketing",
+                "brand": "acme",
+                "body": "Bonjour {first_name}, -20 % ce week-end chez Acme !",
+                "audience": {"s3_uri": f"s3://{bucket}/{key}"},
+            },
+        )
+
+    def reply_stop(self, phones: list[str]) -> None:
+        for n, phone in enumerate(phones):
+            self.stack.reply(phone, STOP_WORDS[n % len(STOP_WORDS)])
+            self.stoppers[phone] = -1
+
+    def stoppers_reached(self) -> int:
+        """STOP repliers who had an SMS of this campaign: their STOP is counted for it."""
+        return len(set(self.stoppers) & {m["DestinationPhoneNumber"] for m in self.sent()})
+
+    def sent(self) -> list[dict[str, Any]]:
+        return [
+            m for m in self.stack.sms.outbox if m.get("Context", {}).get("campaign_id") == self.id
+        ]
+
+    def check(self) -> dict[str, Any]:
+        """Assert every invariant; returns the report."""
+        data = report(self.id)
+        assert data["audience"] == ROWS
+        assert data["pending"] == 0, data
+        assert data["sent"] + data["failed"] + sum(data["suppressed"].values()) == ROWS
+        outcomes = Counter(int(item.seq) for item in Delivery.query(self.id))
+        assert set(outcomes) == set(range(ROWS)), "a recipient has no outcome"
+        assert max(outcomes.values()) == 1, "a recipient has two outcomes"
+
+        sent = self.sent()
+        per_phone = Counter(m["DestinationPhoneNumber"] for m in sent)
+        assert max(per_phone.values()) == 1, "double send"
+        assert not self.opted_out & set(per_phone), "SMS to an opted-out number"
+        unconfirmed = sum(1 for item in Delivery.query(self.id) if item.reason == "unconfirmed")
+        assert len(sent) == data["sent"] + unconfirmed  # every SMS sent is accounted for
+
+        for phone in self.stoppers:  # no STOP lost, and nothing sent after it
+            state = contacts.lookup([phone], "acme")[phone][0]
+            assert state is not None
+            assert state.status == OPTED_OUT
+            assert any(e.kind == "opt_out" for e in evidence.history(phone))
+            stored_at = max(e.recorded_at for e in evidence.history(phone) if e.kind == "opt_out")
+            late = [
+                m
+                for m in sent
+                if m["DestinationPhoneNumber"] == phone
+                and datetime.fromisoformat(m["At"]) > stored_at
+            ]
+            assert not late, "SMS after a STOP"
+        assert self.stack.dead_letters() == dict.fromkeys(self.stack.dead_letters(), 0)
+        assert not self.stack.errors or all("injected" in e for e in self.stack.errors)
+        return data
+
+
+@pytest.fixture
+def campaign(stack: LocalStack, request: pytest.FixtureRequest) -> Iterator[Campaign]:
+    prefix = 10 + sorted(
+        item.name for item in request.session.items if item.module is request.module
+    ).index(request.node.name)
+    stack.errors.clear()
+    yield Campaign(stack, f"faults-{request.node.name[5:40]}", prefix)
+    stack.sms.fault = lambda operation, params: None
+    stack.duplicates = 0.0
+
+
+def _sometimes(rate: float, seed: int, answer: tuple[str, str | None]) -> Callable[..., Any]:
+    rng = random.Random(seed)
+
+    def fault(operation: str, params: dict[str, Any]) -> tuple[str, str | None] | None:
+        return answer if operation == "SendTextMessage" and rng.random() < rate else None
+
+    return fault
+
+
+def test_sms_throttled_on_30_percent_of_calls(stack: LocalStack, campaign: Campaign) -> None:
+    stack.sms.fault = _sometimes(0.3, seed=1, answer=("ThrottlingException", None))
+    campaign.publish()
+    stack.pump(timeout_s=300)
+    data = campaign.check()
+    assert data["failed"] == 0  # throttling is retried, never a failure
+    assert data["sent"] == len(campaign.sent()) > 0
+
+
+def test_dynamodb_errors_on_5_percent_of_requests(stack: LocalStack, campaign: Campaign) -> None:
+    with aws_errors("DynamoDB_20120810", 0.05, seed=2) as injected:
+        campaign.publish()
+        stack.pump(timeout_s=300)
+        campaign.reply_stop(campaign.phones[:5])
+        stack.pump(timeout_s=300)
+    assert injected.failed > 0  # the faults did happen (StopSMS makes few requests)
+    data = campaign.check()
+    assert data["failed"] == 0
+    assert data["opt_outs"] == campaign.stoppers_reached() > 0
+
+
+def test_crash_between_send_and_bookkeeping(
+    stack: LocalStack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function dies after its sends, before writing their outcomes (timeout, OOM)."""
+    clock = {"skew": timedelta(0)}
+    finish = sending.deliveries.finish
+    crashed: list[int] = []
+
+    def crash_once(items: Any) -> None:
+        if not crashed:
+            crashed.append(len(list(items)))
+            clock["skew"] = sending.STALE_CLAIM + timedelta(minutes=1)  # time passes
+            raise RuntimeError("injected crash: Lambda timed out")
+        finish(items)
+
+    monkeypatch.setattr(sending.deliveries, "finish", crash_once)
+    monkeypatch.setattr(sending, "now", lambda: datetime.now(UTC) + clock["skew"])
+    campaign.publish()
+    stack.pump(timeout_s=300)
+    data = campaign.check()
+    # The crashed batch's sends cannot be confirmed: recorded failed, never sent twice.
+    unconfirmed = [i for i in Delivery.query(campaign.id) if i.reason == "unconfirmed"]
+    assert crashed
+    assert 0 < len(unconfirmed) <= 100
+    assert data["failed"] == len(unconfirmed)
+
+
+def test_duplicated_sqs_and_sns_deliveries(stack: LocalStack, campaign: Campaign) -> None:
+    stack.duplicates = 0.3
+    campaign.publish()
+    stack.pump(timeout_s=300)
+    campaign.reply_stop(campaign.phones[:10])
+    stack.pump(timeout_s=300)
+    data = campaign.check()
+    # each STOP counted once, however often delivered
+    assert data["opt_outs"] == campaign.stoppers_reached() > 0
+
+
+def test_reply_arriving_while_its_campaign_is_sending(
+    stack: LocalStack, campaign: Campaign
+) -> None:
+    campaign.publish()
+    stack.pump(max_invocations=3)  # the fan-out has started, some batches are out
+    already = {m["DestinationPhoneNumber"] for m in campaign.sent()}
+    waiting = [p for p in campaign.phones if p not in already and p not in campaign.opted_out]
+    assert waiting, "the campaign finished too early for this test"
+    campaign.reply_stop(waiting[-10:] + sorted(already)[:3])
+    stack.pump(timeout_s=300)
+    data = campaign.check()
+    # The last ten were not sent yet: their STOP, stored meanwhile, suppresses them.
+    assert data["suppressed"]["opted_out"] == len(campaign.opted_out) + 10
+    assert data["opt_outs"] == 3
