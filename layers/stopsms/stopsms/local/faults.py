@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.endpoint import Endpoint
 
 
@@ -51,7 +51,7 @@ def aws_errors(
     rng = random.Random(seed)  # noqa: S311 - fault injection, not secrets
     lock = threading.Lock()
     counts = Injected()
-    original = Endpoint._send
+    original = Endpoint._send  # type: ignore[attr-defined]  # private, absent from the stubs
 
     def send(endpoint: Endpoint, request: Any) -> Any:
         target = request.headers.get("X-Amz-Target", b"")
@@ -66,13 +66,15 @@ def aws_errors(
                 return AWSResponse(
                     request.url,
                     500,
-                    {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault"},
+                    HTTPHeaders.from_dict(
+                        {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "f"}
+                    ),
                     _Body(body),
                 )
         return original(endpoint, request)
 
-    Endpoint._send = send  # type: ignore[method-assign]
+    setattr(Endpoint, "_send", send)  # noqa: B010 - private, absent from the stubs
     try:
         yield counts
     finally:
-        Endpoint._send = original  # type: ignore[method-assign]
+        setattr(Endpoint, "_send", original)  # noqa: B010
