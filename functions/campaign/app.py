@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -19,28 +18,15 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stopsms.fanout import Counters, FanOut
+from stopsms.fanout import FanOut
+from stopsms.observability import publish_counters
 from stopsms.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+# Only AWS calls are worth tracing; patching every library X-Ray knows costs ~50 ms of cold start.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-def publish(counters: Counters) -> None:
-    metrics.add_metric(
-        name="RecipientsQueued", unit=MetricUnit.Count, value=counters.recipients_queued
-    )
-    metrics.add_metric(
-        name="CampaignsRefused", unit=MetricUnit.Count, value=counters.campaigns_refused
-    )
-    metrics.add_metric(
-        name="CampaignsDeferred", unit=MetricUnit.Count, value=counters.campaigns_deferred
-    )
-    metrics.add_metric(
-        name="CampaignsQueued", unit=MetricUnit.Count, value=counters.campaigns_queued
-    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -53,4 +39,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             event=event, record_handler=fanout.handle, processor=processor, context=context
         )
     finally:
-        publish(fanout.counters)
+        publish_counters(metrics, fanout.counters)

@@ -2,14 +2,22 @@
 
 Endpoints and regions come from the standard AWS environment variables, which is how the local
 stack points the real clients at its emulator (``AWS_ENDPOINT_URL_*``).
+
+The clients are botocore's own: boto3 adds nothing to a low-level client but S3 transfer
+helpers, and importing it (with s3transfer) costs as much again as botocore at every cold
+start. They share one botocore session, so its endpoint data and credentials are loaded once
+(a session per client cost about 7 MB and 0.1 s more per client); a session is not
+thread-safe, so clients are created under a lock (the fan-out's threads may ask for their
+first client at the same time).
 """
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -22,11 +30,18 @@ if TYPE_CHECKING:
 
 # Standard retry mode backs off on throttling and 5xx for every client.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=50)
+_LOCK = threading.Lock()
+
+
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.Session()
 
 
 def _client(service: str, **overrides: Any) -> Any:
     config = _CONFIG.merge(Config(**overrides)) if overrides else _CONFIG
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    with _LOCK:
+        return _session().create_client(service, config=config)
 
 
 @cache
@@ -61,6 +76,7 @@ def secretsmanager() -> SecretsManagerClient:
 
 
 def reset() -> None:
-    """Forget every cached client (tests switch emulators between cases)."""
+    """Forget every cached client and the session (tests switch emulators between cases)."""
     for factory in (dynamodb, sqs, s3, sns, sms, secretsmanager):
         factory.cache_clear()
+    _session.cache_clear()
