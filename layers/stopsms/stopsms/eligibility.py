@@ -28,7 +28,9 @@ class Preference:
 def latest(*preferences: Preference | None) -> Preference | None:
     """The most recent decision; on equal instants the opt-out (when in doubt, do not send)."""
     known = [p for p in preferences if p is not None]
-    return max(known, key=lambda p: (p.at, p.status == OPTED_OUT), default=None)
+    if len(known) < 2:  # runs per recipient: no max() when there is nothing to compare
+        return known[0] if known else None
+    return max(known, key=lambda p: (p.at, p.status == OPTED_OUT))
 
 
 def marketing_block(

@@ -24,7 +24,10 @@ is left untouched rather than degraded for no saving. Letters that would change 
 are never mapped (notably ç, which is not in GSM-7: only Ç is).
 """
 
+import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Literal
 
 Encoding = Literal["GSM-7", "UCS-2"]
@@ -44,6 +47,7 @@ GSM7_BASIC_TABLE: Final = (
 GSM7_BASIC: Final = frozenset(GSM7_BASIC_TABLE) - {"\x1b"}
 # Extension table: each costs 2 septets (ESC + char). \f is the form feed (page break).
 GSM7_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_GSM7_ALL: Final = GSM7_BASIC | GSM7_EXTENSION
 
 GSM7_SINGLE: Final = 160
 GSM7_MULTI: Final = 153
@@ -83,7 +87,7 @@ class SmartEncoding:
 
 def is_gsm7(text: str) -> bool:
     """True when every character of ``text`` can be sent in GSM-7 (basic or extension)."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return _GSM7_ALL.issuperset(text)  # one C loop, not a Python one per character
 
 
 def detect_encoding(text: str) -> Encoding:
@@ -134,21 +138,74 @@ def _part_lengths(atoms: list[tuple[int, int]], limit: int) -> list[int]:
     return lengths
 
 
+# Characters that make a UCS-2 atom other than (1 character, 1 unit): astral characters and
+# surrogates (a lone one is 1 unit, a pair 2 characters for 2 units).
+_UCS2_UNEVEN: Final = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+# The GSM-7 characters below U+0100, as Latin-1 bytes (all of the extension table but €).
+_GSM7_BASIC_BYTES: Final = bytes(ord(ch) for ch in sorted(GSM7_BASIC) if ord(ch) < 0x100)
+_GSM7_EXTENSION_BYTES: Final = bytes(ord(ch) for ch in sorted(GSM7_EXTENSION) if ord(ch) < 0x100)
+
+
+# (encoding, units, uneven, characters) of a text: uneven when some atom is not (1 character,
+# 1 unit). Units add up over a concatenation: a body measured once serves every mention.
+_Measure = tuple[Encoding, int, bool, int]
+
+
+def _measure(text: str) -> _Measure:
+    """Encoding, units, whether some atom is not (1 character, 1 unit), and length.
+
+    Runs several times per message, so the usual texts are measured with C-level operations
+    rather than a Python loop per character: Latin-1 text as bytes, the rest with set and
+    regex scans. Only uneven UCS-2 text (astral characters, surrogates) is walked.
+    """
+    size = len(text)
+    latin1 = text.encode("latin-1", "ignore")  # drops what is above U+00FF
+    if len(latin1) == size:  # so no surrogate and no astral character either
+        rest = latin1.translate(None, _GSM7_BASIC_BYTES)  # extension characters or not GSM-7
+        if rest.translate(None, _GSM7_EXTENSION_BYTES):
+            return "UCS-2", size, False, size
+        return "GSM-7", size + len(rest), bool(rest), size
+    if _GSM7_ALL.issuperset(text):  # GSM-7 beyond Latin-1: Greek capitals, €
+        extensions = sum(map(text.count, GSM7_EXTENSION))
+        return "GSM-7", size + extensions, extensions > 0, size
+    if _UCS2_UNEVEN.search(text) is None:
+        return "UCS-2", size, False, size
+    return "UCS-2", units_of(text, "UCS-2"), True, size
+
+
 def _plan(text: str) -> tuple[Encoding, int, list[int]]:
     """Encoding, total units and part lengths of ``text``."""
-    encoding = detect_encoding(text)
-    atoms = _atoms(text, encoding)
-    units = sum(cost for _, cost in atoms)
+    encoding, units, uneven, _ = _measure(text)
     single, multi = _LIMITS[encoding]
     if units <= single:
         return encoding, units, [len(text)]
-    return encoding, units, _part_lengths(atoms, multi)
+    if uneven:  # never split an escape or surrogate pair: pack atom by atom
+        return encoding, units, _part_lengths(_atoms(text, encoding), multi)
+    full, rest = divmod(units, multi)  # every atom is 1 character for 1 unit
+    return encoding, units, [multi] * full + ([rest] if rest else [])
+
+
+def _segments(measure: _Measure, text: str) -> int:
+    """Segments of ``text`` (measured ``measure``), without building the part lengths."""
+    encoding, units, uneven, _ = measure
+    single, multi = _LIMITS[encoding]
+    if units <= single:
+        return 1
+    if uneven:
+        return len(_part_lengths(_atoms(text, encoding), multi))
+    return -(-units // multi)
+
+
+def _count(text: str) -> tuple[Encoding, int, int]:
+    """Encoding, units and segments of ``text``."""
+    measure = _measure(text)
+    return measure[0], measure[1], _segments(measure, text)
 
 
 def count_segments(text: str) -> SegmentCount:
     """Encoding, units and number of segments of ``text`` (an empty text is 1 segment)."""
-    encoding, units, lengths = _plan(text)
-    return SegmentCount(encoding, units, len(lengths), len(text))
+    encoding, units, segments = _count(text)
+    return SegmentCount(encoding, units, segments, len(text))
 
 
 def split_parts(text: str) -> list[str]:
@@ -247,7 +304,7 @@ SMART_REPLACEMENTS: Final[dict[str, str]] = {
     "Ú": "U",
     "Ÿ": "Y",
 }
-_TRANSLATION: Final = str.maketrans(SMART_REPLACEMENTS)
+_SMART_KEYS: Final = frozenset(SMART_REPLACEMENTS)
 
 
 def smart_encode(text: str) -> SmartEncoding:
@@ -257,15 +314,70 @@ def smart_encode(text: str) -> SmartEncoding:
     the original (it can need more: "…" becomes three characters); otherwise the original text
     is returned with ``replaced == 0``.
     """
-    before = count_segments(text)
-    unchanged = SmartEncoding(text, 0, before.segments, before.segments)
-    if before.encoding == "GSM-7":
-        return unchanged
-    candidate = text.translate(_TRANSLATION)
-    if not is_gsm7(candidate):
-        return unchanged
-    after = count_segments(candidate)
-    if after.segments > before.segments:
-        return unchanged
-    replaced = sum(1 for ch in text if ch in SMART_REPLACEMENTS)
-    return SmartEncoding(candidate, replaced, before.segments, after.segments)
+    return smart_encode_counted(text)[0]
+
+
+def smart_encode_counted(text: str) -> tuple[SmartEncoding, Encoding]:
+    """:func:`smart_encode` and the encoding of its text (known anyway: saves a count)."""
+    final, replaced, before, after, encoding = SmartBody(text).extended("")
+    return SmartEncoding(final, replaced, before, after), encoding
+
+
+def _joined(first: _Measure, second: _Measure) -> _Measure:
+    """The measure of the concatenation of two measured texts."""
+    if first[0] == second[0]:
+        return first[0], first[1] + second[1], first[2] or second[2], first[3] + second[3]
+    # GSM-7 and UCS-2: all UCS-2, where a GSM-7 character is one unit (BMP, not a surrogate).
+    ucs2, gsm7 = (first, second) if first[0] == "UCS-2" else (second, first)
+    return "UCS-2", ucs2[1] + gsm7[3], ucs2[2], first[3] + second[3]
+
+
+def _replace_smart(text: str, present: AbstractSet[str]) -> str:
+    # Same as str.translate with SMART_REPLACEMENTS (no replacement contains a replaced
+    # character, so the order does not matter), minus translate's per-character lookups.
+    for ch in present:
+        text = text.replace(ch, SMART_REPLACEMENTS[ch])
+    return text
+
+
+class SmartBody:
+    """A text scanned once for smart encoding, then extended with each candidate mention.
+
+    ``extended(suffix)`` gives what :func:`smart_encode` gives for ``text + suffix``: (text,
+    replaced, segments before, segments after, encoding after), from the measures of both
+    parts: neither is scanned again (suffixes, a few mentions, are prepared once and cached).
+    """
+
+    __slots__ = ("candidate", "candidate_measure", "measure", "present", "replaced", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.measure = _measure(text)
+        # No GSM-7 character is a replaced one: a GSM-7 text has nothing to replace.
+        gsm7 = self.measure[0] == "GSM-7"
+        self.present = frozenset() if gsm7 else _SMART_KEYS.intersection(text)
+        self.candidate = _replace_smart(text, self.present)
+        self.candidate_measure = _measure(self.candidate) if self.present else self.measure
+        self.replaced = sum(map(text.count, self.present))
+
+    def extended(self, suffix: str) -> tuple[str, int, int, int, Encoding]:
+        tail = _suffix(suffix)
+        text = self.text + suffix
+        measure = _joined(self.measure, tail.measure)
+        before = _segments(measure, text)
+        unchanged = text, 0, before, before, measure[0]
+        if measure[0] == "GSM-7" or not (self.present or tail.present):
+            return unchanged  # nothing to do, or nothing to replace: still UCS-2
+        after_measure = _joined(self.candidate_measure, tail.candidate_measure)
+        if after_measure[0] != "GSM-7":
+            return unchanged
+        candidate = self.candidate + tail.candidate
+        after = _segments(after_measure, candidate)
+        if after > before:
+            return unchanged
+        return candidate, self.replaced + tail.replaced, before, after, "GSM-7"
+
+
+@lru_cache(maxsize=256)
+def _suffix(text: str) -> SmartBody:
+    return SmartBody(text)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-from stopsms.encoding import Encoding, SmartEncoding, count_segments, smart_encode
+from stopsms.encoding import Encoding, SmartBody, SmartEncoding, count_segments
 from stopsms.errors import MessageTooLong
 
 # Per language, longest (default) form first, shortest legal form last. Every form carries the
@@ -50,6 +50,7 @@ class Composition:
     smart_encoding: SmartEncoding | None  # None when smart encoding is disabled
 
 
+@lru_cache(maxsize=64)
 def _stop_digits(stop_number: str | None) -> str:
     """The digits of ``stop_number`` (spaces, dots, dashes and a leading + removed)."""
     if stop_number is None or not stop_number.strip():
@@ -62,6 +63,7 @@ def _stop_digits(stop_number: str | None) -> str:
     return digits
 
 
+@lru_cache(maxsize=64)
 def _language(language: str) -> str:
     """Normalise ``language`` ("FR", "fr-FR" -> "fr") and check it is supported."""
     primary = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
@@ -85,6 +87,10 @@ def has_stop_mention(text: str, stop_number: str) -> bool:
     That is the whole word STOP (any case) within :data:`MAX_GAP` characters of the number as a
     whole token, in either order; spaces/dots inside the number and a leading "+" are ignored.
     """
+    # Cheap necessary condition first (casefold maps every case form the regex accepts, such
+    # as "ſ", to the ASCII letter): most bodies have no STOP and skip the regex scan.
+    if "stop" not in text.casefold():
+        return False
     stops = [m.span() for m in _STOP_WORD.finditer(text)]
     if not stops:
         return False
@@ -98,8 +104,12 @@ def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return b[0] - a[1] if b[0] >= a[1] else a[0] - b[1]
 
 
+@lru_cache(maxsize=256)
 def mentions(language: str, stop_number: str) -> tuple[str, ...]:
-    """Every legal mention for ``language``, longest (default) first."""
+    """Every legal mention for ``language``, longest (default) first.
+
+    Cached: a campaign asks for the same mentions once per recipient (errors are not cached).
+    """
     number = stop_number.strip()
     _stop_digits(number)
     return tuple(form.format(number=number) for form in MENTION_FORMS[_language(language)])
@@ -112,18 +122,11 @@ def longest_mention(language: str, stop_number: str) -> str:
 
 def append_mention(body: str, mention: str) -> str:
     """``body`` + one space + ``mention``; no space after a line break or an empty body."""
-    trimmed = _TRAILING_BLANKS.sub("", body)
+    # Only a text ending in a blank has anything to trim: skip the regex scan otherwise.
+    trimmed = _TRAILING_BLANKS.sub("", body) if body[-1:].isspace() else body
     if not trimmed or trimmed.endswith(("\n", "\r")):
         return trimmed + mention
     return f"{trimmed} {mention}"
-
-
-def _encode(text: str, enabled: bool) -> tuple[str, SmartEncoding | None]:
-    """``text`` to send, after smart encoding when ``enabled``."""
-    if not enabled:
-        return text, None
-    result = smart_encode(text)
-    return result.text, result
 
 
 def _with(body: str, mention: str | None) -> str:
@@ -131,11 +134,19 @@ def _with(body: str, mention: str | None) -> str:
     return body if mention is None else append_mention(body, mention)
 
 
-def _finish(text: str, mention: str | None, segments_before: int, enabled: bool) -> Composition:
-    """Smart-encode the final text and count it."""
-    final, smart = _encode(text, enabled)
-    count = count_segments(final)
-    return Composition(final, count.encoding, segments_before, count.segments, mention, smart)
+def _finish(
+    text: str, mention: str | None, segments_before: int, body: SmartBody | None
+) -> Composition:
+    """Smart-encode the final text (when ``body``, the body prepared for it) and count it."""
+    if body is None:
+        count = count_segments(text)
+        return Composition(text, count.encoding, segments_before, count.segments, mention, None)
+    if text.startswith(body.text):  # the body untouched: only the mention is scanned
+        final, replaced, before, after, encoding = body.extended(text[len(body.text) :])
+    else:  # trailing blanks were trimmed
+        final, replaced, before, after, encoding = SmartBody(text).extended("")
+    smart = SmartEncoding(final, replaced, before, after)
+    return Composition(final, encoding, segments_before, after, mention, smart)
 
 
 def compose(
@@ -152,21 +163,39 @@ def compose(
     Raises ValueError for a marketing message without a valid stop number or with an unsupported
     language, and MessageTooLong when no form of the text fits in ``max_segments``.
     """
+    return _compose(body, marketing, language, stop_number, max_segments, smart_encoding)
+
+
+# Cached: a campaign without placeholders (or with few distinct values) sends the same text to
+# every recipient. The result is immutable; errors are not cached, so they are raised each time.
+@lru_cache(maxsize=1024)
+def _compose(
+    body: str,
+    marketing: bool,
+    language: str,
+    stop_number: str | None,
+    max_segments: int | None,
+    smart_encoding: bool,
+) -> Composition:
     if max_segments is not None and max_segments < 1:
         raise ValueError(f"max_segments must be at least 1, got {max_segments}")
-    segments_before = count_segments(_encode(body, smart_encoding)[0]).segments
+    prepared = SmartBody(body) if smart_encoding else None
+    if prepared is not None:
+        segments_before = prepared.extended("")[3]
+    else:
+        segments_before = count_segments(body).segments
     candidates: tuple[str | None, ...] = (None,)
     if marketing:
         forms = mentions(language, stop_number or "")  # validates language and number
         if not has_stop_mention(body, stop_number or ""):
             candidates = forms
     if max_segments is None:  # no limit: always the default form (or none)
-        return _finish(_with(body, candidates[0]), candidates[0], segments_before, smart_encoding)
+        return _finish(_with(body, candidates[0]), candidates[0], segments_before, prepared)
     for mention in candidates[:-1]:  # default form first...
-        composition = _finish(_with(body, mention), mention, segments_before, smart_encoding)
+        composition = _finish(_with(body, mention), mention, segments_before, prepared)
         if composition.segments <= max_segments:
             return composition
-    shortest = _finish(_with(body, candidates[-1]), candidates[-1], segments_before, smart_encoding)
+    shortest = _finish(_with(body, candidates[-1]), candidates[-1], segments_before, prepared)
     if shortest.segments > max_segments:  # ...shortest legal form last
         raise MessageTooLong(shortest.segments, max_segments)
     return shortest

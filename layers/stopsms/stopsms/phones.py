@@ -20,16 +20,36 @@ hand-parsed here. Choices worth knowing:
   the number's own territory when phonenumbers lumps territories together (+262 covers both
   Réunion and Mayotte); when phonenumbers knows no zone, the territory's zone (table below or
   the zones of the region's example number), and ``Etc/UTC`` as the last resort.
+
+Speed: the sender normalises every recipient, and phonenumbers' general path (parse, type,
+region, time zones) costs tens of µs a number. A fast path reads the inputs people usually
+type (digits with optional spaces, dots or dashes after ``+``, ``00`` or a national ``0``) and
+classifies them with phonenumbers' own metadata, its patterns compiled once. It answers only
+when it certainly agrees with the general path: a valid, SMS-capable number in a syntax whose
+parsing it mirrors; anything else (other syntax, invalid, not SMS-capable, a national prefix
+that phonenumbers might keep) goes the general way, which also words the errors.
+``tests/unit/test_phones_fast.py`` checks both agree on generated inputs.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    REGION_CODE_FOR_NON_GEO_ENTITY,
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumberDesc,
+    PhoneNumberType,
+    ValidationResult,
+)
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from stopsms.errors import InvalidPhoneNumber
 
@@ -121,6 +141,14 @@ def normalize(raw: object, default_region: str = "FR") -> Phone:
     ``default_region`` is the ISO region used for numbers written without ``+``/``00``.
     """
     text = _as_text(raw)
+    fast = _fast_normalize(text, default_region)
+    if fast is not None:
+        return fast
+    return _reference_normalize(text, default_region)
+
+
+def _reference_normalize(text: str, default_region: str) -> Phone:
+    """The general path, phonenumbers all the way; the fast path must agree with it."""
     number = _parse(text, default_region)
     # number_type() is UNKNOWN exactly when is_valid_number() is False: one lookup for both.
     number_type = phonenumbers.number_type(number)
@@ -233,6 +261,284 @@ def _type_name(number_type: int) -> str:
         if value == number_type and not name.startswith("_"):
             return name.lower().replace("_", " ")
     return "this type of"
+
+
+# --- fast path: phonenumbers' metadata, compiled once ---------------------------------------
+
+# What the fast path reads: ASCII digits in groups split by one space, dot or dash, and an
+# optional leading "+" (phonenumbers reads any other digit or syntax its own way).
+_PLAIN_NUMBER = re.compile(r"\+?[0-9]+(?:[ .\-][0-9]+)*")
+_MAX_PLAIN_LENGTH = 40  # far more than any valid number written so; phonenumbers caps input
+_IDD = "00"  # the international prefix of every French region (checked per region)
+_MAX_CC_DIGITS = 3
+# For each default region, the regions a national number is read in, in turn (see normalize).
+_FRENCH_ORDER: dict[str, tuple[str, ...]] = {
+    home: (home, *(r for r in FRENCH_NUMBERING_REGIONS if r != home))
+    for home in FRENCH_NUMBERING_REGIONS
+}
+
+# Types after the general pattern, in the order phonenumbers' _number_type_helper tests them;
+# then fixed line (or "fixed line or mobile") and mobile.
+_TYPE_ORDER: tuple[tuple[int, str], ...] = (
+    (PhoneNumberType.PREMIUM_RATE, "premium_rate"),
+    (PhoneNumberType.TOLL_FREE, "toll_free"),
+    (PhoneNumberType.SHARED_COST, "shared_cost"),
+    (PhoneNumberType.VOIP, "voip"),
+    (PhoneNumberType.PERSONAL_NUMBER, "personal_number"),
+    (PhoneNumberType.PAGER, "pager"),
+    (PhoneNumberType.UAN, "uan"),
+    (PhoneNumberType.VOICEMAIL, "voicemail"),
+    (PhoneNumberType.FIXED_LINE, "fixed_line"),
+    (PhoneNumberType.MOBILE, "mobile"),
+)
+
+
+class _Unsupported(Exception):
+    """Metadata the fast path cannot compile faithfully: the general path handles the number."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """The metadata of one region that the fast path uses."""
+
+    country_code: int
+    # One fullmatch gives phonenumbers' type: the general desc as a lookahead, then the descs in
+    # _TYPE_ORDER as alternatives named k0, k1...: the first one matching wins, as in
+    # _number_type_helper. None when no number is valid.
+    types: re.Pattern[str] | None
+    compiled: bool  # False: metadata with capturing groups (never so far), not compiled
+    kinds: dict[str, int]  # alternative name -> PhoneNumberType
+    mobile: re.Pattern[str] | None  # to tell FIXED_LINE from FIXED_LINE_OR_MOBILE
+    same_mobile_and_fixed_line: bool
+    leading_digits: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None  # national_prefix_for_parsing
+    simple_national_prefix: bool  # exactly "0", no transform rule: the only one stripped here
+    international_prefix: str | None
+    general: re.Pattern[str] | None  # the general pattern alone (no length check)
+    possible_lengths: frozenset[int]  # of the general desc, minus the local-only ones
+
+
+def _desc_regex(desc: PhoneNumberDesc | None) -> str | None:
+    """phonenumbers' _is_number_matching_desc as a regex for a string of digits, or None
+    when the desc never matches: possible lengths as a lookahead, then the pattern."""
+    pattern = desc.national_number_pattern if desc is not None else None
+    if desc is None or not pattern:
+        return None
+    if re.compile(pattern).groups:  # would shift the named groups below: not compiled
+        raise _Unsupported(pattern)
+    lengths = desc.possible_length
+    if not lengths:  # no lengths: any length
+        return f"(?:{pattern})"
+    sizes = "|".join(f"[0-9]{{{size}}}" for size in sorted(set(lengths)) if size > 0)
+    return rf"(?=(?:{sizes})\Z)(?:{pattern})" if sizes else None
+
+
+def _types_regex(metadata: PhoneMetadata) -> tuple[re.Pattern[str] | None, dict[str, int]]:
+    general = _desc_regex(metadata.general_desc)
+    kinds: dict[str, int] = {}
+    alternatives: list[str] = []
+    for kind, attribute in _TYPE_ORDER:
+        if kind == PhoneNumberType.MOBILE and metadata.same_mobile_and_fixed_line_pattern:
+            continue  # phonenumbers then never answers MOBILE
+        regex = _desc_regex(getattr(metadata, attribute))
+        if regex is not None:
+            name = f"k{len(alternatives)}"
+            kinds[name] = kind
+            alternatives.append(f"(?P<{name}>{regex})")
+    if general is None or not alternatives:
+        return None, kinds
+    return re.compile(f"(?={general}\\Z)(?:{'|'.join(alternatives)})"), kinds
+
+
+@lru_cache(maxsize=512)
+def _region(code: str) -> _Region | None:
+    metadata = PhoneMetadata.metadata_for_region(code, None)
+    if metadata is None or metadata.country_code is None:
+        return None
+    try:
+        types, kinds = _types_regex(metadata)
+        mobile = _desc_regex(metadata.mobile)
+        compiled = True
+    except _Unsupported:
+        types, kinds, mobile, compiled = None, {}, None, False
+    general = metadata.general_desc
+    general_pattern = general.national_number_pattern if general is not None else None
+    npp = metadata.national_prefix_for_parsing
+    return _Region(
+        country_code=metadata.country_code,
+        types=types,
+        compiled=compiled,
+        kinds=kinds,
+        mobile=re.compile(mobile) if mobile is not None else None,
+        same_mobile_and_fixed_line=bool(metadata.same_mobile_and_fixed_line_pattern),
+        leading_digits=re.compile(metadata.leading_digits) if metadata.leading_digits else None,
+        national_prefix=re.compile(npp) if npp else None,
+        simple_national_prefix=npp == "0" and not metadata.national_prefix_transform_rule,
+        international_prefix=metadata.international_prefix,
+        general=re.compile(general_pattern) if general_pattern else None,
+        possible_lengths=frozenset(general.possible_length)
+        - frozenset(general.possible_length_local_only)
+        if general is not None
+        else frozenset(),
+    )
+
+
+def _type_in(nsn: str, region: _Region) -> int:
+    """phonenumbers' _number_type_helper, with the region's compiled metadata."""
+    if not region.compiled:
+        raise _Unsupported(nsn)
+    if region.types is None:
+        return PhoneNumberType.UNKNOWN
+    match = region.types.fullmatch(nsn)
+    if match is None:
+        return PhoneNumberType.UNKNOWN
+    kind = region.kinds[match.lastgroup or ""]
+    if kind != PhoneNumberType.FIXED_LINE:
+        return kind
+    if region.same_mobile_and_fixed_line or (
+        region.mobile is not None and region.mobile.fullmatch(nsn) is not None
+    ):
+        return PhoneNumberType.FIXED_LINE_OR_MOBILE
+    return PhoneNumberType.FIXED_LINE
+
+
+def _region_code(country_code: int, nsn: str) -> str | None:
+    """phonenumbers.region_code_for_number: leading digits, else the first valid region."""
+    codes = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if codes is None:
+        return None
+    if len(codes) == 1:
+        return codes[0]
+    for code in codes:
+        region = _region(code)
+        if region is None:
+            continue
+        if region.leading_digits is not None:
+            if region.leading_digits.match(nsn):
+                return code
+        elif _type_in(nsn, region) != PhoneNumberType.UNKNOWN:
+            return code
+    return None
+
+
+def _classify(country_code: int, nsn: str) -> tuple[str | None, int] | None:
+    """phonenumbers' (region_code_for_number, number_type), or None for non-geographic codes."""
+    code = _region_code(country_code, nsn)
+    if code == REGION_CODE_FOR_NON_GEO_ENTITY:
+        return None
+    region = _region(code) if code is not None else None
+    return code, _type_in(nsn, region) if region is not None else PhoneNumberType.UNKNOWN
+
+
+def _fast_normalize(text: str, default_region: str) -> Phone | None:
+    """:func:`normalize` for the usual inputs, or None: then the general path decides."""
+    if (
+        default_region not in FRENCH_NUMBERING_REGIONS
+        or len(text) > _MAX_PLAIN_LENGTH
+        or not _PLAIN_NUMBER.fullmatch(text)
+    ):
+        return None
+    digits = text.replace(" ", "").replace(".", "").replace("-", "")
+    try:
+        if digits[0] == "+":
+            return _fast_international(digits[1:])
+        home = _region(default_region)
+        if home is None or home.international_prefix != _IDD:
+            return None
+        if digits.startswith(_IDD):
+            return _fast_international(digits[len(_IDD) :])
+        if digits[0] == "0":
+            return _fast_national(digits, default_region)
+    except _Unsupported:
+        pass
+    return None  # e.g. the calling code without "+": phonenumbers guesses, let it
+
+
+def _fast_international(digits: str) -> Phone | None:
+    """A number after "+" or the "00" prefix: calling code, then national significant number."""
+    if digits[:1] == "0":  # phonenumbers reads neither "+0…" nor "000…" as international
+        return None
+    for size in range(1, min(len(digits), _MAX_CC_DIGITS) + 1):
+        country_code = int(digits[:size])
+        if country_code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    nsn = digits[size:]
+    main = COUNTRY_CODE_TO_REGION_CODE[country_code][0]
+    region = _region(main) if main != REGION_CODE_FOR_NON_GEO_ENTITY else None
+    # A national prefix after the calling code ("+33 06...") or a leading zero that
+    # phonenumbers keeps aside (Italy): the general path handles them.
+    if region is None or nsn[:1] in ("", "0"):
+        return None
+    if region.national_prefix is not None and region.national_prefix.match(nsn):
+        return None
+    return _phone_if_sendable(country_code, nsn, _classify(country_code, nsn))
+
+
+def _fast_national(digits: str, default_region: str) -> Phone | None:
+    """A national "0…" number: the default region, then the other French regions in turn."""
+    for code in _FRENCH_ORDER[default_region]:
+        region = _region(code)
+        # "0" followed by a non-zero digit: not an international prefix where that is "00".
+        if (
+            region is None
+            or not region.simple_national_prefix
+            or region.international_prefix != _IDD
+            or region.general is None
+        ):
+            return None
+        nsn = digits[1:]
+        # phonenumbers keeps the "0" when the whole input is a valid-looking national number,
+        # or when the rest has an impossible length: the general path handles those.
+        if region.general.fullmatch(digits) or len(nsn) not in region.possible_lengths:
+            return None
+        found = _classify(region.country_code, nsn)
+        if found is None:
+            return None
+        if found[1] != PhoneNumberType.UNKNOWN:
+            return _phone_if_sendable(region.country_code, nsn, found)
+    return None  # invalid everywhere: the general path words the error
+
+
+def _phone_if_sendable(
+    country_code: int, nsn: str, found: tuple[str | None, int] | None
+) -> Phone | None:
+    if found is None:
+        return None
+    region, number_type = found
+    if region is None or number_type == PhoneNumberType.UNKNOWN:
+        return None
+    if number_type in NOT_SMS_CAPABLE_TYPES:
+        return None
+    found_zones = _number_zones(country_code, nsn, number_type)
+    return Phone(f"+{country_code}{nsn}", region, _zones(region, found_zones))
+
+
+def _number_zones(country_code: int, nsn: str, number_type: int) -> tuple[str, ...]:
+    """phonenumbers.timezone.time_zones_for_number for a valid number of a known type."""
+    if phonenumbers.is_number_type_geographical(number_type, country_code):
+        return _longest_prefix_zones(f"{country_code}{nsn}")
+    return _country_zones(country_code)
+
+
+def _longest_prefix_zones(digits: str) -> tuple[str, ...]:
+    return _first_zones(digits[:size] for size in range(TIMEZONE_LONGEST_PREFIX, 0, -1))
+
+
+@lru_cache(maxsize=256)
+def _country_zones(country_code: int) -> tuple[str, ...]:
+    code = str(country_code)
+    # Prefixes exactly as phonenumbers' _country_level_time_zones_for_number slices them.
+    return _first_zones(code[: 1 + size] for size in range(TIMEZONE_LONGEST_PREFIX, 0, -1))
+
+
+def _first_zones(prefixes: Iterable[str]) -> tuple[str, ...]:
+    for prefix in prefixes:
+        zones = TIMEZONE_DATA.get(prefix)
+        if zones is not None:
+            return tuple(zones)
+    return (_UNKNOWN_ZONE,)
 
 
 # --- time zones ---------------------------------------------------------------------------

@@ -133,8 +133,8 @@ DEFAULT: Final = SendingWindow()
 def is_open(window: SendingWindow, at: datetime, phone: Phone) -> bool:
     """True when ``at`` (timezone-aware) is inside the window for this recipient."""
     _require_aware(at)
-    zones = _effective_zones(phone.time_zones, window.length)
-    return _open_everywhere(window, at, zones, _calendar_for(window, phone))
+    zones, calendar = _recipient_plan(window, phone.time_zones, phone.region)
+    return _open_everywhere(window, at, zones, calendar)
 
 
 def next_open(window: SendingWindow, at: datetime, phone: Phone) -> datetime:
@@ -144,8 +144,7 @@ def next_open(window: SendingWindow, at: datetime, phone: Phone) -> datetime:
     recipient's zones, so only those instants are tested, day by day.
     """
     _require_aware(at)
-    zones = _effective_zones(phone.time_zones, window.length)
-    calendar = _calendar_for(window, phone)
+    zones, calendar = _recipient_plan(window, phone.time_zones, phone.region)
     if _open_everywhere(window, at, zones, calendar):
         return at
     first_dates = [at.astimezone(zone).date() for zone in zones]
@@ -180,9 +179,19 @@ def _require_aware(at: datetime) -> None:
         raise ValueError("at must be a timezone-aware datetime")
 
 
+@lru_cache(maxsize=4096)
+def _recipient_plan(
+    window: SendingWindow, time_zones: tuple[str, ...], region: str
+) -> tuple[tuple[ZoneInfo, ...], Calendar | None]:
+    """Zones and holiday calendar of a recipient: one cache lookup per recipient."""
+    return _effective_zones(time_zones, window.length), _calendar_for(window, region)
+
+
 def _open_everywhere(
     window: SendingWindow, at: datetime, zones: tuple[ZoneInfo, ...], calendar: Calendar | None
 ) -> bool:
+    if len(zones) == 1:  # the usual case, without a generator
+        return _open_locally(window, at.astimezone(zones[0]), calendar)
     return all(_open_locally(window, at.astimezone(zone), calendar) for zone in zones)
 
 
@@ -265,10 +274,10 @@ def _spread(zones: tuple[ZoneInfo, ...]) -> timedelta:
 # --- public holidays ----------------------------------------------------------------------
 
 
-def _calendar_for(window: SendingWindow, phone: Phone) -> Calendar | None:
+def _calendar_for(window: SendingWindow, region: str) -> Calendar | None:
     if not window.skip_public_holidays:
         return None
-    return _calendar(phone.region, window.holidays_country)
+    return _calendar(region, window.holidays_country)
 
 
 @lru_cache(maxsize=512)
