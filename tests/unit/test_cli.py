@@ -74,9 +74,13 @@ def test_bad_input_gives_a_clear_error(
 
 def test_demo_runs_as_a_module() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "stopsms", "demo"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "stopsms", "demo", "--audience", "200"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "Demo finished in" in result.stdout
     assert "STOP repliers reached again: 0 of 7" in result.stdout
     assert "STOP au 36111" in result.stdout
+    assert "S3 audience of 200+ rows" in result.stdout

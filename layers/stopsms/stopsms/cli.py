@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.set_defaults(handler=_schemas)
 
     demo = commands.add_parser("demo", help="play the scripted demonstration (local stack)")
+    demo.add_argument(
+        "--audience", type=int, help="rows of the campaign's audience (default 1000, min. 100)"
+    )
     demo.set_defaults(handler=_demo)
 
     from stopsms.local.cli import add_commands  # development tooling
@@ -273,7 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo(args: argparse.Namespace) -> int:
     from stopsms.demo import run  # the local stack needs moto: only when asked
 
-    return run()
+    if args.audience is None:
+        return run()
+    if args.audience < 100:
+        print("error: --audience must be at least 100", file=sys.stderr)
+        return 2
+    return run(args.audience)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

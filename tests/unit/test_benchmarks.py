@@ -1,0 +1,36 @@
+"""The benchmarks' own logic (what they count and how), not their timings."""
+
+from __future__ import annotations
+
+from benchmarks import segments
+from benchmarks.requests import Traffic
+
+
+def test_requests_are_counted_with_their_items_and_compared_with_full_batches() -> None:
+    traffic = Traffic(paused=False)
+    entries = {"Entries": [{"Id": str(i)} for i in range(7)]}
+    traffic.record("sqs", "SendMessageBatch", entries, {})
+    traffic.record("sqs", "SendMessageBatch", {"Entries": [{"Id": "0"}] * 10}, {})
+    traffic.record("sqs", "ReceiveMessage", {}, {"Messages": []})  # an idle poll
+    traffic.record("pinpoint-sms-voice-v2", "SendTextMessage", {}, {})  # the SMS itself
+    keys = {"RequestItems": {"T": {"Keys": [{}] * 150}}}
+    traffic.record("dynamodb", "BatchGetItem", keys, {})
+    traffic.record("dynamodb", "PutItem", {}, {})
+    assert traffic.total() == 4
+    assert traffic.idle_receives == 1
+    # 17 messages need 2 full batches, 150 keys 2 pages, a single put is itself.
+    assert traffic.floor() == 2 + 2 + 1
+    assert traffic.read_units == 150
+    assert traffic.write_units == 1
+
+
+def test_paused_traffic_is_not_counted() -> None:
+    traffic = Traffic()
+    traffic.record("dynamodb", "PutItem", {}, {})
+    assert traffic.total() == 0
+
+
+def test_smart_encoding_never_bills_more_segments() -> None:
+    figures = segments.measure(quick=True)
+    assert figures
+    assert all(f.ok is not False for f in figures)
