@@ -7,12 +7,18 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from hypothesis import settings
 from moto import mock_aws
 
 from stopsms import clients
 from stopsms.dal import tables
 from stopsms.local import template
 from stopsms.settings import Settings, get_settings
+
+# No per-example deadline: a first call that loads lazy metadata (phonenumbers, holidays) on a
+# busy CI machine is slow, not wrong. Speed is measured by `make bench`, never by tests.
+settings.register_profile("stopsms", deadline=None)
+settings.load_profile("stopsms")
 
 REGION = "eu-west-3"
 
