@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -72,15 +70,8 @@ def test_bad_input_gives_a_clear_error(
     assert message in err
 
 
-def test_demo_runs_as_a_module() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "stopsms", "demo", "--audience", "200"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Demo finished in" in result.stdout
-    assert "STOP repliers reached again: 0 of 7" in result.stdout
-    assert "STOP au 36111" in result.stdout
-    assert "S3 audience of 200+ rows" in result.stdout
+def test_demo_refuses_a_tiny_audience(capsys: pytest.CaptureFixture[str]) -> None:
+    # The demo itself runs in CI as `make demo` (after `make test`) and fails on any broken
+    # promise; here only its argument checking, which needs no local stack.
+    assert main(["demo", "--audience", "5"]) == 2
+    assert "--audience must be at least 100" in capsys.readouterr().err

@@ -84,7 +84,9 @@ def _print_report(campaign_id: str) -> None:
     print("\n".join("   " + line for line in render_table(report(campaign_id)).splitlines()))
 
 
-def play(stack: LocalStack, audience: int = AUDIENCE) -> None:
+def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
+    """Play the scenario; returns what went wrong (empty when StopSMS kept its promises)."""
+    problems: list[str] = []
     rng = random.Random(2026)  # noqa: S311 - first names, not secrets
     sms = stack.sms
     bind(get_settings())
@@ -165,6 +167,8 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> None:
     stack.pump()
     reached = {m["DestinationPhoneNumber"] for m in sms.outbox[before:]}
     print(f"   STOP repliers reached again: {len(reached & set(stoppers))} of {len(stoppers)}")
+    if reached & set(stoppers):
+        problems.append("a STOP replier was reached by the next campaign")
     _done(started)
     _print_report("soldes-j2")
 
@@ -186,6 +190,8 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> None:
     stack.pump()
     for message in sms.outbox[before:]:
         print(f"   -> {message['MessageType']}: {message['MessageBody']}")
+    if not any(m["MessageType"] == "TRANSACTIONAL" for m in sms.outbox[before:]):
+        problems.append("the transactional message did not reach the STOP replier")
     _done(started)
 
     started = _step("Someone asks for help")
@@ -194,6 +200,8 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> None:
     stack.pump()
     for message in sms.outbox[before:]:
         print(f"   <- {message['MessageType']}: {message['MessageBody']}")
+    if len(sms.outbox) == before:
+        problems.append("HELP was not answered")
     _done(started)
 
     _step("A sample of the outbox")
@@ -208,7 +216,11 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> None:
     print(f"   append-only evidence        : DynamoDB {settings.evidence_table}")
     print(f"   delivery outcomes           : DynamoDB {settings.deliveries_table}")
     print("   e.g. python -m stopsms status PHONE, python -m stopsms optouts export")
-    print(f"   dead-letter queues          : {stack.dead_letters()}")
+    dead = stack.dead_letters()
+    print(f"   dead-letter queues          : {dead}")
+    if any(dead.values()):
+        problems.append(f"messages in dead-letter queues: {dead}")
+    return problems
 
 
 def run(audience: int = AUDIENCE) -> int:
@@ -225,8 +237,11 @@ def run(audience: int = AUDIENCE) -> int:
     with LocalStack(overrides=overrides, quiet=True) as stack:
         print(f"   AWS emulator at {stack.endpoint}, SMS endpoint at {stack.sms.url}")
         print(f"   sending window opened to '{DEMO_WINDOW}' for the demo")
-        play(stack, audience)
+        problems = play(stack, audience)
         if stack.errors:
             print(f"\n{len(stack.errors)} invocation(s) failed; the first:\n{stack.errors[0]}")
+            problems.append("function invocations failed")
     print(f"\nDemo finished in {time.monotonic() - began:.0f}s.")
-    return 0
+    for problem in problems:  # `make demo` fails, and CI with it
+        print(f"FAILED: {problem}")
+    return 1 if problems else 0
