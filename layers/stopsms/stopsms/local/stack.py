@@ -389,7 +389,9 @@ class LocalStack:
         return True
 
     def _redeliver_later(self, sqs: Any, source: SqsSource, message: dict[str, Any]) -> None:
-        """A second delivery of the same message (SQS and SNS are at-least-once)."""
+        """A second delivery of the same message (SQS and SNS are at-least-once). The copy has
+        a new SQS message id, which is harder than SQS's own duplicates (same id): StopSMS must
+        recognise the job or the reply by its content (campaign and seq, inbound message id)."""
         attributes = {
             name: {k: v for k, v in value.items() if k in ("DataType", "StringValue")}
             for name, value in message.get("MessageAttributes", {}).items()
