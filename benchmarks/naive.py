@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stopsms import clients
+from stopsms.dal import deliveries
 from stopsms.eligibility import Preference, marketing_block
 from stopsms.errors import StopSmsError
 from stopsms.mention import compose
-from stopsms.models import CampaignRequest, SendJob
+from stopsms.models import CampaignRequest, Recipient, SendJob
 from stopsms.personalise import render
 from stopsms.phones import normalize
 from stopsms.settings import get_settings
@@ -36,17 +36,7 @@ def campaign_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = clients.s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8-sig")
         rows = csv.DictReader(io.StringIO(body))
         for seq, row in enumerate(rows):
-            job = SendJob(
-                campaign_id=request.campaign_id,
-                seq=seq,
-                phone=row.pop("phone"),
-                vars=row,
-                category=request.category,
-                brand=request.brand,
-                language=request.language,
-                body=request.body,
-                stop_number=request.stop_number,
-            )
+            job = SendJob.for_recipient(request, seq, Recipient(phone=row.pop("phone"), vars=row))
             clients.sqs().send_message(
                 QueueUrl=settings.send_queue_url, MessageBody=job.model_dump_json()
             )
@@ -78,11 +68,7 @@ def sender_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             dynamodb.put_item(
                 TableName=settings.deliveries_table,
-                Item={
-                    "campaign_id": {"S": job.campaign_id},
-                    "recipient": {"S": f"p#{phone.e164}"},
-                    "status": {"S": "sending"},
-                },
+                Item=_delivery(job, phone.e164, "sending"),
                 ConditionExpression="attribute_not_exists(campaign_id)",
             )
         except ClientError:
@@ -98,15 +84,18 @@ def sender_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             MessageBody=text,
             MessageType="PROMOTIONAL" if job.category.is_marketing else "TRANSACTIONAL",
         )
-        dynamodb.put_item(
-            TableName=settings.deliveries_table,
-            Item={
-                "campaign_id": {"S": job.campaign_id},
-                "recipient": {"S": f"p#{phone.e164}"},
-                "status": {"S": "sent"},
-                "message_id": {"S": sent["MessageId"]},
-                "at": {"S": datetime.now(UTC).isoformat()},
-                "job": {"S": json.dumps({"seq": job.seq})},
-            },
-        )
+        item = _delivery(job, phone.e164, "sent")
+        item["message_id"] = {"S": sent["MessageId"]}
+        dynamodb.put_item(TableName=settings.deliveries_table, Item=item)
     return {}
+
+
+def _delivery(job: SendJob, e164: str, status: str) -> dict[str, Any]:
+    """The claim item StopSMS writes too (same key), in DynamoDB's JSON."""
+    return {
+        "campaign_id": {"S": job.campaign_id},
+        "recipient": {"S": deliveries.claim_key(e164)},
+        "seq": {"N": str(job.seq)},
+        "status": {"S": status},
+        "updated_at": {"S": datetime.now(UTC).isoformat()},
+    }

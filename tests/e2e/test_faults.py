@@ -93,7 +93,8 @@ class Campaign:
         assert data["audience"] == ROWS
         assert data["pending"] == 0, data
         assert data["sent"] + data["failed"] + sum(data["suppressed"].values()) == ROWS
-        outcomes = Counter(int(item.seq) for item in Delivery.query(self.id))
+        items = list(Delivery.query(self.id))
+        outcomes = Counter(int(item.seq) for item in items)
         assert set(outcomes) == set(range(ROWS)), "a recipient has no outcome"
         assert max(outcomes.values()) == 1, "a recipient has two outcomes"
 
@@ -101,15 +102,16 @@ class Campaign:
         per_phone = Counter(m["DestinationPhoneNumber"] for m in sent)
         assert max(per_phone.values()) == 1, "double send"
         assert not self.opted_out & set(per_phone), "SMS to an opted-out number"
-        unconfirmed = sum(1 for item in Delivery.query(self.id) if item.reason == "unconfirmed")
+        unconfirmed = sum(1 for item in items if item.reason == "unconfirmed")
         assert len(sent) == data["sent"] + unconfirmed  # every SMS sent is accounted for
 
         for phone in self.stoppers:  # no STOP lost, and nothing sent after it
             state = contacts.lookup([phone], "acme")[phone][0]
             assert state is not None
             assert state.status == OPTED_OUT
-            assert any(e.kind == "opt_out" for e in evidence.history(phone))
-            stored_at = max(e.recorded_at for e in evidence.history(phone) if e.kind == "opt_out")
+            opt_outs = [e.recorded_at for e in evidence.history(phone) if e.kind == "opt_out"]
+            assert opt_outs, "a STOP reply left no evidence"
+            stored_at = max(opt_outs)
             late = [
                 m
                 for m in sent

@@ -82,8 +82,7 @@ def _fetch_page(
         request = dict(response.get("UnprocessedKeys") or {})
         if not request:
             return
-        # Full jitter: unprocessed keys mean the table is throttling us.
-        sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311
+        _back_off(attempt, sleep)
     raise BatchReadIncomplete(f"unprocessed keys after {max_attempts} attempts")
 
 
@@ -104,6 +103,11 @@ def batch_write(
             request = dict(response.get("UnprocessedItems") or {})
             if not request:
                 break
-            sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - full jitter
+            _back_off(attempt, sleep)
         else:
             raise BatchWriteIncomplete(f"unprocessed items after {max_attempts} attempts")
+
+
+def _back_off(attempt: int, sleep: Callable[[float], None]) -> None:
+    """Full jitter: unprocessed keys or items mean the table is throttling us."""
+    sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not secrets
