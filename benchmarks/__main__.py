@@ -1,7 +1,8 @@
 """``make bench``: every benchmark in one run, one table per section.
 
 ``python -m benchmarks [--quick] [NAME ...]`` (names: compute, coldstart, segments, fanout,
-requests). ``--quick`` shrinks every workload so the whole run takes seconds (a smoke test).
+requests, imports). ``--quick`` shrinks every workload so the whole run takes seconds (a smoke
+test).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 
 from benchmarks.figures import Figure, print_table
 
-MODULES = ("compute", "coldstart", "segments", "fanout", "requests")
+MODULES = ("compute", "coldstart", "segments", "fanout", "requests", "imports")
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ from moto import mock_aws
 from stopsms import clients
 from stopsms.dal import tables
 from stopsms.local import template
+from stopsms.local.stack import one_backup_per_transaction
 from stopsms.settings import Settings, get_settings
 
 # No per-example deadline: a first call that loads lazy metadata (phonenumbers, holidays) on a
@@ -42,6 +43,7 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def aws() -> Iterator[template.Stack]:
     """A fresh emulated account with every resource of the template, and its settings bound."""
+    one_backup_per_transaction()  # moto copies a table per transaction item otherwise
     with mock_aws():
         stack = template.create(
             {

@@ -23,7 +23,9 @@ logger = Logger()
 # Only AWS calls are worth tracing; patching every library X-Ray knows costs ~50 ms of cold start.
 tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose records are all refused is reported item by item too (each ends in the DLQ
+# on its own), never as a function error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -145,11 +145,16 @@ def test_report_command_prints_contract_counters(
     data = json.loads(capsys.readouterr().out)
     assert data == {
         "campaign_id": "c1",
+        "status": "sending",
+        "reason": None,
+        "resume_at": None,
         "audience": 4,
         "sent": 1,
         "failed": 0,
         "pending": 2,
+        "cancelled": 0,
         "suppressed": {"opted_out": 0, "no_consent": 0, "invalid_number": 0, "duplicate": 1},
+        "failures": {},
         "opt_outs": 1,
         "segments": 0,
     }

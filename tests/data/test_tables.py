@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.models import Model
@@ -35,6 +36,8 @@ def _sample(name: str, attribute: Attribute[Any]) -> Any:
         return {"of": name}
     if isinstance(attribute, UnicodeAttribute):
         return f"{name}-value"
+    if isinstance(attribute, UnicodeSetAttribute):
+        return {f"{name}-value"}
     raise AssertionError(f"no sample value for {type(attribute).__name__}: extend _sample")
 
 
@@ -88,9 +91,11 @@ def test_erasure_keeps_every_evidence_attribute_but_the_redacted_ones() -> None:
         "brand",
         "source",
         "captured_at",
+        "received_at",
         "recorded_at",
         "campaign_id",
         "expires_at",
+        "review_reason",  # why a reply was flagged: the opt-out word found, no personal data
     }
 
 

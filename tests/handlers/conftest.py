@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,15 +36,16 @@ def sqs_record(
     body: str | dict[str, Any], queue: str = "Queue", receive_count: int = 1
 ) -> dict[str, Any]:
     text = body if isinstance(body, str) else json.dumps(body)
+    sent = int(time.time() * 1000)  # SQS received it now: consent records are ordered by it
     return {
         "messageId": str(uuid.uuid4()),
         "receiptHandle": f"handle-{uuid.uuid4()}",
         "body": text,
         "attributes": {
             "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1764410000000",
+            "SentTimestamp": str(sent),
             "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1764410000001",
+            "ApproximateFirstReceiveTimestamp": str(sent + 1),
         },
         "messageAttributes": {},
         "md5OfBody": "0" * 32,

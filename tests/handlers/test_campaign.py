@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from stopsms import clients, fanout
 from stopsms.dal import campaigns
 from stopsms.dal.tables import Campaign
 from stopsms.local.template import Stack
+from stopsms.reporting import report
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_event, sqs_record
 
@@ -234,8 +234,9 @@ def test_marketing_without_stop_number_nor_default_is_refused(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Given a deployment with no default stop number
+    # Given a deployment with no default stop number (38111's replies are routed to it)
     monkeypatch.setenv("STOPSMS_STOP_NUMBER", "")
+    monkeypatch.setenv("STOPSMS_INBOUND_BRANDS", "38111=acme")
     get_settings.cache_clear()
     event = sqs_event(
         [request(campaign_id="no-stop"), request(campaign_id="own-stop", stop_number="38111")]
@@ -364,20 +365,19 @@ def test_an_s3_audience_of_100k_rows_is_streamed_in_slices_with_10k_batch_calls(
     uri = upload("big.csv", csv.encode())
     slice_rows(monkeypatch, 12_500)
     spy.answer = True
-    started = time.perf_counter()
     # When the request and then every continuation it leads to are handled
     event = sqs_event([request(audience={"s3_uri": uri})], queue="CampaignQueue")
     assert handle(campaign_fn, event["Records"], context) == []
     continuations = run_continuations(campaign_fn, aws, context)
-    elapsed = time.perf_counter() - started
     # Then 10 jobs went per SendMessageBatch call: 10,000 calls, every seq exactly once
     assert len(spy.batches) == 10_000
     assert all(len(batch) == 10 for batch in spy.batches)
     seqs = spy.seqs()
     assert len(seqs) == rows
     assert set(seqs) == set(range(rows))
-    # And the 8 slices were chained by 7 continuations
-    assert continuations == 7
+    # And the file was checked whole in one slice, then the 8 slices of the fan-out were
+    # chained by 8 continuations (the first one starts the fan-out after the check)
+    assert continuations == 8
     record = campaigns.get("soldes-hiver-2026")
     assert record is not None
     assert (record.status, record.audience, record.queued) == ("queued", rows, rows)
@@ -389,8 +389,6 @@ def test_an_s3_audience_of_100k_rows_is_streamed_in_slices_with_10k_batch_calls(
         "+33600000000",
         {"first_name": "N0"},
     )
-    print(f"100k rows: {len(spy.batches)} SendMessageBatch calls, {elapsed:.1f} s")
-    assert elapsed < 60
 
 
 def small_csv(rows: int) -> bytes:
@@ -400,12 +398,15 @@ def small_csv(rows: int) -> bytes:
 def test_a_slice_stops_early_when_time_runs_short(
     campaign_fn: ModuleType, aws: Stack, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given an invocation with less time left than the safety margin (rounds of 10 jobs)
+    # Given a checked audience, and an invocation with less time left than the safety
+    # margin (rounds of 10 jobs)
     uri = upload("t.csv", small_csv(45))
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    (start,) = receive_all(aws.queues["CampaignQueue"])
     context.remaining_ms = 5_000
     monkeypatch.setattr(fanout, "ROUND_JOBS", 10)
-    # When the request is handled
-    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    # When the fan-out's first slice is handled
+    handle(campaign_fn, [as_record(start)], context)
     # Then one round of jobs was queued and the rest handed to a continuation
     (message,) = receive_all(aws.queues["CampaignQueue"])
     cont = json.loads(message["Body"])["continuation"]
@@ -423,10 +424,12 @@ def test_a_continuation_delivered_twice_neither_loses_nor_doubles_a_recipient(
     context: LambdaContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given an audience of 50 in slices of 20, its first slice done
+    # Given an audience of 50 in slices of 20, checked, its first slice done
     slice_rows(monkeypatch, 20)
     uri = upload("d.csv", small_csv(50))
     handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    (start,) = receive_all(aws.queues["CampaignQueue"])
+    handle(campaign_fn, [as_record(start)], context)
     (first,) = receive_all(aws.queues["CampaignQueue"])
     # When the continuation is delivered, then a stale copy of it (another message id)
     handle(campaign_fn, [as_record(first)], context)
@@ -453,10 +456,11 @@ def test_a_crash_after_sending_the_continuation_loses_and_doubles_nobody(
     context: LambdaContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given an audience of 50 in slices of 20
+    # Given an audience of 50 in slices of 20, checked
     slice_rows(monkeypatch, 20)
     uri = upload("c.csv", small_csv(50))
-    event = sqs_event([request(audience={"s3_uri": uri})], queue="CampaignQueue")
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    event = {"Records": [as_record(m) for m in receive_all(aws.queues["CampaignQueue"])]}
     # When the first slice crashes right after sending its continuation
     original = fanout.FanOut._continue
 
@@ -489,6 +493,7 @@ def test_csv_with_bom_quoted_commas_and_line_breaks_becomes_exact_jobs(
     ).encode()
     uri = upload("edge.csv", data)
     handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    run_continuations(campaign_fn, aws, context)
     assert [(j["seq"], j["phone"], j["vars"]) for j in jobs(aws)] == [
         (0, "06 12 34 56 78", {"first_name": "Dupont, Léa", "note": 'ligne 1\r\nligne "2"'}),
         (1, "+33698765432", {"first_name": "Zoé", "note": None}),
@@ -505,8 +510,11 @@ def test_csv_with_bom_quoted_commas_and_line_breaks_becomes_exact_jobs(
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"mobile,first_name\n0612345678,A\n", "audience: the audience CSV has no 'phone' column"),
-        (b"", "audience: the audience CSV is empty"),
+        (
+            b"mobile,first_name\n0612345678,A\n",
+            "audience: 1 problem(s) in the file: line 1 must name the columns",
+        ),
+        (b"", "audience: 1 problem(s) in the file: the audience CSV is empty"),
         (None, "audience: s3://audiencebucket/missing.csv does not exist"),
     ],
 )
@@ -520,7 +528,7 @@ def test_an_unusable_audience_file_is_refused_with_its_reason(
 ) -> None:
     uri = upload("bad.csv", data) if data is not None else f"s3://{BUCKET}/missing.csv"
     event = sqs_event([request(audience={"s3_uri": uri})])
-    # When it is handled, and redelivered
+    # When it is handled, and redelivered (it is checked again: a refused campaign may be)
     assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
     assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
     # Then it is refused each time (to the DLQ), the reason logged and recorded
@@ -539,26 +547,38 @@ def test_a_header_only_audience_is_queued_with_audience_zero(
     uri = upload("empty.csv", b"phone,first_name\n")
     event = sqs_event([request(audience={"s3_uri": uri})])
     assert handle(campaign_fn, event["Records"], context) == []
+    run_continuations(campaign_fn, aws, context)
     record = campaigns.get("soldes-hiver-2026")
     assert record is not None
     assert (record.status, record.audience) == ("queued", 0)
 
 
-def test_an_audience_replaced_during_the_fan_out_is_refused(
+def test_an_audience_replaced_during_the_fan_out_ends_it_and_says_who_was_not_sent(
     campaign_fn: ModuleType, aws: Stack, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Given an audience of 30, checked, whose first slice of 10 is queued
     slice_rows(monkeypatch, 10)
     uri = upload("r.csv", small_csv(30))
     handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
-    upload("r.csv", small_csv(31))  # overwritten: offsets of the old file mean nothing now
+    (start,) = receive_all(aws.queues["CampaignQueue"])
+    handle(campaign_fn, [as_record(start)], context)
+    # When the file is overwritten (offsets of the checked file mean nothing now)
+    upload("r.csv", small_csv(31))
     (message,) = receive_all(aws.queues["CampaignQueue"])
-    assert handle(campaign_fn, [as_record(message)], context) == [message["MessageId"]]
+    assert handle(campaign_fn, [as_record(message)], context) == []
+    # Then the 10 queued go out, the 20 others are reported never queued: not "refused"
+    assert [j["seq"] for j in jobs(aws)] == list(range(10))
     record = campaigns.get("soldes-hiver-2026")
     assert record is not None
-    assert (record.status, record.reason) == (
-        "refused",
-        f"audience: {uri} was replaced during the fan-out",
+    assert (record.status, record.unsent) == ("queued", 20)
+    assert str(record.reason) == (
+        f"audience: {uri} changed while StopSMS was reading it after 10 recipient(s) were "
+        "queued; "
+        "the other 20 were not sent"
     )
+    shown = report("soldes-hiver-2026")
+    assert (shown["audience"], shown["failed"], shown["pending"]) == (30, 20, 10)
+    assert shown["failures"] == {"audience_unavailable": 20}
 
 
 def test_the_s3_example_event_is_fanned_out(
@@ -567,6 +587,7 @@ def test_the_s3_example_event_is_fanned_out(
     event = json.loads((EVENTS / "campaign_s3.json").read_text())
     upload("audiences/rentree-2026.csv", small_csv(3))
     assert handle(campaign_fn, event["Records"], context) == []
+    run_continuations(campaign_fn, aws, context)
     assert [j["seq"] for j in jobs(aws)] == [0, 1, 2]
 
 
@@ -617,7 +638,8 @@ def test_a_copy_of_a_slice_that_loses_the_race_for_the_cursor_sends_no_continuat
     # Given two copies of a slice run at once: the other copy moves the cursor first
     slice_rows(monkeypatch, 20)
     uri = upload("race.csv", small_csv(50))
-    event = sqs_event([request(audience={"s3_uri": uri})])
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    event = {"Records": [as_record(m) for m in receive_all(aws.queues["CampaignQueue"])]}
     with mock.patch.object(fanout.campaigns, "advance", return_value=False):
         # When this copy tries to move the cursor
         assert handle(campaign_fn, event["Records"], context) == []
@@ -639,3 +661,154 @@ def test_a_long_inline_list_is_sliced_like_a_file(
     record = campaigns.get("soldes-hiver-2026")
     assert record is not None
     assert (record.status, record.audience, record.cursor) == ("queued", 5, 5)
+
+
+# --- "refused" means nothing was sent (contract §2) -------------------------------------------
+
+
+def test_a_file_broken_at_its_last_row_is_refused_before_anyone_is_queued_then_sent_once_fixed(
+    campaign_fn: ModuleType,
+    aws: Stack,
+    context: LambdaContext,
+    spy: SqsSpy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given 450 valid rows followed by one Latin-1 row (the send queue answered, not stored)
+    spy.answer = True
+    good = small_csv(450)
+    uri = upload("soldes.csv", good + b"+33699999999,L\xe9a\n")
+    event = sqs_event([request(audience={"s3_uri": uri})], queue="CampaignQueue")
+    # When the campaign is published
+    assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
+    run_continuations(campaign_fn, aws, context)
+    # Then it is refused with the line at fault, and nobody was queued
+    assert spy.seqs() == []
+    shown = report("soldes-hiver-2026")
+    assert (shown["status"], shown["audience"], shown["pending"]) == ("refused", 0, 0)
+    assert "line 452 is not UTF-8 (byte 0xE9" in str(shown["reason"])
+    assert "+33699999999" not in str(shown["reason"])
+    # When the fixed file is published again under the same campaign_id
+    upload("soldes.csv", good + "+33699999999,Léa\n".encode())
+    assert handle(campaign_fn, event["Records"], context) == []
+    run_continuations(campaign_fn, aws, context)
+    # Then it is accepted and every row is queued exactly once
+    assert sorted(spy.seqs()) == list(range(451))
+    shown = report("soldes-hiver-2026")
+    assert (shown["status"], shown["reason"], shown["audience"]) == ("sending", None, 451)
+    # And publishing it again queues nobody a second time
+    again = sqs_event([request(audience={"s3_uri": uri})])
+    assert handle(campaign_fn, again["Records"], context) == []
+    run_continuations(campaign_fn, aws, context)
+    assert len(spy.seqs()) == 451
+    assert all("612345678" not in str(r.__dict__) for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("tail", "problem"),
+    [
+        (b'+33699999999,"unterminated\n', "line 452 has a quote that is never closed"),
+        (b"+33699999999,Dupont, Lea\n", "line 452 has 3 fields, the header names 2"),
+    ],
+)
+def test_a_structural_problem_anywhere_refuses_the_campaign_whole(
+    campaign_fn: ModuleType,
+    aws: Stack,
+    context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    tail: bytes,
+    problem: str,
+) -> None:
+    # Given a file checked in slices of 100 rows, broken in its last one
+    monkeypatch.setenv("STOPSMS_CHECK_SLICE_ROWS", "100")
+    get_settings.cache_clear()
+    uri = upload("broken.csv", small_csv(450) + tail)
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    # When every slice of the check has run (each a continuation)
+    records = [as_record(m) for m in receive_all(aws.queues["CampaignQueue"])]
+    while records:
+        handle(campaign_fn, records, context)
+        records = [as_record(m) for m in receive_all(aws.queues["CampaignQueue"])]
+    # Then the campaign is refused, nothing queued
+    assert jobs(aws) == []
+    record = campaigns.get("soldes-hiver-2026")
+    assert record is not None
+    assert record.status == "refused"
+    assert problem in str(record.reason)
+
+
+def test_a_headerless_file_is_refused_without_a_phone_number_in_the_reason_or_logs(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri = upload("noheader.csv", b"0633445566,Lea\n0698765432,Tom\n")
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    record = campaigns.get("soldes-hiver-2026")
+    assert record is not None
+    assert record.status == "refused"
+    assert "found 2: ********66, Lea" in str(record.reason)
+    for text in (str(record.reason), *(str(r.__dict__) for r in caplog.records)):
+        assert "0633445566" not in text
+        assert "633445566" not in text
+
+
+def test_a_file_replaced_between_two_slices_of_its_check_is_refused_not_half_sent(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STOPSMS_CHECK_SLICE_ROWS", "10")
+    get_settings.cache_clear()
+    uri = upload("moving.csv", small_csv(30))
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    upload("moving.csv", small_csv(31))
+    (message,) = receive_all(aws.queues["CampaignQueue"])
+    assert handle(campaign_fn, [as_record(message)], context) == [message["MessageId"]]
+    record = campaigns.get("soldes-hiver-2026")
+    assert record is not None
+    assert (record.status, str(record.reason)) == (
+        "refused",
+        f"audience: {uri} changed while StopSMS was reading it. Nothing was sent: publish the "
+        "campaign again (same campaign_id) once fixed.",
+    )
+    assert jobs(aws) == []
+
+
+def test_a_duplicated_check_slice_checks_and_queues_everyone_once(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STOPSMS_CHECK_SLICE_ROWS", "10")
+    get_settings.cache_clear()
+    slice_rows(monkeypatch, 10)
+    uri = upload("dup.csv", small_csv(35))
+    event = sqs_event([request(audience={"s3_uri": uri})])
+    handle(campaign_fn, event["Records"], context)
+    # Every message from here on is delivered twice: the original and a stale copy
+    while messages := receive_all(aws.queues["CampaignQueue"]):
+        records = [as_record(m) for m in messages]
+        copies = [sqs_record(m["Body"], "CampaignQueue") for m in messages]
+        assert handle(campaign_fn, records + copies + event["Records"], context) == []
+    assert [j["seq"] for j in jobs(aws)] == list(range(35))
+    assert report("soldes-hiver-2026")["audience"] == 35
+
+
+def test_send_at_beyond_a_year_is_refused_with_a_reason(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = sqs_event([request(send_at="9999-12-31T23:59:00+00:00")])
+    assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
+    (refusal,) = [r for r in caplog.records if r.getMessage() == "campaign refused"]
+    assert refusal.__dict__["reason"] == "send_at: Value error, is more than 366 days ahead"
+    assert campaigns.get("soldes-hiver-2026") is None
+
+
+def test_control_characters_in_a_body_are_refused(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    bodies = ["Promo\x00 -20%", "Promo\x07", "Prix \u202e%02-\u202c", "Promo \u2066x\u2069"]
+    event = sqs_event([request(campaign_id=f"c{n}", body=b) for n, b in enumerate(bodies)])
+    assert len(handle(campaign_fn, event["Records"], context)) == 4
+    reasons = [r.__dict__["reason"] for r in caplog.records if r.getMessage() == "campaign refused"]
+    assert [reason.split(": Value error, ")[1] for reason in reasons] == [
+        "holds the control character U+0000: remove it",
+        "holds the control character U+0007: remove it",
+        "holds the control character U+202E: remove it",
+        "holds the control character U+2066: remove it",
+    ]
+    assert jobs(aws) == []

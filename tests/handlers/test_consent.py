@@ -7,14 +7,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from stopsms import clients
 from stopsms.dal import contacts, evidence
 from stopsms.eligibility import Preference, marketing_block
 from stopsms.local.template import Stack
 from stopsms.settings import get_settings
-from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_event
+from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sns_event, sqs_event
+from tests.handlers.sms import FakeSms
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 PHONE = "+33612345678"
@@ -180,3 +183,42 @@ def test_retention_keeps_opt_outs_and_expires_opt_ins(
         "opt_in": T0 + retention,
         "opt_out": None,
     }
+
+
+def test_a_batch_of_only_invalid_records_is_item_failures_not_a_function_error(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    event = sqs_event(["{not json", record("maybe", T0), record("opt_in", T0, phone="12")])
+    response = consent.lambda_handler(event, context)
+    assert failed_ids(response) == [r["messageId"] for r in event["Records"]]
+
+
+def test_an_opt_in_stamped_ahead_of_aws_never_outranks_a_stop_received_after_it(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given an upstream clock 45 minutes fast: an opt-in "captured" in 45 minutes, received now
+    now = datetime.now(UTC).replace(microsecond=0)
+    consent.lambda_handler(
+        sqs_event([record("opt_in", now + timedelta(minutes=45))], queue="ConsentQueue"), context
+    )
+    # When the person sends STOP, received by AWS five minutes later
+    inbound = load_function("inbound")
+    reply = {
+        "originationNumber": PHONE,
+        "destinationNumber": "36111",
+        "messageBody": "STOP",
+        "inboundMessageId": "in-1",
+    }
+    event = sns_event([reply])
+    event["Records"][0]["Sns"]["Timestamp"] = (now + timedelta(minutes=5)).isoformat()
+    with mock.patch.object(clients, "sms", return_value=FakeSms()):
+        [outcome] = inbound.lambda_handler(event, context)
+    # Then the STOP applies: the opt-in counts from when SQS received it, not its stamp
+    assert outcome["applied"] == ["*"]  # nobody printed 36111 here: every brand
+    brand, everyone = contacts.lookup([PHONE], "acme")[PHONE]
+    assert marketing_block(brand, everyone, enforce_consent=True) == "opted_out"
+    # And the evidence keeps both instants
+    kept = next(e for e in evidence.history(PHONE) if e.kind == "opt_in")
+    assert kept.captured_at == now + timedelta(minutes=45)
+    assert kept.received_at is not None
+    assert kept.received_at <= now + timedelta(minutes=1)

@@ -20,14 +20,13 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsM
 from pydantic import BaseModel
 
 from stopsms import clients, fanout, sending
+from stopsms.answers import confirmation_text, help_text
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.campaigns import DEFERRED, DEFERRED_CAMPAIGN, DEFERRED_JOB
 from stopsms.dal.tables import Campaign, Delivery
 from stopsms.eligibility import Preference
-from stopsms.keywords import Scope
 from stopsms.local import template
 from stopsms.local.template import Stack
-from stopsms.replies import confirmation_text, help_text
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function
 from tests.handlers.sms import FakeSms
@@ -171,6 +170,11 @@ def test_campaign_s3_streams_the_csv_audience(aws: Stack, context: LambdaContext
     )
     with mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS):
         response = invoke("campaign_s3.json", context)
+        # The file is checked whole first; its fan-out starts with the next message
+        campaign_fn = load_function("campaign")
+        for body in receive_all(aws.queues["CampaignQueue"]):
+            record = {**event("campaign_s3.json")["Records"][0], "body": json.dumps(body)}
+            assert failed_ids(campaign_fn.lambda_handler({"Records": [record]}, context)) == []
     # Then every row is a job, its other columns the recipient's vars
     assert failed_ids(response) == []
     assert [(j["campaign_id"], j["seq"], j["phone"], j["vars"]) for j in jobs(aws)] == [
@@ -287,7 +291,11 @@ REPLIED_AT = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)  # the samples' SNS Times
 def test_inbound_stop_opts_out_and_confirms_once(sms: FakeSms, context: LambdaContext) -> None:
     [outcome] = invoke("inbound_stop.json", context)
     # Then the number is suppressed for acme, with the reply as evidence
-    assert (outcome["intent"], outcome["brand"], outcome["applied"]) == ("opt_out", "acme", True)
+    assert (outcome["intent"], outcome["brand"], outcome["applied"]) == (
+        "opt_out",
+        "acme",
+        ["acme"],
+    )
     assert state(PHONE) == (Preference("opted_out", REPLIED_AT), None)
     [kept] = evidence.history(PHONE)
     assert (kept.kind, kept.text, kept.inbound_message_id) == (
@@ -298,7 +306,7 @@ def test_inbound_stop_opts_out_and_confirms_once(sms: FakeSms, context: LambdaCo
     # And one confirmation goes back from the number replied to
     [answer] = sms.sent
     assert (answer["DestinationPhoneNumber"], answer["OriginationIdentity"]) == (PHONE, "36111")
-    assert answer["MessageBody"] == confirmation_text("acme", Scope.BRAND)
+    assert answer["MessageBody"] == confirmation_text("acme")
     assert answer["MessageType"] == "TRANSACTIONAL"
     # And the same notification delivered again changes and sends nothing more
     invoke("inbound_stop.json", context)
@@ -350,7 +358,7 @@ def test_scheduler_releases_what_is_due_at_the_events_time(
     with mock.patch.object(fanout, "now", return_value=at):
         released = invoke("scheduler.json", context)
     # Then what was due is released once: the campaign to CampaignQueue, the job to SendQueue
-    assert released == {"campaigns": 1, "jobs": 1}
+    assert released == {"campaigns": 1, "jobs": 1, "mirrors": 0}
     assert receive_all(aws.queues["CampaignQueue"]) == [
         {"release": {"campaign_id": "soldes-hiver-2026"}}
     ]

@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import pytest
 from botocore.stub import Stubber
 
-from stopsms import clients, replies
+from stopsms import clients, fanout, optout_list, replies
+from stopsms.answers import confirmation_text, help_text
+from stopsms.cli import main
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Delivery
 from stopsms.eligibility import Preference, marketing_block
-from stopsms.keywords import Scope
 from stopsms.local.template import Stack
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, load_function, sns_event
@@ -164,9 +166,9 @@ REPLIES: list[tuple[str, str, tuple[Preference | None, Preference | None]]] = [
     ("weekend", "reply", (None, None)),
     ("standard", "reply", (None, None)),
     ("don't stop", "reply", (None, None)),
-    ("please stop", "reply", (None, None)),
+    ("please stop", "opt_out", (OUT, None)),
     ("I won't stop buying", "reply", (None, None)),
-    ("STOP36111", "reply", (None, None)),
+    ("STOP36111", "opt_out", (OUT, None)),
     ("Merci !", "reply", (None, None)),
     ("Oui", "reply", (None, None)),
     ("yes", "reply", (None, None)),
@@ -238,7 +240,7 @@ def test_stopall_suppresses_every_brand_and_start_reopens_one(
     sms.expect_send(
         DestinationPhoneNumber=PHONE,
         OriginationIdentity=NUMBER,
-        MessageBody=replies.confirmation_text("acme", Scope.ALL),
+        MessageBody=confirmation_text(None),
         MessageType="TRANSACTIONAL",
         Context={"inbound_message_id": "m-all", "purpose": "opt_out_confirmation"},
     )
@@ -265,7 +267,7 @@ def test_help_is_answered_exactly_once(
     sms.expect_send(
         DestinationPhoneNumber=PHONE,
         OriginationIdentity=NUMBER,
-        MessageBody=replies.help_text("acme", NUMBER),
+        MessageBody=help_text("acme", NUMBER),
         MessageType="TRANSACTIONAL",
         Context={"inbound_message_id": "m-help", "purpose": "help"},
     )
@@ -280,8 +282,15 @@ def test_help_is_answered_exactly_once(
     assert [e.kind for e in evidence.history(PHONE)] == ["help"]
 
 
-def campaign_with_delivery(campaign_id: str, message_id: str, phone: str = PHONE) -> None:
-    campaigns.create(campaign_id, {"campaign_id": campaign_id}, "queued")
+def campaign_with_delivery(
+    campaign_id: str,
+    message_id: str,
+    phone: str = PHONE,
+    brand: str = "acme",
+    language: str = "fr",
+) -> None:
+    request = {"campaign_id": campaign_id, "brand": brand, "language": language}
+    campaigns.create(campaign_id, request, "queued")
     Delivery(
         campaign_id,
         deliveries.claim_key(phone),
@@ -317,51 +326,72 @@ def test_duplicated_stop_changes_nothing_the_second_time(
     assert state(PHONE) == (OUT, None)
 
 
-def test_a_crash_before_the_confirmation_is_completed_once_by_the_retry(
+def test_a_confirmation_that_fails_never_fails_the_stop(
     inbound: ModuleType, sms: Sms, context: LambdaContext
 ) -> None:
-    # Given a STOP whose confirmation fails the first time (after state and evidence)
+    # Given a STOP whose confirmation is refused (the account's SMS spend limit is reached)
     campaign_with_delivery("promo", "out-2")
-    sms.stubber.add_client_error("send_text_message", "ThrottlingException", http_status_code=400)
-    sms.expect_send()
+    sms.stubber.add_client_error(
+        "send_text_message",
+        "ServiceQuotaExceededException",
+        http_status_code=402,
+        modeled_fields={"Reason": "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT"},
+    )
     event = sns_event([reply("stop", message_id="m-crash", previous="out-2")])
-    # When the first attempt fails and Lambda retries
-    with pytest.raises(replies.RepliesFailed):
-        inbound.lambda_handler(event, context)
-    assert state(PHONE) == (OUT, None)  # the suppression did not wait for the SMS
-    inbound.lambda_handler(event, context)
-    # Then everything happened exactly once
+    # When it is handled
+    [outcome] = inbound.lambda_handler(event, context)
+    # Then the invocation succeeds (no retry, no InboundDLQ), the opt-out is in force,
+    # counted once, and the missing confirmation is reported, not raised
+    assert state(PHONE) == (OUT, None)
+    assert (outcome["applied"], outcome["confirmed"], outcome["counted"]) == (["acme"], False, True)
     assert opt_outs("promo") == 1
     assert len(evidence.history(PHONE)) == 1
-    assert len(sms.sent()) == 2  # one refused, one delivered
 
 
 def test_mirrored_opt_out_goes_to_the_aws_list_after_the_confirmation(
     inbound: ModuleType, sms: Sms, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the MirrorOptOuts parameter, and the AWS list refusing the first attempt
+    # Given the MirrorOptOuts parameter
     monkeypatch.setenv("STOPSMS_MIRROR_OPT_OUTS", "true")
     get_settings.cache_clear()
     sms.expect_send()
+    sms.expect_opt_out_mirror(PHONE)
+    # When a STOP is handled
+    [outcome] = inbound.lambda_handler(sns_event([reply("Arrêt", message_id="m-mirror")]), context)
+    # Then the confirmation went out before the number joined the AWS opt-out list
+    assert [name for name, _ in sms.calls] == ["SendTextMessage", "PutOptedOutNumber"]
+    assert sms.sent("PutOptedOutNumber") == [{"OptOutListName": "Default", "OptedOutNumber": PHONE}]
+    assert outcome["mirrored"] is True
+
+
+def test_a_mirror_that_fails_is_tried_again_by_the_scheduler_and_never_fails_the_stop(
+    inbound: ModuleType, sms: Sms, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given MirrorOptOuts, a spend limit that refuses the confirmation, and an opt-out list
+    # that is unavailable at first
+    monkeypatch.setenv("STOPSMS_MIRROR_OPT_OUTS", "true")
+    get_settings.cache_clear()
+    sms.stubber.add_client_error(
+        "send_text_message", "ServiceQuotaExceededException", http_status_code=402
+    )
     sms.stubber.add_client_error(
         "put_opted_out_number", "InternalServerException", http_status_code=500
     )
+    # When the STOP is handled
+    [outcome] = inbound.lambda_handler(sns_event([reply("STOP", message_id="m-m2")]), context)
+    # Then the invocation succeeds with the opt-out in force, and the copy is parked
+    assert state(PHONE) == (OUT, None)
+    assert (outcome["confirmed"], outcome["mirrored"]) == (False, False)
+    # When the scheduler runs after the retry delay, the copy is made, once
     sms.expect_opt_out_mirror(PHONE)
-    event = sns_event([reply("Arrêt", message_id="m-mirror")])
-    # When the STOP is handled, fails on the mirror, and is retried
-    with pytest.raises(replies.RepliesFailed):
-        inbound.lambda_handler(event, context)
-    inbound.lambda_handler(event, context)
-    # Then the confirmation went out once, before the number joined the AWS opt-out list
-    assert [name for name, _ in sms.calls] == [
-        "SendTextMessage",
-        "PutOptedOutNumber",
-        "PutOptedOutNumber",
-    ]
-    assert sms.sent("PutOptedOutNumber")[-1] == {
-        "OptOutListName": "Default",
-        "OptedOutNumber": PHONE,
-    }
+    scheduler = load_function("scheduler")
+    later = datetime.now(UTC) + optout_list.RETRY + timedelta(minutes=1)
+    with mock.patch.object(fanout, "now", return_value=later):
+        assert scheduler.lambda_handler({}, context)["mirrors"] == 1
+        assert scheduler.lambda_handler({}, context)["mirrors"] == 0
+    # The failed attempt, then the one that worked
+    mirrored = {"OptOutListName": "Default", "OptedOutNumber": PHONE}
+    assert sms.sent("PutOptedOutNumber") == [mirrored, mirrored]
 
 
 def test_no_confirmation_when_disabled_or_when_aws_already_opted_the_number_out(
@@ -450,21 +480,24 @@ def test_retention_keeps_opt_outs_and_expires_the_rest(
     }
 
 
-def test_reply_to_an_unknown_number_belongs_to_the_default_brand(
+def test_a_stop_to_a_number_nobody_is_known_to_use_stops_every_brand(
     inbound: ModuleType, sms: Sms, context: LambdaContext
 ) -> None:
+    # Given a number neither the deployment nor any campaign names, and no SMS answered
     sms.expect_send(
         OriginationIdentity="+33799999999",
         DestinationPhoneNumber="+33612345678",
-        MessageBody=replies.confirmation_text("default", Scope.BRAND),
+        MessageBody=confirmation_text(None),
         MessageType="TRANSACTIONAL",
         Context={"inbound_message_id": "m-x", "purpose": "opt_out_confirmation"},
     )
-    # A national-format origination number is normalised too
+    # When a STOP arrives there (a national-format origination number is normalised too)
     event = sns_event([reply("stop", phone="06 12 34 56 78", to="+33799999999", message_id="m-x")])
-    inbound.lambda_handler(event, context)
-    assert state(PHONE, "default") == (OUT, None)
-    assert state(PHONE, "acme") == (None, None)
+    [outcome] = inbound.lambda_handler(event, context)
+    # Then every brand is stopped, and no phantom "default" brand receives anything
+    assert (outcome["scopes"], outcome["basis"]) == (["*"], "unknown")
+    assert state(PHONE, "acme") == (None, OUT)
+    assert [item.scope for item in contacts.state_of(PHONE)] == [GLOBAL_SCOPE]
 
 
 @pytest.mark.parametrize("name", ["inbound_stop.json", "inbound_help.json"])
@@ -546,12 +579,7 @@ def test_a_crash_after_an_opt_in_is_written_is_completed_by_the_retry(
     # When Lambda retries the event
     [outcome] = inbound.lambda_handler(event, context)
     # Then the retry recognises what was done: one evidence, the same state
-    assert outcome == {
-        "inbound_message_id": "m-in",
-        "brand": "acme",
-        "intent": "opt_in",
-        "applied": False,
-    }
+    assert (outcome["intent"], outcome["scopes"], outcome["applied"]) == ("opt_in", ["acme"], [])
     assert [e.kind for e in evidence.history(PHONE)] == ["opt_in"]
     assert state(PHONE) == (IN, None)
 
@@ -564,7 +592,7 @@ def test_a_number_phonenumbers_thinks_is_a_landline_is_still_opted_out(
     sms.expect_send(
         DestinationPhoneNumber=landline,
         OriginationIdentity=NUMBER,
-        MessageBody=replies.confirmation_text("acme", Scope.BRAND),
+        MessageBody=confirmation_text("acme"),
         MessageType="TRANSACTIONAL",
         Context={"inbound_message_id": "m-fixed", "purpose": "opt_out_confirmation"},
     )
@@ -574,3 +602,69 @@ def test_a_number_phonenumbers_thinks_is_a_landline_is_still_opted_out(
     )
     # Then the person's wish is honoured all the same
     assert state(landline) == (OUT, None)
+
+
+def test_a_stop_followed_by_a_long_text_is_applied_and_stored_truncated(
+    inbound: ModuleType, sms: Sms, context: LambdaContext
+) -> None:
+    sms.expect_send()
+    body = "STOP " + "x" * 4995
+    [outcome] = inbound.lambda_handler(sns_event([reply(body, message_id="m-long")]), context)
+    assert outcome["applied"] == ["acme"]
+    [kept] = evidence.history(PHONE)
+    assert kept.text == body[: replies.MAX_STORED_BODY]
+    assert kept.proof["body_chars"] == 5000
+
+
+def test_replies_that_may_be_opt_outs_wait_for_a_human_who_decides(
+    inbound: ModuleType,
+    sms: Sms,
+    context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given replies with an opt-out word StopSMS cannot safely apply on its own
+    sms.expect_send()  # the help answer
+    inbound.lambda_handler(
+        sns_event(
+            [
+                reply("Don't stop me now", message_id="r-1"),
+                reply("Aide, comment me désabonner ?", phone="+33698765432", message_id="r-2"),
+                reply("Merci !", phone="+33611111111", message_id="r-3"),
+            ]
+        ),
+        context,
+    )
+    capsys.readouterr()  # the handler's metrics
+    # When the operator lists them
+    assert main(["replies", "--json"]) == 0
+    waiting = json.loads(capsys.readouterr().out)
+    # Then both are listed, oldest first, with why; the plain thanks is not
+    assert [(w["phone"], w["kind"]) for w in waiting] == [
+        (PHONE, "reply"),
+        ("+33698765432", "help"),
+    ]
+    assert all(w["reason"] for w in waiting)
+    assert state(PHONE) == (None, None)
+    # When the operator applies the first as an opt-out and dismisses the second
+    assert main(["replies", "--apply", waiting[0]["id"]]) == 0
+    assert "opted out of acme" in capsys.readouterr().out
+    assert main(["replies", "--dismiss", waiting[1]["id"]]) == 0
+    # Then the first person is opted out as of their reply, with the proof; nothing waits
+    assert state(PHONE) == (OUT, None)
+    assert [e.source for e in evidence.history(PHONE)] == ["reply", "operator-review"]
+    assert main(["replies"]) == 0
+    assert "no reply is waiting for review" in capsys.readouterr().out
+    assert main(["replies", "--apply", waiting[0]["id"]]) == 0
+    assert "already reviewed" in capsys.readouterr().out
+
+
+def test_a_stop_crossed_by_a_later_start_waits_for_review(
+    inbound: ModuleType, sms: Sms, context: LambdaContext
+) -> None:
+    start = at(sns_event([reply("START", message_id="m-start")]), T0 + timedelta(minutes=1))
+    inbound.lambda_handler(start, context)
+    [outcome] = inbound.lambda_handler(sns_event([reply("STOP", message_id="m-stop")]), context)
+    assert outcome["applied"] == []
+    assert outcome["review"].startswith("stop not applied")
+    [waiting] = list(evidence.to_review())
+    assert waiting.kind == "opt_out"

@@ -218,16 +218,19 @@ def test_inbound_logs_and_metrics_hide_numbers(
             reply("STOP", phone="06 12", message_id="m-6"),
         ]
     )
-    # When the inbound function handles them (two fail: Lambda will retry the event)
-    with capture(capsys, caplog) as captured, pytest.raises(Exception, match="2 of 6"):
+    # When the inbound function handles them (one fails: Lambda will retry the event; the
+    # STOP whose confirmation fails is applied all the same)
+    with capture(capsys, caplog) as captured, pytest.raises(Exception, match="1 of 6"):
         inbound.lambda_handler(event, LambdaContext())
     # Then no number appears in clear, while the masked form may
     assert_no_phone_in_clear(captured)
     assert "+33*******00" in captured.text
     assert "Opted out" in captured.text
-    assert "Inbound reply not processed" in captured.text
-    # And the opt-out metric of the spike alarm counts the STOP applied
-    assert captured.metric("Replies.opt_out") == 1
+    assert "Answer not sent" in captured.text
+    assert "Refused an inbound notification" in captured.text
+    # And the opt-out metric of the spike alarm counts both STOPs applied
+    assert captured.metric("Replies.opt_out") == 2
+    assert captured.metric("AnswersNotSent") == 1
 
 
 def test_consent_logs_and_metrics_hide_numbers(

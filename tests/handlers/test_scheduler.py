@@ -15,6 +15,7 @@ from stopsms import clients, fanout
 from stopsms.dal import campaigns
 from stopsms.dal.tables import Campaign
 from stopsms.local.template import Stack
+from stopsms.reporting import report
 from tests.handlers.conftest import LambdaContext, load_function, sqs_event
 from tests.handlers.test_campaign import as_record, handle, jobs, receive_all, request
 
@@ -71,10 +72,17 @@ def test_marketing_outside_the_window_is_deferred_whole_with_nothing_queued(
 ) -> None:
     # When a marketing campaign is requested on a Sunday
     submit(campaign_fn, request(THREE), SUNDAY_NOON_PARIS, context)
-    # Then it is recorded deferred to Monday's opening, in the sparse index
+    # Then it is recorded deferred to Monday's opening, in the sparse index, its audience
+    # counted as pending
     item = stored()
     assert (item.status, item.deferred, item.resume_at) == ("deferred", "campaign", MONDAY_OPENING)
-    assert item.audience is None
+    shown = report("soldes-hiver-2026")
+    assert (shown["status"], shown["resume_at"], shown["audience"], shown["pending"]) == (
+        "deferred",
+        MONDAY_OPENING,
+        3,
+        3,
+    )
     # And nobody is queued
     assert jobs(aws) == []
     assert receive_all(aws.queues["CampaignQueue"]) == []
@@ -86,11 +94,11 @@ def test_the_scheduler_releases_it_once_the_window_opens_and_never_twice(
     # Given a campaign deferred on Sunday
     submit(campaign_fn, request(THREE), SUNDAY_NOON_PARIS, context)
     # When the scheduler sweeps before the opening, nothing is released
-    assert sweep(scheduler, SUNDAY_NOON_PARIS, context) == {"campaigns": 0, "jobs": 0}
+    assert sweep(scheduler, SUNDAY_NOON_PARIS, context) == {"campaigns": 0, "jobs": 0, "mirrors": 0}
     assert receive_all(aws.queues["CampaignQueue"]) == []
     # When it sweeps after the opening, twice
-    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 1, "jobs": 0}
-    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0}
+    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 1, "jobs": 0, "mirrors": 0}
+    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0, "mirrors": 0}
     # Then one release message was sent, and the campaign left the index
     (release,) = receive_all(aws.queues["CampaignQueue"])
     assert json.loads(release["Body"]) == {"release": {"campaign_id": "soldes-hiver-2026"}}
@@ -206,15 +214,15 @@ def test_the_scheduler_sends_parked_jobs_back_to_the_send_queue(
     for job in parked:
         campaigns.defer_job("c", int(job["seq"]), job, until)
     # When the scheduler sweeps after that time, twice
-    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 12}
-    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0}
+    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 12, "mirrors": 0}
+    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0, "mirrors": 0}
     # Then each job is back on the send queue once, and no longer parked
     assert jobs(aws) == parked
     assert list(Campaign.scan()) == []
 
 
 def test_nothing_due_sweeps_quickly(scheduler: ModuleType, context: LambdaContext) -> None:
-    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0}
+    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0, "mirrors": 0}
 
 
 def test_a_sweep_short_of_time_leaves_the_rest_for_the_next(
@@ -222,5 +230,5 @@ def test_a_sweep_short_of_time_leaves_the_rest_for_the_next(
 ) -> None:
     context.remaining_ms = 1_000
     submit(campaign_fn, request(THREE), SUNDAY_NOON_PARIS, context)
-    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0}
+    assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0, "mirrors": 0}
     assert stored().deferred == "campaign"

@@ -106,11 +106,16 @@ def test_marketing_campaign_suppresses_each_reason_and_sends_once_with_the_menti
     # And every recipient has exactly one outcome
     assert report("soldes-hiver-2026") == {
         "campaign_id": "soldes-hiver-2026",
+        "status": "done",
+        "reason": None,
+        "resume_at": None,
         "audience": 7,
         "sent": 2,
         "failed": 0,
         "pending": 0,
+        "cancelled": 0,
         "suppressed": {"opted_out": 2, "no_consent": 1, "invalid_number": 1, "duplicate": 1},
+        "failures": {},
         "opt_outs": 0,
         "segments": 2,
     }
@@ -306,3 +311,53 @@ def test_rate_limiter_spaces_sends() -> None:
         limiter.wait()  # the bucket is empty: waits for a token
     assert sleep.call_count >= 1
     assert json.dumps(sleep.call_args_list[0].args[0]) == "0.5"
+
+
+def test_a_consent_older_than_the_retention_period_has_lapsed_with_its_proof(
+    sender: ModuleType, sms: FakeSms
+) -> None:
+    # Given an opt-in captured on 2023-06-01 (its proof expired after RetentionDays, 1,095
+    # days) and a fresh one, through the consent function as upstream would send them
+    consent_fn = load_function("consent")
+    records = [
+        {
+            "action": "opt_in",
+            "phone": phone,
+            "brand": "acme",
+            "source": "web-form",
+            "captured_at": at.isoformat(),
+        }
+        for phone, at in ((A, datetime(2023, 6, 1, tzinfo=UTC)), (B, CONSENTED_AT))
+    ]
+    consent_fn.lambda_handler(
+        {"Records": [sqs_record(r, "ConsentQueue") for r in records]}, LambdaContext()
+    )
+    old = next(e for e in evidence.history(A) if e.kind == "opt_in")
+    assert old.expires_at is not None
+    assert old.expires_at < MONDAY_10H_PARIS  # DynamoDB TTL deletes this proof...
+    # When a marketing campaign goes to both
+    request = campaign(
+        [{"phone": A, "vars": {"first_name": "Léa"}}, {"phone": B, "vars": {"first_name": "Tom"}}]
+    )
+    handle(sender, jobs_of(request))
+    # Then the lapsed consent is not relied on: no SMS without a proof of consent
+    assert [m["DestinationPhoneNumber"] for m in sms.sent] == [B]
+    assert report("soldes-hiver-2026")["suppressed"]["no_consent"] == 1
+
+
+def test_a_variable_holding_a_control_character_fails_that_recipient_only(
+    sender: ModuleType, sms: FakeSms
+) -> None:
+    consent(A, B)
+    request = campaign(
+        [
+            {"phone": A, "vars": {"first_name": "L\u202eéa"}},
+            {"phone": B, "vars": {"first_name": "Tom\x00"}},
+            {"phone": "06 12\x0034 56 03", "vars": {"first_name": "Max"}},
+        ]
+    )
+    assert handle(sender, jobs_of(request)) == {"batchItemFailures": []}
+    assert sms.sent == []
+    shown = report("soldes-hiver-2026")
+    assert shown["failures"] == {"control_character": 2}
+    assert shown["suppressed"]["invalid_number"] == 1

@@ -16,11 +16,13 @@ from stopsms.keywords import (
     OPT_IN_KEYWORDS,
     OPT_OUT_ALL_KEYWORDS,
     OPT_OUT_KEYWORDS,
+    WEAK_OPT_OUT_KEYWORDS,
     Classification,
     Intent,
     Scope,
     classify,
     normalise,
+    review_reason,
 )
 
 OUT, IN, HELP = Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP
@@ -133,21 +135,25 @@ REPLIES: list[tuple[str, Intent | None, str | None]] = [
     ("info", HELP, "INFO"),
     ("Infos", HELP, "INFOS"),
     ("INFO svp", HELP, "INFO"),
-    # Not a keyword: never a substring, never past the first word.
+    # Read anywhere in a short reply (new rule: these four were plain replies under the old
+    # first-word-only rule; tests/unit/test_reply_table.py has many more).
+    ("please stop", OUT, "STOP"),
+    ("Merci de ne plus m'envoyer de SMS", OUT, "objection"),
+    ("STOP36111", OUT, "STOP"),  # STOP glued to digits: the mention copied without its space
+    ("s.t.o.p", OUT, "STOP"),
+    # Not a keyword: never a substring; past the first word only the anywhere rule applies.
     ("weekend", None, None),
     ("Bon weekend", None, None),
     ("standard", None, None),
     ("STANDARD", None, None),
-    ("don't stop", None, None),
-    ("please stop", None, None),
+    ("don't stop", None, None),  # a negation before the word
     ("I won't stop buying", None, None),
-    ("Merci de ne plus m'envoyer de SMS", None, None),
+    ("I want to cancel my order", None, None),  # weak keywords count as the first word only
     ("ok merci", None, None),
     ("Oui", None, None),
     ("yes", None, None),
     ("Non", None, None),
     ("stopped", None, None),
-    ("STOP36111", None, None),
     ("stoppait", None, None),
     ("arretons", None, None),
     ("ending", None, None),
@@ -157,7 +163,6 @@ REPLIES: list[tuple[str, Intent | None, str | None]] = [
     ("information", None, None),
     ("opt", None, None),
     ("t", None, None),
-    ("s.t.o.p", None, None),
     ("st op", None, None),
     ("😀", None, None),
     ("!!!", None, None),
@@ -237,6 +242,14 @@ def test_required_opt_in_and_help_keywords() -> None:
     assert {"STOPALL", "STOP ALL", "STOP TOUT"} <= OPT_OUT_ALL_KEYWORDS
 
 
+def test_weak_keywords_are_opt_outs_at_the_start_only() -> None:
+    assert {"CANCEL", "END", "QUIT", "REMOVE", "REVOKE", "TD"} <= WEAK_OPT_OUT_KEYWORDS
+    assert WEAK_OPT_OUT_KEYWORDS <= OPT_OUT_KEYWORDS
+    for keyword in WEAK_OPT_OUT_KEYWORDS:
+        assert classify(f"{keyword} merci").intent is OUT
+        assert classify(f"merci {keyword}").intent is None
+
+
 def test_keyword_tables_are_read_only() -> None:
     with pytest.raises(TypeError):
         KEYWORD_TABLE["oui"] = Classification(IN, "OUI")  # type: ignore[index]
@@ -308,14 +321,118 @@ def test_ascii_case_and_padding_invariance(text: str) -> None:
     assert classify(f"  ...{text}!!  \n") == expected
 
 
+# This property used to say "a first word that is not a keyword makes the reply unclassified"
+# (the old first-word-only rule). Under the new rule the rest of a short reply may still be an
+# opt-out (never an opt-in or a help request), so it is split in two properties.
 @given(
     first=st.text(alphabet=st.characters(categories=["L", "Nd"]), min_size=1, max_size=12),
     rest=st.text(max_size=30),
 )
-def test_first_word_not_a_keyword_is_unclassified(first: str, rest: str) -> None:
+def test_first_word_not_a_keyword_is_at_most_an_opt_out(first: str, rest: str) -> None:
     words = normalise(first).split()
     assume(words and words[0] not in FIRST_WORDS)
-    assert classify(f"{first} {rest}") == Classification(None, None, Scope.BRAND)
+    assert classify(f"{first} {rest}").intent in (None, OUT)
+
+
+# No o, e or u (nor accented letters folding to them): no opt-out word or phrase can be spelled.
+NO_OPT_OUT_WORD = st.text(alphabet="abcfghijklmnpqrstvwxyz0123456789 .,!?'-😀", max_size=40)
+
+
+@given(
+    first=st.text(alphabet="abcfghijklmnpqrstvwxyz", min_size=1, max_size=8), rest=NO_OPT_OUT_WORD
+)
+def test_first_word_not_a_keyword_and_no_opt_out_word_is_unclassified(
+    first: str, rest: str
+) -> None:
+    assume(first not in FIRST_WORDS)
+    text = f"{first} {rest}"
+    assert classify(text) == Classification(None, None, Scope.BRAND)
+    assert review_reason(text, classify(text)) is None
+
+
+# Opt-outs the anywhere rule reads (none starts with a keyword).
+CLEAR_OPT_OUTS = [
+    "Please stop",
+    "OK STOP",
+    "Stp stop",
+    "merci stop",
+    "S.T.O.P",
+    "S T O P",
+    "s-t-o-p",
+    "STOPPP",
+    "STOPSMS",
+    "STOP36111",
+    "Non, stop !",
+    "Non. STOP",
+    "Merci de ne plus m'envoyer de SMS",
+    "Je ne veux plus recevoir vos sms",
+    "ne m'envoyez plus de messages",
+    "retirez-moi de votre liste",
+    "svp désinscrivez-moi",
+    "don't text me again",
+    "no more messages",
+    "leave me alone",
+]
+NEGATIONS = ["don't", "dont", "do not", "never", "won't", "can't", "pas", "jamais", "ne", "n'"]
+HARMLESS_BEFORE = st.lists(
+    st.sampled_from(["ok", "bon", "well", "je", "vraiment", "really", "please", "alors", "ah"]),
+    max_size=5,
+)
+HARMLESS_AFTER = st.lists(
+    st.sampled_from(["me", "now", "buying", "les", "promos", "ever", "svp", "😀", "!", "?"]),
+    max_size=5,
+)
+
+
+@given(
+    reply=st.sampled_from(CLEAR_OPT_OUTS),
+    mask=st.lists(st.booleans(), min_size=40, max_size=40),
+    before=JUNK,
+    after=JUNK,
+)
+def test_clear_opt_out_invariant_under_case_and_surroundings(
+    reply: str, mask: list[bool], before: str, after: str
+) -> None:
+    expected = classify(reply)
+    assert expected.intent is OUT
+    assert classify(before + _recase(reply, mask) + after) == expected
+
+
+@given(before=HARMLESS_BEFORE, negation=st.sampled_from(NEGATIONS), after=HARMLESS_AFTER)
+def test_negation_right_before_stop_is_never_an_anywhere_opt_out(
+    before: list[str], negation: str, after: list[str]
+) -> None:
+    text = " ".join([*before, negation, "stop", *after])
+    result = classify(text)
+    assert result.intent is None
+    assert review_reason(text, result) == "contains 'stop' after a negation"
+    # The first-word rule still wins when STOP is the first word.
+    assert classify(f"STOP {text}").intent is OUT
+
+
+@given(negation=st.sampled_from(NEGATIONS), stop=st.sampled_from(["stop", "STOP", "Stop !"]))
+def test_punctuation_ends_a_negation(negation: str, stop: str) -> None:
+    assert classify(f"{negation}. {stop}").intent is OUT
+    assert classify(f"{negation}, {stop}").intent is OUT
+
+
+@given(reply=st.sampled_from(CLEAR_OPT_OUTS), filler=st.integers(min_value=26, max_value=60))
+def test_long_replies_are_flagged_not_applied(reply: str, filler: int) -> None:
+    text = "bla " * filler + reply
+    result = classify(text)
+    assert result == Classification(None, None, Scope.BRAND)
+    reason = review_reason(text, result)
+    assert reason is not None
+    assert reason.endswith(" in a long reply")
+
+
+@given(text=st.text())
+def test_review_reason_never_raises_nor_flags_an_opt_out(text: str) -> None:
+    result = classify(text)
+    reason = review_reason(text, result)
+    assert reason is None or reason.startswith("contains '")
+    if result.intent is OUT:
+        assert reason is None
 
 
 @given(text=st.text())

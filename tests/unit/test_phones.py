@@ -70,6 +70,7 @@ REASONS = {
     "too_long",
     "invalid_number",
     "not_sms_capable",
+    "control_character",
 }
 
 INVALID = [

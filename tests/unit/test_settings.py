@@ -1,8 +1,16 @@
 from __future__ import annotations
 
-import pytest
+import re
 
-from stopsms.settings import ConfigurationError, Settings, get_settings, parse_brand_map
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stopsms.brands import parse_brand_map
+from stopsms.errors import InvalidWindow
+from stopsms.local import template
+from stopsms.settings import ConfigurationError, Settings, get_settings
+from stopsms.window import SendingWindow
 
 
 def test_defaults_without_environment() -> None:
@@ -10,7 +18,9 @@ def test_defaults_without_environment() -> None:
     assert settings.consent_policy == "enforce"
     assert settings.smart_encoding is True
     assert settings.stop_number == "36111"
-    assert settings.brand_for("36111") == "default"
+    assert settings.brands_of("36111") == frozenset()  # no phantom "default" brand
+    assert settings.receives_replies("36 111")
+    assert not settings.receives_replies("38000")
 
 
 def test_every_variable_is_parsed() -> None:
@@ -18,8 +28,7 @@ def test_every_variable_is_parsed() -> None:
         {
             "STOPSMS_CONTACT_STATE_TABLE": "t1",
             "STOPSMS_CONSENT_POLICY": "record",
-            "STOPSMS_INBOUND_BRANDS": "36111=acme, +33700000001=globex",
-            "STOPSMS_DEFAULT_BRAND": "house",
+            "STOPSMS_INBOUND_BRANDS": "36111=Acme, +33700000001=globex,36111=initech",
             "STOPSMS_SMART_ENCODING": "false",
             "STOPSMS_SEND_RATE": "50",
             "STOPSMS_MIRROR_OPT_OUTS": "true",
@@ -28,8 +37,10 @@ def test_every_variable_is_parsed() -> None:
     )
     assert settings.contact_state_table == "t1"
     assert settings.consent_policy == "record"
-    assert settings.brand_for("+33700000001") == "globex"
-    assert settings.brand_for("38000") == "house"
+    assert settings.brands_of("07 00 00 00 01") == {"globex"}
+    assert settings.brands_of("36111") == {"acme", "initech"}
+    assert settings.brands_of("38000") == frozenset()
+    assert settings.receives_replies("+33700000001")
     assert (settings.smart_encoding, settings.send_rate, settings.mirror_opt_outs) == (
         False,
         50,
@@ -46,6 +57,8 @@ def test_every_variable_is_parsed() -> None:
         ({"STOPSMS_SEND_RATE": "fast"}, "SEND_RATE"),
         ({"STOPSMS_SEND_RATE": "0"}, "SEND_RATE"),
         ({"STOPSMS_INBOUND_BRANDS": "36111"}, "INBOUND_BRANDS"),
+        ({"STOPSMS_INBOUND_BRANDS": "36111=*"}, "INBOUND_BRANDS"),
+        ({"STOPSMS_INBOUND_BRANDS": "acme=36111"}, "INBOUND_BRANDS"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -54,7 +67,46 @@ def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
 
 
 def test_brand_map_ignores_blank_entries() -> None:
-    assert parse_brand_map(" , 36111=acme,") == {"36111": "acme"}
+    assert parse_brand_map(" , 36111=acme,") == {"36111": frozenset({"acme"})}
+
+
+# The template's AllowedPattern is what CloudFormation checks at deploy time: everything it
+# lets through must also be read by the functions, or a typo fails at the first invocation.
+def _pattern(name: str) -> str:
+    return str(template.load()["Parameters"][name]["AllowedPattern"])
+
+
+_TEXT = st.characters(codec="latin-1", exclude_categories=("Cc",))
+
+
+@given(st.from_regex(re.compile(_pattern("InboundBrands")), fullmatch=True, alphabet=_TEXT))
+def test_every_inbound_brands_value_the_template_accepts_is_read(spec: str) -> None:
+    Settings.from_env({"STOPSMS_INBOUND_BRANDS": spec})
+
+
+@given(st.from_regex(re.compile(_pattern("SendingWindow")), fullmatch=True))
+def test_every_sending_window_the_template_accepts_is_read(spec: str) -> None:
+    start, end = re.findall(r"\d+:\d+", spec)
+    if tuple(map(int, start.split(":"))) < tuple(map(int, end.split(":"))):
+        SendingWindow.parse(spec)
+    else:  # the one rule a pattern cannot say
+        with pytest.raises(InvalidWindow, match="start must be before end"):
+            SendingWindow.parse(spec)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("InboundBrands", "36111"),
+        ("InboundBrands", "36111=acme;38000=globex"),
+        ("InboundBrands", "36111=*"),
+        ("SendingWindow", "Lun-Sam 08:00-20:00"),
+        ("SendingWindow", "Mon-Sat 8h-20h"),
+        ("SendingWindow", "Mon-Sat 08:00-20:00 feriés"),
+    ],
+)
+def test_the_template_refuses_typos_at_deploy_time(name: str, value: str) -> None:
+    assert re.fullmatch(_pattern(name), value) is None
 
 
 def test_settings_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from stopsms.errors import InvalidPhoneNumber, MessageTooLong, StopSmsError
 from stopsms.keywords import classify
@@ -109,9 +110,10 @@ def _bind() -> None:
 
 def _status(args: argparse.Namespace) -> int:
     from stopsms.operator import status
+    from stopsms.settings import get_settings
 
     _bind()
-    print(json.dumps(status(args.phone), ensure_ascii=False, indent=2))
+    print(json.dumps(status(args.phone, get_settings()), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -129,18 +131,60 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from stopsms.operator import import_optouts
+    from stopsms.operator import PROGRESS_EVERY, import_optouts
 
     _bind()
-    with open(args.file, newline="", encoding="utf-8-sig") as rows:
-        result = import_optouts(rows, args.source, args.brand)
-    print(
-        f"imported {result.imported}, already known {result.already_known}, "
-        f"refused {len(result.refused)}"
-    )
+
+    def progress(so_far: Any) -> None:
+        if so_far.lines % (10 * PROGRESS_EVERY) == 0 or sys.stderr.isatty():
+            end = "\r" if sys.stderr.isatty() else "\n"
+            print(
+                f"  {so_far.lines:,} lines read, {so_far.imported:,} imported",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
+
+    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    with source:
+        result = import_optouts(
+            iter(lambda: source.read(64 * 1024), b""), args.source, args.brand, progress=progress
+        )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
     for line in result.refused:
-        print(f"  {line}", file=sys.stderr)
-    return 1 if result.refused else 0
+        print(f"  refused {line}", file=sys.stderr)
+    if result.ignored_columns:
+        print(f"  columns ignored: {', '.join(result.ignored_columns)}", file=sys.stderr)
+    print(result.summary())
+    return 1 if result.refused or result.interrupted else 0
+
+
+def _replies(args: argparse.Namespace) -> int:
+    from stopsms.operator import replies_to_review, resolve_review
+
+    _bind()
+    if args.apply or args.dismiss:
+        print(resolve_review(args.apply or args.dismiss, opt_out=bool(args.apply)))
+        return 0
+    waiting = replies_to_review()
+    if args.json:
+        print(json.dumps(waiting, ensure_ascii=False, indent=2))
+        return 0
+    if not waiting:
+        print("no reply is waiting for review")
+        return 0
+    for item in waiting:
+        text = " ".join(str(item["text"] or "").split())
+        shown = text if len(text) <= 70 else text[:69] + "…"
+        print(f"{item['at'][:16]}  {item['brand']:<12} {shown!r}")
+        print(f"    why: {item['reason']}")
+        print(f"    id:  {item['id']}")
+    print(
+        f"{len(waiting)} repl{'y' if len(waiting) == 1 else 'ies'} to review: "
+        "--apply ID opts the person out, --dismiss ID keeps the reply as it is"
+    )
+    return 0
 
 
 def _erase(args: argparse.Namespace) -> int:
@@ -153,6 +197,12 @@ def _erase(args: argparse.Namespace) -> int:
         print("erasure cannot be undone: add --yes to confirm", file=sys.stderr)
         return 2
     done = erase(to_e164(args.phone).e164, get_settings())
+    if not (done.states or done.events or done.deliveries):
+        print(
+            "nothing was stored for this number: there was nothing to erase. An opt-out for "
+            "every brand is kept under a keyed hash all the same, so it never receives marketing"
+        )
+        return 0
     print(
         f"erased: {done.states} state item(s), {done.events} evidence event(s) redacted, "
         f"{done.deliveries} delivery record(s); the opt-out is kept under a keyed hash"
@@ -239,6 +289,21 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--source", required=True, help="where the list comes from (evidence)")
     load.add_argument("--brand", help="brand the opt-outs apply to (default: every brand)")
     load.set_defaults(handler=_import)
+
+    review = commands.add_parser(
+        "replies",
+        help="replies that may be opt-outs StopSMS could not apply on its own",
+        description="Lists the replies kept for human review: they contain an opt-out word "
+        "('don't stop', a long message with 'désabonner', a STOP crossed by a later START) "
+        "but changed nothing. Decide each one with --apply or --dismiss.",
+    )
+    decision = review.add_mutually_exclusive_group()
+    decision.add_argument(
+        "--apply", metavar="ID", help="opt the person out, as of when they wrote (the reply's id)"
+    )
+    decision.add_argument("--dismiss", metavar="ID", help="close the review, change nothing")
+    review.add_argument("--json", action="store_true", help="the list as JSON")
+    review.set_defaults(handler=_replies)
 
     erase = commands.add_parser(
         "erase", help="a person's erasure request: forget the number, keep its opt-out"

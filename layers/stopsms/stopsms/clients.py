@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -80,3 +81,11 @@ def reset() -> None:
     for factory in (dynamodb, sqs, s3, sns, sms, secretsmanager):
         factory.cache_clear()
     _session.cache_clear()
+
+
+def error_code(error: BaseException) -> str:
+    """What to log or store of a failed call: its AWS error code (or the exception's type),
+    never its message, which may quote a phone number."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__

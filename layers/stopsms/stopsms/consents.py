@@ -11,22 +11,26 @@ state of its brand:
 * the evidence key is ``captured_at`` + a stable hash of the record's content, so a redelivered
   record is recognised (``AlreadyExists``) and never stored twice, while two different records
   are both kept: a later record never erases an earlier one;
-* the state follows ``captured_at``, not the arrival order: a record older than the state
-  already stored is refused by the data layer (``StaleEvent``), logged, and stays in the
-  history as evidence only. Applying the same record twice is harmless (same instant: an
+* the state follows the instant the person acted, not the arrival order: a record older than
+  the state already stored is refused by the data layer (``StaleEvent``), logged, and stays in
+  the history as evidence only. Applying the same record twice is harmless (same instant: an
   opt-out is re-written identically, an opt-in is refused as stale).
+* that instant is ``captured_at``, unless the upstream clock runs ahead of AWS's: a record is
+  never later than the moment SQS received it (``SentTimestamp``). Otherwise an opt-in
+  stamped 45 minutes ahead would outrank a real STOP received by AWS 5 minutes later. The
+  evidence keeps both (``captured_at`` as sent, ``received_at``).
 
 Evidence first, then state: a crash between the two is completed by the redelivery.
 
-Retention: opt-in evidence expires (DynamoDB TTL) ``retention_days`` after ``captured_at``;
-opt-out evidence has no expiry, it proves an opt-out that stays in force.
+Retention (``stopsms.retention``): an opt-in is relied on for ``retention_days`` after it was
+given and its evidence expires at that very instant; opt-out evidence has no expiry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -40,13 +44,13 @@ from stopsms.eligibility import OPTED_IN, OPTED_OUT, Status
 from stopsms.errors import AlreadyExists, StaleEvent, StopSmsError
 from stopsms.models import ConsentRecord, describe
 from stopsms.phones import mask
+from stopsms.retention import evidence_expiry
 from stopsms.settings import Settings, get_settings
 
 __all__ = [
     "InvalidConsentRecord",
     "apply",
     "event_id",
-    "evidence_expiry",
     "handle_record",
     "parse",
 ]
@@ -72,7 +76,15 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
         raise
     settings = get_settings()
     tables.bind(settings)
-    return apply(consent, settings)
+    return apply(consent, settings, received_at=_sent_at(record))
+
+
+def _sent_at(record: SQSRecord) -> datetime:
+    """When SQS received the message (AWS's clock); now when the attribute is missing."""
+    try:
+        return datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC)
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
 
 
 def parse(body: str) -> ConsentRecord:
@@ -90,14 +102,14 @@ def event_id(consent: ConsentRecord) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def evidence_expiry(kind: str, captured_at: datetime, settings: Settings) -> datetime | None:
-    """TTL of an evidence event (module docstring, Retention): none for an opt-out."""
-    return None if kind == "opt_out" else captured_at + timedelta(days=settings.retention_days)
-
-
-def apply(consent: ConsentRecord, settings: Settings) -> dict[str, Any]:
+def apply(
+    consent: ConsentRecord, settings: Settings, received_at: datetime | None = None
+) -> dict[str, Any]:
     """Keep the record as evidence, then update the brand's state if the record is the latest."""
     key = evidence.event_key(consent.captured_at, event_id(consent))
+    received = received_at or datetime.now(UTC)
+    # An upstream clock ahead of AWS's never outranks what AWS received since (a STOP).
+    at = min(consent.captured_at, received)
     log = {
         "phone": mask(consent.phone),
         "brand": consent.brand,
@@ -111,9 +123,10 @@ def apply(consent: ConsentRecord, settings: Settings) -> dict[str, Any]:
         brand=consent.brand,
         source=consent.source,
         captured_at=consent.captured_at,
+        received_at=received,
         recorded_at=datetime.now(UTC),
         proof=consent.proof,
-        expires_at=evidence_expiry(consent.action, consent.captured_at, settings),
+        expires_at=evidence_expiry(consent.action, at, settings.retention_days),
     )
     new = True
     try:
@@ -127,7 +140,7 @@ def apply(consent: ConsentRecord, settings: Settings) -> dict[str, Any]:
             consent.phone,
             consent.brand,
             status,
-            consent.captured_at,
+            at,
             source=consent.source,
             evidence_key=key,
         )

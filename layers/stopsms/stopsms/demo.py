@@ -2,8 +2,10 @@
 
 It plays a day in the life of a French retailer, "acme": consents are imported, a marketing
 campaign goes to a few thousand people (some numbers invalid, duplicated or without consent),
-some of them reply STOP in the ways people really write it, a second campaign no longer
-reaches them, a transactional message still does, and someone asks for HELP.
+a campaign whose file is broken is refused having sent nothing and goes out once fixed, some
+people reply STOP in the ways people really write it (and one reply waits for a human), a
+second campaign no longer reaches them, a transactional message still does, and someone asks
+for HELP.
 """
 
 from __future__ import annotations
@@ -19,13 +21,24 @@ from typing import Any
 
 from stopsms.dal.tables import bind
 from stopsms.local.stack import LocalStack
+from stopsms.operator import replies_to_review
+from stopsms.phones import mask
 from stopsms.reporting import render_table, report
 from stopsms.settings import get_settings
 
 # moto's emulated SQS costs O(queue depth) per message: a thousand recipients keeps the whole
 # demo around a minute on 2 cores (``--audience`` changes it).
 AUDIENCE = 1000
-STOP_REPLIES = ["STOP", "Stop merci", "arrêt", "STOP 36111", "stop sms !", "Désabonner", "  «Stop»"]
+STOP_REPLIES = [
+    "STOP",
+    "Stop merci",
+    "arrêt",
+    "S.T.O.P",
+    "Merci de ne plus m'envoyer de SMS",
+    "Désabonnez-moi",
+    "  «Stop»",
+]
+UNCLEAR_REPLY = "Je ne veux pas arrêter, mais moins souvent svp"  # a human decides
 # The demo must run at any hour: the legal window is opened around the clock here only.
 DEMO_WINDOW = "Mon-Sun 00:00-23:59 no-holidays"
 
@@ -84,6 +97,48 @@ def _print_report(campaign_id: str) -> None:
     print("\n".join("   " + line for line in render_table(report(campaign_id)).splitlines()))
 
 
+def _masked(phone: str) -> str:
+    return mask(phone)
+
+
+def _broken_file(stack: LocalStack, phones: list[str]) -> list[str]:
+    """A file with one Latin-1 row: refused with nothing sent, then sent once fixed."""
+    started = _step("Campaign 'flash' to a file whose last row is not UTF-8")
+    bucket = stack.stack.buckets["AudienceBucket"]
+    rows = "".join(f"{phone},Client\n" for phone in phones[:-1]).encode()
+    broken = b"phone,first_name\n" + rows + phones[-1].encode() + b",L\xe9a\n"
+    request = {
+        "campaign_id": "flash",
+        "category": "marketing",
+        "brand": "acme",
+        "body": "Vente flash ce soir chez Acme, -40 % !",
+        "audience": {"s3_uri": f"s3://{bucket}/flash.csv"},
+    }
+    before = len(stack.sms.outbox)
+    stack.client("s3").put_object(Bucket=bucket, Key="flash.csv", Body=broken)
+    _publish(stack, "CampaignQueue", [request])
+    stack.pump()
+    refused = report("flash")
+    print(f"   {refused['status']}, {len(stack.sms.outbox) - before} SMS sent: {refused['reason']}")
+    problems = []
+    if refused["status"] != "refused" or len(stack.sms.outbox) != before:
+        problems.append("a campaign with a broken file was not refused whole")
+    fixed = broken.replace(b"L\xe9a", "Léa".encode())
+    stack.client("s3").put_object(Bucket=bucket, Key="flash.csv", Body=fixed)
+    _publish(stack, "CampaignQueue", [request])  # the same campaign_id, once fixed
+    stack.pump()
+    sent = report("flash")
+    print(f"   fixed and published again under the same id: {sent['status']}, {sent['sent']} sent")
+    if sent["sent"] + sum(sent["suppressed"].values()) != len(phones):
+        problems.append("the fixed campaign did not reach its whole audience")
+    dlq = stack.queue("CampaignDLQ")
+    held = stack.dead_letters()["CampaignDLQ"]
+    print(f"   CampaignDLQ holds the refused request ({held}), as an operator would find it")
+    stack.client("sqs").purge_queue(QueueUrl=dlq)  # read and handled: the demo goes on
+    _done(started)
+    return problems
+
+
 def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     """Play the scenario; returns what went wrong (empty when StopSMS kept its promises)."""
     problems: list[str] = []
@@ -140,13 +195,23 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     _done(started, f"({len(sms.outbox)} SMS sent)")
     _print_report("soldes-hiver")
 
+    problems += _broken_file(stack, consented[:40])
+
     started = _step("Replies: a handful of people answer STOP, in their own words")
     stoppers = consented[:100:13][: len(STOP_REPLIES)]
     for phone, text in zip(stoppers, STOP_REPLIES, strict=False):
-        print(f"   {phone[:4]}******{phone[-2:]} writes {text!r}")
+        print(f"   {_masked(phone)} writes {text!r}")
         stack.reply(phone, text)
     stack.reply(consented[5], "weekend ?")  # not a keyword: kept for the operator
+    stack.reply(consented[6], UNCLEAR_REPLY)
+    print(f"   {_masked(consented[6])} writes {UNCLEAR_REPLY!r}")
     stack.pump()
+    waiting = replies_to_review()
+    print(f"   replies waiting for a human (python -m stopsms replies): {len(waiting)}")
+    for item in waiting:
+        print(f"      {item['text']!r}: {item['reason']}")
+    if [item["text"] for item in waiting] != [UNCLEAR_REPLY]:
+        problems.append(f"the unclear reply was not the one kept for review: {waiting}")
     _done(started)
 
     started = _step("Campaign 'soldes-j2' (marketing, inline) to the same people")
@@ -208,7 +273,10 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     for message in [m for m in sms.outbox if m["MessageType"] == "PROMOTIONAL"][:3]:
         print(f"   {message['DestinationPhoneNumber'][:4]}******  {message['MessageBody']}")
     confirmations = [m for m in sms.outbox if "ne recevrez plus" in m["MessageBody"]]
-    print(f"   opt-out confirmations sent: {len(confirmations)}")
+    example = confirmations[0]["MessageBody"] if confirmations else None
+    print(f"   opt-out confirmations sent: {len(confirmations)}, e.g. {example!r}")
+    if any("acme" not in m["MessageBody"] for m in confirmations):
+        problems.append("a confirmation did not name the brand that wrote")
 
     _step("Where the evidence lives")
     settings = get_settings()

@@ -25,15 +25,16 @@ from datetime import UTC, datetime
 from functools import cache
 
 from stopsms import clients
-from stopsms.dal import contacts
+from stopsms.dal import campaigns, contacts
 from stopsms.dal.tables import GLOBAL_SCOPE, Delivery, Evidence, copy_with_key
 from stopsms.errors import StaleEvent
 from stopsms.settings import Settings
 
 PREFIX = "erased#"
 ERASURE_SOURCE = "erasure-request"
-# What an evidence event loses: the person's words, the proof, the numbers and message ids.
-REDACTED = dict.fromkeys(("proof", "text", "inbound_message_id", "destination_number"))
+# What an evidence event loses: the person's words, the proof, the numbers and message ids;
+# and a reply flagged for review leaves the review list (nobody can act on it any more).
+REDACTED = dict.fromkeys(("proof", "text", "inbound_message_id", "destination_number", "review"))
 
 
 @cache
@@ -74,6 +75,7 @@ def erase(e164: str, settings: Settings) -> Erasure:
         copy_with_key(event, stand_in, event.event_key, **REDACTED).save()
         event.delete()
         done.events += 1
+    campaigns.drop(campaigns.mirror_key(e164))  # a copy to the AWS opt-out list still due
     # Claims are keyed by campaign: a scan, acceptable for a rare request.
     for delivery in Delivery.scan(Delivery.recipient == f"p#{e164}"):
         copy_with_key(delivery, delivery.campaign_id, f"p#{stand_in}", updated_at=now).save()

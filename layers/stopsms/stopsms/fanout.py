@@ -50,20 +50,24 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 import phonenumbers
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stopsms import audience, clients
-from stopsms.dal import campaigns
+from stopsms import audience, clients, optout_list
+from stopsms.brands import reply_numbers
+from stopsms.dal import campaigns, stop_numbers
 from stopsms.dal.campaigns import (
+    CHECKING,
     DEFERRED,
     DEFERRED_CAMPAIGN,
     DEFERRED_JOB,
     FANNING_OUT,
     REFUSED,
+    SEND_AT,
+    WINDOW,
 )
 from stopsms.dal.tables import Campaign, bind
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, MessageTooLong, StopSmsError
@@ -180,6 +184,14 @@ def prepare(request: CampaignRequest, settings: Settings) -> CampaignRequest:
         raise CampaignRefused(
             "stop_number: required for marketing, and the deployment has no default StopNumber"
         )
+    if request.category.is_marketing and not settings.receives_replies(str(request.stop_number)):
+        # A STOP sent to a number that does not reach this stack would never be applied.
+        raise CampaignRefused(
+            f"stop_number: replies to {request.stop_number} do not reach this stack: use the "
+            f"deployment's StopNumber ({settings.stop_number}) or a number of its "
+            "InboundBrands parameter, or add this one there (and route its two-way SMS to "
+            "InboundTopic)"
+        )
     try:
         compose(
             request.body,
@@ -212,15 +224,17 @@ def representative_phone(country: str) -> Phone:
 
 def resume_at(
     request: CampaignRequest, at: datetime, window: SendingWindow, country: str
-) -> datetime | None:
-    """When a campaign requested at ``at`` may start, or None if it may start now.
+) -> tuple[datetime, str] | None:
+    """When a campaign requested at ``at`` may start and what it waits for (``send_at`` or
+    the sending ``window``), or None if it may start now.
 
     The first instant from ``send_at`` on (or now) that is, for marketing, inside the window.
     """
     start = max(at, request.send_at) if request.send_at is not None else at
+    waiting_for = SEND_AT if start > at else WINDOW
     if request.category.is_marketing:
         start = next_open(window, start, representative_phone(country))
-    return start if start > at else None
+    return (start, waiting_for) if start > at else None
 
 
 # --- send queue -------------------------------------------------------------------------------
@@ -283,6 +297,7 @@ def send_all(queue_url: str, jobs: Sequence[SendJob]) -> int:
 class Counters:
     recipients_queued: int = 0
     campaigns_refused: int = 0
+    campaigns_halted: int = 0
     campaigns_deferred: int = 0
     campaigns_queued: int = 0
     continuations: int = 0
@@ -350,24 +365,10 @@ class FanOut:
                 "give large audiences as an S3 CSV"
             )
         campaign = campaigns.get(cid)
-        if campaign is None:
-            resume = resume_at(request, now(), self.window, self.settings.holidays_country)
+        if campaign is None or campaign.status == REFUSED:
+            # New, or refused before (nothing was sent): this request starts it afresh.
             try:
-                if resume is not None:
-                    campaigns.create(
-                        cid,
-                        stored,
-                        DEFERRED,
-                        deferred=DEFERRED_CAMPAIGN,
-                        resume_at=resume.astimezone(UTC).isoformat(),
-                    )
-                    self.counters.campaigns_deferred += 1
-                    self.logger.info(
-                        "campaign deferred", campaign_id=cid, resume_at=resume.isoformat()
-                    )
-                    return
-                campaign = campaigns.create(cid, stored, FANNING_OUT, cursor=0, queued=0)
-                self.logger.info("campaign recorded", campaign_id=cid, message_id=message_id)
+                campaign = self._record(request, stored, replacing=campaign is not None)
             except AlreadyExists:  # a concurrent delivery of the same request
                 campaign = self._get(cid)
         elif campaign.request != stored:
@@ -375,13 +376,60 @@ class FanOut:
                 "campaign already recorded with another request: the recorded one stands",
                 campaign_id=cid,
             )
-        if campaign.status == DEFERRED:
-            self.logger.info("campaign already deferred", campaign_id=cid)
-            return
-        self._slice(campaign, message_id, 0)
+        if campaign.status == CHECKING:
+            self._check(campaign, message_id, 0)
+        elif campaign.status == FANNING_OUT:
+            self._slice(campaign, message_id, 0)
+        else:
+            self.logger.info("campaign recorded before", campaign_id=cid, status=campaign.status)
+
+    def _record(
+        self, request: CampaignRequest, stored: dict[str, Any], replacing: bool
+    ) -> Campaign:
+        """Record a campaign: checking its S3 audience first; an inline one deferred or
+        fanning out at once (its audience is the list)."""
+        cid = request.campaign_id
+        if request.audience is not None:
+            campaign = campaigns.create(
+                cid, stored, CHECKING, replacing_refused=replacing, cursor=0, queued=0, lines=1
+            )
+            self.logger.info("campaign recorded: checking its audience", campaign_id=cid)
+            return campaign
+        audience = len(request.inline_recipients())
+        waiting = resume_at(request, now(), self.window, self.settings.holidays_country)
+        if waiting is None:
+            campaign = campaigns.create(
+                cid,
+                stored,
+                FANNING_OUT,
+                replacing_refused=replacing,
+                cursor=0,
+                queued=0,
+                audience=audience,
+            )
+            self.logger.info("campaign recorded", campaign_id=cid)
+            return campaign
+        until, waiting_for = waiting
+        campaign = campaigns.create(
+            cid,
+            stored,
+            DEFERRED,
+            replacing_refused=replacing,
+            audience=audience,
+            deferred=DEFERRED_CAMPAIGN,
+            resume_at=until.astimezone(UTC).isoformat(),
+            waiting_for=waiting_for,
+        )
+        self.counters.campaigns_deferred += 1
+        self.logger.info("campaign deferred", campaign_id=cid, resume_at=until.isoformat())
+        return campaign
 
     def _continuation(self, message: Continuation, message_id: str) -> None:
-        self._slice(self._get(message.campaign_id), message_id, message.offset)
+        campaign = self._get(message.campaign_id)
+        if campaign.status == CHECKING:
+            self._check(campaign, message_id, message.offset)
+        else:
+            self._slice(campaign, message_id, message.offset)
 
     def _release(self, message: Release, message_id: str) -> None:
         cid = message.campaign_id
@@ -391,9 +439,9 @@ class FanOut:
                 self.logger.info("campaign not released yet", campaign_id=cid)
                 return
             request = CampaignRequest.model_validate(campaign.request)
-            resume = resume_at(request, now(), self.window, self.settings.holidays_country)
-            if resume is not None:  # released early (clocks): wait again
-                campaigns.defer_again(cid, resume)
+            waiting = resume_at(request, now(), self.window, self.settings.holidays_country)
+            if waiting is not None:  # released early (clocks): wait again
+                campaigns.defer_again(cid, *waiting)
                 self.counters.campaigns_deferred += 1
                 self.logger.info("campaign deferred again", campaign_id=cid)
                 return
@@ -408,47 +456,148 @@ class FanOut:
             raise CampaignRefused(f"campaign_id: no campaign {campaign_id!r} is recorded")
         return campaign
 
-    # -- one slice ------------------------------------------------------------------------------
+    def _moved_on(self, campaign: Campaign, message_id: str, offset: int) -> bool:
+        """Whether this slice is already done (the module docstring's cases 2 and 3)."""
+        cid = campaign.campaign_id
+        cursor = int(campaign.cursor or 0)
+        if cursor == offset:
+            return False
+        if campaign.advanced_by == message_id:
+            self._continue(cid, cursor, int(campaign.queued or 0))
+            self.logger.info("slice done before: continuation sent again", campaign_id=cid)
+        else:
+            self.logger.info("stale slice dropped", campaign_id=cid, offset=offset, cursor=cursor)
+        return True
+
+    # -- checking an S3 audience ---------------------------------------------------------------
+
+    def _check(self, campaign: Campaign, message_id: str, offset: int) -> None:
+        """Read one slice of the file for problems (``audience.check``); at its end, refuse
+        the campaign (nothing was queued) or let it start."""
+        cid = campaign.campaign_id
+        if self._moved_on(campaign, message_id, offset):
+            return
+        request = CampaignRequest.model_validate(campaign.request)
+        start = audience.Progress(
+            offset=offset,
+            line=int(campaign.lines or 1),
+            rows=int(campaign.queued or 0),
+            header=audience.Header(tuple(campaign.header)) if campaign.header else None,
+            problems=tuple(campaign.problems or ()),
+            finished=False,
+        )
+        with ExitStack() as stack:
+            try:
+                chunks, etag = self._read(request, campaign.source_etag, offset, stack)
+            except audience.AudienceError as error:
+                self._refuse(cid, f"audience: {error}. {audience.NOTHING_SENT}")
+            progress = audience.check(
+                chunks,
+                start,
+                max_rows=self.settings.check_slice_rows,
+                out_of_time=self._out_of_time,
+            )
+        if progress.finished and progress.problems:
+            self._refuse(cid, audience.refusal(progress.problems))
+        if not progress.finished:
+            moved = campaigns.check_progress(
+                cid,
+                expected=offset,
+                cursor=progress.offset,
+                line=progress.line,
+                rows=progress.rows,
+                advanced_by=message_id,
+                header=list(progress.header.columns) if progress.header else None,
+                problems=list(progress.problems),
+                source_etag=etag,
+            )
+            if moved:
+                self._continue(cid, progress.offset, progress.rows)
+            return
+        waiting = resume_at(request, now(), self.window, self.settings.holidays_country)
+        until, waiting_for = waiting if waiting is not None else (None, None)
+        started = campaigns.checked(
+            cid,
+            expected=offset,
+            audience=progress.rows,
+            advanced_by=message_id,
+            resume_at=until,
+            waiting_for=waiting_for,
+            header=list(progress.header.columns) if progress.header else [],
+            source_etag=etag,  # the fan-out reads the very version that was checked
+        )
+        if not started:
+            self.logger.info("check already finished by another delivery", campaign_id=cid)
+            return
+        self.logger.info("audience checked", campaign_id=cid, audience=progress.rows)
+        if until is not None:
+            self.counters.campaigns_deferred += 1
+            self.logger.info("campaign deferred", campaign_id=cid, resume_at=until.isoformat())
+        else:
+            self._continue(cid, 0, 0)
+
+    def _refuse(self, campaign_id: str, reason: str) -> NoReturn:
+        """Refuse a campaign being checked (it queued no one) and end the message in the DLQ."""
+        if not campaigns.refuse(campaign_id, reason):
+            raise FanOutError(f"campaign {campaign_id} is past checking: not refused")
+        raise CampaignRefused(reason)
+
+    def _read(
+        self, request: CampaignRequest, etag: str | None, offset: int, stack: ExitStack
+    ) -> tuple[Iterator[bytes], str | None]:
+        """The bytes of the S3 audience from ``offset``, of the version ``etag`` when known
+        (``AudienceError`` when it is gone or was replaced), and the version read."""
+        source = request.audience
+        if source is None:
+            raise ValueError("an inline campaign has no audience file")
+        bucket, key = source.location
+        options: dict[str, Any] = {"IfMatch": etag} if etag else {}
+        try:
+            response = clients.s3().get_object(
+                Bucket=bucket, Key=key, Range=f"bytes={offset}-", **options
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "InvalidRange":  # the offset is the end of the file
+                return iter(()), etag
+            raise _s3_error(code, source.s3_uri) from error
+        body = response["Body"]
+        stack.callback(body.close)
+        return body.iter_chunks(CHUNK_BYTES), response.get("ETag", etag)
+
+    # -- one slice of the fan-out --------------------------------------------------------------
 
     def _slice(self, campaign: Campaign, message_id: str, offset: int) -> None:
         cid = campaign.campaign_id
-        if campaign.status == REFUSED:
-            raise CampaignRefused(str(campaign.reason))
         if campaign.status != FANNING_OUT:
             self.logger.info(
                 "nothing to fan out", campaign_id=cid, status=campaign.status, message_id=message_id
             )
             return
-        cursor, queued = int(campaign.cursor or 0), int(campaign.queued or 0)
-        if cursor != offset:
-            if campaign.advanced_by == message_id:
-                self._continue(cid, cursor, queued)
-                self.logger.info("slice done before: continuation sent again", campaign_id=cid)
-            else:
-                self.logger.info(
-                    "stale slice dropped", campaign_id=cid, offset=offset, cursor=cursor
-                )
+        if self._moved_on(campaign, message_id, offset):
             return
+        queued = int(campaign.queued or 0)
         request = CampaignRequest.model_validate(campaign.request)
+        if offset == 0:
+            # Replies to these numbers that answer no known SMS now concern this brand too.
+            for number in reply_numbers(request.stop_number, request.origination_identity):
+                stop_numbers.record(number, request.brand)
         with ExitStack() as stack:
-            header: list[str] | None = None
-            etag: str | None = None
             if request.audience is None:
                 rows = _inline_rows(request.inline_recipients(), offset)
             else:
                 try:
-                    head, rows, etag = self._s3_rows(request, campaign, offset, stack)
+                    chunks, _ = self._read(request, campaign.source_etag, offset, stack)
+                    known = audience.Header(tuple(campaign.header)) if offset else None
+                    _, rows = audience.recipients(chunks, offset, known)
                 except audience.AudienceError as error:
-                    reason = f"audience: {error}"
-                    campaigns.refuse(cid, reason)
-                    raise CampaignRefused(reason) from None
-                header = list(head.columns) if offset == 0 else None
+                    self._halt(campaign, str(error))
+                    return
             try:
                 result = self._queue(request, rows, offset, queued)
             except audience.AudienceError as error:
-                reason = f"audience: {error}"
-                campaigns.refuse(cid, reason)
-                raise CampaignRefused(reason) from None
+                self._halt(campaign, str(error))
+                return
         moved = campaigns.advance(
             cid,
             expected=offset,
@@ -456,8 +605,6 @@ class FanOut:
             queued=result.seq,
             advanced_by=message_id,
             finished=result.finished,
-            header=header,
-            source_etag=etag if offset == 0 else None,
         )
         if not moved:
             self.logger.info("slice already advanced by another delivery", campaign_id=cid)
@@ -468,34 +615,18 @@ class FanOut:
         else:
             self._continue(cid, result.cursor, result.seq)
 
-    def _s3_rows(
-        self, request: CampaignRequest, campaign: Campaign, offset: int, stack: ExitStack
-    ) -> tuple[audience.Header, Iterator[audience.Row], str | None]:
-        source = request.audience
-        if source is None:
-            raise ValueError("an inline campaign has no audience file")
-        bucket, key = source.location
-        etag = campaign.source_etag if offset else None
-        chunks: Iterator[bytes] = iter(())
-        options: dict[str, Any] = {"IfMatch": etag} if etag else {}
-        try:
-            response = clients.s3().get_object(
-                Bucket=bucket, Key=key, Range=f"bytes={offset}-", **options
-            )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code != "InvalidRange":  # InvalidRange: the offset is the end of the file
-                raise _s3_error(code, source.s3_uri) from error
-        else:
-            body = response["Body"]
-            stack.callback(body.close)
-            chunks = body.iter_chunks(CHUNK_BYTES)
-            etag = response.get("ETag", etag)
-        known = None
-        if offset:
-            known = audience.Header(tuple(campaign.header or ()))
-        head, rows = audience.recipients(chunks, offset, known)
-        return head, rows, etag
+    def _halt(self, campaign: Campaign, problem: str) -> None:
+        """The rest of a checked file cannot be read any more (replaced, deleted, access
+        withdrawn): those already queued go out, the others are reported never queued."""
+        queued = int(campaign.queued or 0)
+        unsent = max(0, int(campaign.audience or 0) - queued)
+        reason = (
+            f"audience: {problem} after {queued} recipient(s) were queued; the other "
+            f"{unsent} were not sent"
+        )
+        if campaigns.halt(campaign.campaign_id, reason, unsent):
+            self.counters.campaigns_halted += 1
+            self.logger.error("campaign halted", campaign_id=campaign.campaign_id, reason=reason)
 
     def _queue(
         self, request: CampaignRequest, rows: Iterator[audience.Row], cursor: int, seq: int
@@ -551,7 +682,7 @@ def _s3_error(code: str, uri: str) -> StopSmsError:
     if code in ("NoSuchKey", "NoSuchBucket", "404"):
         return audience.AudienceError(f"{uri} does not exist")
     if code in ("PreconditionFailed", "412"):
-        return audience.AudienceError(f"{uri} was replaced during the fan-out")
+        return audience.AudienceError(f"{uri} changed while StopSMS was reading it")
     if code in ("AccessDenied", "403"):
         return audience.AudienceError(f"{uri} cannot be read by StopSMS (access denied)")
     return FanOutError(f"reading {uri} failed ({code})")
@@ -564,6 +695,7 @@ def _s3_error(code: str, uri: str) -> StopSmsError:
 class Released:
     campaigns: int = 0
     jobs: int = 0
+    mirrors: int = 0  # opt-outs copied to the AWS opt-out list at last
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -611,6 +743,7 @@ def release_due(settings: Settings, context: RemainingTime, logger: Logger) -> R
             released.jobs += _release_jobs(settings, taken)
             taken = []
     released.jobs += _release_jobs(settings, taken)
+    released.mirrors = optout_list.retry_due(settings, at, time_left)
     return released
 
 

@@ -1,40 +1,119 @@
 """Classify an inbound SMS reply as opt-out (STOP), opt-in (START) or help.
 
+Under the GDPR an objection to direct marketing needs no keyword: "Merci de ne plus m'envoyer
+de SMS" objects as clearly as STOP. So a reply is read in two steps, the first that matches wins.
+
 Rule
 ----
-1. Normalise the text: Unicode NFKD (so ``ＳＴＯＰ`` is ``STOP`` and ``Ê`` is ``E`` + accent),
-   drop combining marks (accents, emoji variation selectors), casefold, turn every character
-   that is not a letter or a digit (punctuation, quotes, emoji, symbols, hyphen, apostrophe,
-   control characters) into a space, collapse whitespace and strip.
-2. The keyword must be the WHOLE FIRST WORD of the normalised text, or its first two words for
-   two-word keywords (``opt out``, ``stop all``, ``stop tout``, ``stop sms``...). The longest
-   keyword wins, so ``stop all`` is a STOPALL-type opt-out while ``stop merci`` is a plain STOP.
-3. Everything after the keyword is ignored: ``Stop merci``, ``STOP 36111``, ``stop svp!!``,
-   ``STOP 🙏`` and ``Stop, je ne veux plus`` are all opt-outs. Whatever precedes the first word
-   and is not a letter or digit is ignored too: ``  «STOP»``, ``🛑 stop``, ``...stop``.
+1. Fold the text: Unicode NFKD (so ``ＳＴＯＰ`` is ``STOP`` and ``Ê`` is ``E`` + accent), drop
+   combining marks (accents, emoji variation selectors), casefold. Letters spelled out with
+   dots, spaces, dashes, underscores, stars or slashes (``S.T.O.P``, ``S T O P``, ``s-t-o-p``)
+   are glued back into ``stop``: nobody writes S, T, O, P as four one-letter words by chance.
+   :func:`normalise` then turns every character that is not a letter or a digit into a space.
+2. **First-word rule** (keywords, unchanged): the normalised text's WHOLE FIRST WORD, or its
+   first two words for two-word keywords (``opt out``, ``stop all``, ``stop tout``, ``stop
+   sms``...), is looked up in :data:`KEYWORD_TABLE`; the longest keyword wins, so ``stop all``
+   is a STOPALL-type opt-out while ``stop merci`` is a plain STOP. Everything after the keyword
+   is ignored (``Stop merci``, ``STOP 36111``, ``Stop, je ne veux plus``); so a sentence that
+   merely starts with a keyword (``Cancel my order``, ``End of story``, ``Arrêt de bus ?``) is
+   an opt-out: on a STOP channel the safe side is to stop sending. This is the only way to an
+   opt-in (START) or a help answer.
+3. **Anywhere rule** (opt-outs only), for a reply of at most :data:`MAX_AUTO_WORDS` words:
+   split the folded text into clauses at punctuation (``. , ; : ! ?``, new lines, a spaced or
+   long dash) BEFORE punctuation is folded away, then look in each clause for
 
-Trade-off: matching the first word only gives false negatives on free-text sentences
-(``please stop``, ``merci de ne plus m'écrire``) but avoids false positives such as ``I won't
-stop buying`` or ``don't stop``; matching whole words never matches a substring (``WEEKEND`` is
-not END, ``STANDARD`` is not TD, ``STOP36111`` glued together is not STOP). Replies that are not
-classified are never dropped: the caller keeps them for the operator, who can act on them by
-hand. Conversely a sentence that merely starts with a keyword (``Cancel my order``, ``End of
-story``) is an opt-out: on a STOP channel the safe side is to stop sending.
+   * a strong opt-out word: the STOP family (``stop``, ``STOPPP``, ``stooop``, ``STOPSMS``,
+     ``stopsvp``, ``STOP36111``; ``stopall``/``stop all``/``stop tout`` have scope ALL), the
+     French verbs ``stopper``/``arrêter`` (``stoppe(z)``, ``arrête(s/z)``, ``arrêter``), the noun
+     ``arrêt``, ``unsubscribe``/``unsub``, every word starting with ``désabon``/``désinscri``
+     (no innocent French word does), ``optout``/``opt out``/``opted out``;
+   * an objection phrase (keyword ``"objection"``): French "no longer" forms (``ne plus
+     m'envoyer``, ``ne plus recevoir``, ``ne m'envoyez plus``, ``je ne veux plus de vos sms``,
+     ``plus jamais de sms``, ``je n'en veux plus``, ``je ne veux pas de vos pubs``, ``ne plus
+     être contacté``, ``ne pas me recontacter``), requests to be removed (``désinscrivez-moi``,
+     ``retirez-moi de votre liste``, ``supprimez mon numéro``, ``suppression de mon numéro``,
+     ``merci de me supprimer``, ``l'arrêt des SMS``, ``laissez-moi tranquille``), English
+     ``don't text me``, ``do not contact me``, ``don't send me messages``, ``no more
+     messages``, ``I don't want your texts``, ``quit texting``, ``remove me``, ``take me off``,
+     ``opt me out``, ``leave me alone``.
 
-Decisions
----------
-* French verb forms are listed explicitly, never matched by prefix: ``ARRETE``, ``ARRETER``,
-  ``ARRETEZ``, ``STOPPE``, ``STOPPER``, ``STOPPEZ`` are opt-outs (the obvious "stop it"
-  imperatives and infinitives); ``STOPPAIT`` or ``ARRETONS`` are not.
-* ``T.D.`` normalises to the two words ``t d`` and is accepted as TD (nobody writes "T D" by
-  chance as the start of a reply).
+   A match is applied (scope BRAND unless the words say ALL; keyword ``STOP`` for every STOP
+   form, the table's spelling for other table words, ``"objection"`` for a phrase) unless a
+   guard below blocks it. Blocked matches are not lost: :func:`review_reason` reports them.
+
+Guards (why a word is not applied)
+----------------------------------
+* A negation among the 4 words before it, in its clause: ``don't stop me now``, ``I won't stop
+  buying``, ``never stop``, ``je ne veux pas arrêter``, ``n'arrêtez pas``. English contractions
+  are joined first (``don't`` -> ``dont``). Two exceptions: ``ne``/``n'`` followed by ``plus`` is
+  "no longer", not a negation of the stop (``je ne veux plus stop``); and a negation closed by
+  ``interested``/``intéressé``/``besoin``/``envie``/``merci``/``souci``... does not reach further
+  (``not interested stop``, ``pas besoin stop``, ``pas de souci stop`` are opt-outs). Four
+  words, not one: ``I don't want you to stop`` is blocked too; the price is that ``je n'ai
+  jamais demandé ça stop`` waits for review instead of being applied (a false positive would
+  never be reviewed, a blocked match is).
+* A compound or a noun: ``non-stop``/``non stop``, ``bus stop``, ``pit stop``, ``auto-stop``,
+  ``faire du stop``, ``the/a/next stop``, ``stop-motion``, ``stop sign``, ``stop by``; the noun
+  ``arrêt`` after a determiner or before ``de``/``du``/``des`` (``l'arrêt``, ``le prochain
+  arrêt``, ``un arrêt``, ``arrêt de bus``, ``arrêt maladie``, ``sans arrêt``); ``arrêté``/
+  ``stoppé`` after an auxiliary (``j'ai arrêté de fumer``), reflexive (``ça s'arrête quand ?``)
+  or after a subject pronoun other than vous/on (``il faut que j'arrête de dépenser``).
+* Punctuation is a clause boundary and guards never cross it: ``Non, stop !`` and ``Non. STOP``
+  are a "no" then a stop (opt-outs), ``Non-stop ?`` and ``Non stop`` are the compound (not; a
+  "no stop" typed without punctuation is left to review, since it reads both ways).
+* A question with ``pourquoi``/``why`` blocks the "no longer" phrases: ``Pourquoi vous ne
+  m'envoyez plus de promos ?`` complains that offers stopped coming.
+* Weak AWS keywords (END, CANCEL, QUIT, REMOVE, TD, REVOKE) count only as the first word:
+  ``I want to cancel my order`` or ``see you at the end`` are ordinary sentences. Only the
+  unambiguous phrases they make are read anywhere (``quit texting me``, ``remove me``).
+
+Decisions and trade-offs
+------------------------
+* ``STOP36111`` (STOP glued to digits) is an opt-out: people copy the mention "STOP 36111"
+  without its space, and digits cannot turn STOP into another word. Whole-word matching still
+  holds for letters: ``WEEKEND`` is not END, ``STANDARD`` is not TD, ``stopped``, ``stoppait``,
+  ``arrêtons`` and ``stp`` (s'il te plaît) are not STOP; only the listed glued tails (``sms``,
+  ``svp``, ``pls``, ``merci``, ``pub``, ``all``, ``tout``...) and repeated letters are.
+* ``plus de SMS`` is ambiguous in French ("more SMS" or, spoken, "no more SMS"). It is an
+  objection only with ``ne``/``n'`` before it (``je ne veux plus de vos SMS``) or with
+  ``jamais``/``aucun`` (``plus jamais de SMS``); alone (``Plus de SMS svp``, ``je veux plus de
+  sms``) it is not applied and is flagged for review.
+* ``plus`` + a verb addressed to the sender (``plus m'envoyer``, ``plus me contacter``) or
+  ``plus recevoir`` is "no longer", ``ne`` or not; ``plus appeler``/``plus contacter`` without
+  ``me`` are not, as in ``je ne peux plus contacter le service client``. Sending or writing
+  to me is an objection only about messages (``ne plus m'envoyer de SMS``, ``ne m'envoyez plus
+  rien``, ``ne plus m'écrire``), not about ``ne plus m'envoyer la facture papier``; reaching me
+  (``contacter``, ``déranger``, ``solliciter``, ``rappeler``...) always is.
+* Replies longer than :data:`MAX_AUTO_WORDS` words are never applied by the anywhere rule: in
+  a paragraph a stray "stop" or "désabonner" is too often about something else. They are
+  flagged for review instead.
+* Over-opting-out stays the compliant side for the words we do apply: ``stop all`` anywhere is
+  scope ALL as at the start, ``don't message me before 9`` is an objection, and an unguarded
+  "stop" in a short reply is applied even in ``When does the sale stop?``: guessing the subject
+  of a verb is beyond a keyword reader, and a person who did not mean it can reply START.
+* French verb forms are listed explicitly in the tables, never matched by prefix: ``ARRETE``,
+  ``ARRETER``, ``ARRETEZ``, ``STOPPE``, ``STOPPER``, ``STOPPEZ`` are opt-outs; ``STOPPAIT`` or
+  ``ARRETONS`` are not. (``désabon``/``désinscri`` prefixes are used by the anywhere rule only.)
+* ``T.D.`` normalises to the two words ``t d`` and is accepted as TD at the start.
 * ``STOP TOUT``/``STOP ALL`` opt out of every brand even when followed by more words, so ``Stop
   tout de suite`` (``stop right now``) has scope ALL: over-opting-out is the compliant side.
 * Opt-in extras beyond AWS's START/UNSTOP: ``OPT-IN`` (also ``opt in``) and ``OPTIN``.
   ``OUI``/``YES`` are deliberately NOT opt-ins: they answer too many unrelated questions.
-* Help: HELP, AIDE, INFO, INFOS.
+* Help: HELP, AIDE, INFO, INFOS (first word only).
 * Empty or ``None`` text, or text without letters or digits, is ``Classification(None, None,
   BRAND)``.
+
+Review
+------
+:func:`review_reason` tells the caller that a reply NOT classified as an opt-out still looks
+like one, so that a person reads it: a blocked match (``contains 'stop' after a negation``,
+``contains 'arret' as a noun``, ``contains 'stop' in a compound``), an unblocked match in a
+reply too long to apply, an ambiguous ``plus de sms``, or a weak keyword (or French
+``annuler``/``résilier``) within 5 words of ``sms``/``message``/``list``/``liste``/
+``abonnement``/``subscription``... (``please cancel my subscription``; ``cancel my order`` is
+not flagged: cancel/remove/quit/end are everyday words). A help or opt-in reply can be flagged
+too (``Aide, comment me désabonner ?`` is answered as help by the first-word rule). Replies
+without any opt-out word (``Merci !``, ``weekend``, ``Oui``) are never flagged.
 
 The tables below are written as operators know the keywords (accents omitted, since matching
 ignores them: ``ARRÊT`` is ``ARRET``); the canonical keyword reported is the table's spelling.
@@ -42,8 +121,9 @@ ignores them: ``ARRÊT`` is ``ARRET``); the canonical keyword reported is the ta
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -116,8 +196,19 @@ OPT_IN_KEYWORDS: frozenset[str] = frozenset({"START", "UNSTOP", "OPT-IN", "OPTIN
 
 HELP_KEYWORDS: frozenset[str] = frozenset({"HELP", "AIDE", "INFO", "INFOS"})
 
+# Weak opt-out keywords: opt-outs as the first word only (see the module docstring).
+WEAK_OPT_OUT_KEYWORDS: frozenset[str] = frozenset(
+    {"CANCEL", "END", "QUIT", "REMOVE", "REVOKE", "TD", "T.D."}
+)
+
 # Longest keyword, in normalised words; matching looks at no more than this many first words.
 MAX_KEYWORD_WORDS = 2
+
+# Longest reply, in normalised words, that the anywhere rule may turn into an opt-out.
+MAX_AUTO_WORDS = 25
+
+# Keyword reported for an opt-out read from an objection phrase rather than a keyword.
+OBJECTION = "objection"
 
 
 def normalise(text: str) -> str:
@@ -126,21 +217,23 @@ def normalise(text: str) -> str:
     >>> normalise("  «Arrêtez-moi ça» 🛑 ")
     'arretez moi ca'
     """
+    return " ".join("".join(_word_char(c) for c in _fold(text)).split())
+
+
+def _fold(text: str) -> str:
+    """Accents and marks dropped, casefolded; punctuation kept (it delimits clauses)."""
     # Casefold between two NFKD passes: each can produce what the other folds ("ẞ" -> "ss",
     # "ℌ" -> "H"), and a single pass would make normalise() not idempotent.
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return " ".join("".join(_fold_char(c) for c in decomposed).split())
+    # Every mark goes, not only accents: emoji variation selectors (U+FE0F, category Mn but
+    # combining class 0) would otherwise glue "❤️STOP" into one word.
+    return "".join(c for c in decomposed if unicodedata.category(c)[0] != "M")
 
 
-def _fold_char(char: str) -> str:
-    category = unicodedata.category(char)[0]
-    if category == "M":
-        # Every mark goes, not only accents: emoji variation selectors (U+FE0F, category Mn
-        # but combining class 0) would otherwise glue "❤️STOP" into one word.
-        return ""
+def _word_char(char: str) -> str:
     # Letters and digits stay; everything else (punctuation, symbols, emoji, separators,
     # format characters) splits words.
-    return char if category in "LN" else " "
+    return char if unicodedata.category(char)[0] in "LN" else " "
 
 
 def _build_table() -> Mapping[str, Classification]:
@@ -176,14 +269,469 @@ KEYWORD_TABLE: Mapping[str, Classification] = _build_table()
 UNCLASSIFIED = Classification(None, None, Scope.BRAND)
 
 
+# --- reading the text ------------------------------------------------------------------------
+
+# S, T, O, P each alone, separated by 1 to 3 dots/spaces/dashes/underscores/stars/slashes, not
+# glued to a letter or digit on either side. Runs on folded (lowercase) text.
+_SEP = r"[\s.\-_*·/]{1,3}"
+_SPELLED_STOP = re.compile(rf"(?<![^\W_])s+{_SEP}t+{_SEP}o+{_SEP}p+(?![^\W_])")
+
+# Clause boundaries: sentence punctuation, new lines, a dash with spaces around it or a long
+# dash. Not the hyphen inside a word ("non-stop", "désinscrivez-moi") nor the apostrophe.
+_CLAUSE_BREAK = re.compile(r"[.!?;:,\n\r\u2013\u2014\u00a1\u00bf]|\s-+\s")
+
+# "don t" (normalised "don't") -> "dont", so that a negation is one word.
+_CONTRACTION = re.compile(
+    r"\b(don|doesn|didn|won|can|couldn|shouldn|wouldn|isn|aren|wasn|weren|ain|mustn) t\b"
+)
+
+
+def _spell_out(text: str) -> str:
+    """Folded ``text`` with spelled-out ``s.t.o.p`` glued back into ``stop``."""
+    return _SPELLED_STOP.sub("stop", _fold(text))
+
+
+def _clauses(folded: str) -> list[list[str]]:
+    """The words of each clause of ``folded`` text, normalised, contractions joined."""
+    clauses = (_CONTRACTION.sub(r"\1t", normalise(part)) for part in _CLAUSE_BREAK.split(folded))
+    return [clause.split() for clause in clauses if clause]
+
+
+# --- guards ----------------------------------------------------------------------------------
+
+_NEGATION_WINDOW = 4
+_NEGATIONS = frozenset(
+    {
+        # English, contractions joined.
+        *("dont", "doesnt", "didnt", "wont", "cant", "cannot", "couldnt", "shouldnt"),
+        *("wouldnt", "isnt", "arent", "wasnt", "werent", "aint", "mustnt"),
+        *("not", "never", "nor", "without"),
+        # French.
+        *("ne", "n", "pas", "jamais", "ni"),
+    }
+)
+# "ne ... plus" is "no longer": "je ne veux plus, stop" objects, it does not negate the stop.
+_NO_LONGER = "plus"
+# Words that end what a negation is about: "not interested stop", "pas besoin stop".
+_NEGATION_CLOSERS = frozenset(
+    {
+        *("interested", "thanks", "thank", "thx", "ok", "okay", "needed", "sure"),
+        *("interesse", "interessee", "interesses", "interessees", "besoin", "envie"),
+        *("merci", "accord", "grave", "question", "souci", "soucis", "probleme"),
+    }
+)
+
+_NEGATION = "after a negation"
+_COMPOUND = "in a compound"
+_NOUN = "as a noun"
+_PAST_OR_REFLEXIVE = "as a past tense or reflexive verb"
+_STATEMENT = "after a subject pronoun"
+_QUESTION = "in a question"
+
+# "bus stop", "non-stop", "pit stop", "auto-stop"; French "faire du stop", "en stop".
+_STOP_BEFORE: Mapping[str, str] = {
+    **dict.fromkeys(
+        ("non", "bus", "pit", "auto", "truck", "tram", "whistle", "full", "one"),
+        _COMPOUND,
+    ),
+    **dict.fromkeys(
+        ("the", "a", "an", "next", "last", "first", "my", "your", "our", "their", "his", "her"),
+        _NOUN,
+    ),
+    **dict.fromkeys(("le", "un", "du", "au", "en", "prochain", "dernier", "premier"), _NOUN),
+}
+# "stop-motion", "stop sign", "stop by (the shop)".
+_STOP_AFTER: Mapping[str, str] = dict.fromkeys(
+    ("motion", "sign", "signs", "light", "lights", "over", "watch", "loss", "by"), _COMPOUND
+)
+# "l'arrêt", "le prochain arrêt", "un arrêt", "quel arrêt", "sans arrêt" (= constantly).
+_ARRET_BEFORE: Mapping[str, str] = {
+    **dict.fromkeys(
+        (
+            *("l", "le", "la", "les", "un", "une", "du", "de", "d", "des", "au", "aux", "en"),
+            *("mon", "ma", "ton", "ta", "son", "sa", "votre", "notre", "leur", "ce", "cet"),
+            *("cette", "quel", "quelle", "prochain", "dernier", "premier", "bon", "gros"),
+        ),
+        _NOUN,
+    ),
+    "sans": _COMPOUND,
+}
+# "arrêt de bus", "arrêt du tram", "arrêt maladie", "arrêt cardiaque".
+_ARRET_AFTER: Mapping[str, str] = dict.fromkeys(
+    ("de", "du", "d", "des", "maladie", "cardiaque", "bus", "tram", "metro"), _NOUN
+)
+# "j'ai arrêté de fumer", "le bus a stoppé", "ça s'arrête quand ?", "un arrêté du maire".
+_VERB_BEFORE: Mapping[str, str] = {
+    **dict.fromkeys(
+        (
+            *("ai", "as", "a", "avons", "avez", "ont", "avait", "avais", "aurai", "ete"),
+            *("suis", "es", "est", "sommes", "etes", "sont", "etait", "s", "se"),
+        ),
+        _PAST_OR_REFLEXIVE,
+    ),
+    # "un arrêté", "cet arrêté" (a decree); not "l'arrêter"/"le stopper" (stop it).
+    **dict.fromkeys(("un", "cet", "du"), _NOUN),
+    # "il faut que j'arrête de dépenser", "il arrête le foot": someone says what they stop.
+    # Not "vous" ("vous arrêtez de m'écrire !" is an order) nor "on" ("on arrête là").
+    **dict.fromkeys(("j", "je", "tu", "il", "elle", "ils", "elles"), _STATEMENT),
+}
+_NO_GUARD: Mapping[str, str] = MappingProxyType({})
+
+
+def _negated(before: Sequence[str]) -> bool:
+    """True when a negation among the last words of ``before`` reaches the next word."""
+    window = before[-_NEGATION_WINDOW:]
+    for index, word in enumerate(window):
+        after = window[index + 1 :]
+        if word not in _NEGATIONS or _NEGATION_CLOSERS.intersection(after):
+            continue
+        if word in ("ne", "n") and _NO_LONGER in after:
+            continue
+        return True
+    return False
+
+
+# --- strong words ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Family:
+    """Opt-out words read anywhere in a short reply: a pattern over one or two words."""
+
+    pattern: re.Pattern[str]
+    keyword: str  # canonical keyword when the word is not itself in KEYWORD_TABLE
+    scope: Scope
+    words: int = 1
+    before: Mapping[str, str] = _NO_GUARD  # previous word -> why it blocks the match
+    after: Mapping[str, str] = _NO_GUARD  # next word -> why it blocks the match
+    blocked: str | None = None  # why every match is blocked (read for review only)
+
+
+# STOP with repeated letters, and the tails people glue to it: "stopsms", "STOP36111".
+_STOP = r"s+t+o+p+"
+_STOP_TAIL = r"(?:sms|msg|svp|stp|pls|plz|please|merci|pubs?|\d+)"
+_FAMILIES: tuple[_Family, ...] = (
+    # Two-word families first: "stop all" is scope ALL, not a plain "stop".
+    _Family(re.compile(rf"{_STOP} (?:all|tout)"), "STOPALL", Scope.ALL, 2, _STOP_BEFORE),
+    _Family(re.compile(r"opt(?:ed)? out"), "OPT-OUT", Scope.BRAND, 2),
+    _Family(re.compile(rf"{_STOP}(?:all|tout)"), "STOPALL", Scope.ALL, 1, _STOP_BEFORE),
+    _Family(
+        re.compile(rf"{_STOP}{_STOP_TAIL}?"), "STOP", Scope.BRAND, 1, _STOP_BEFORE, _STOP_AFTER
+    ),
+    _Family(re.compile(r"nonstop"), "STOP", Scope.BRAND, blocked=_COMPOUND),
+    _Family(re.compile(r"stopp(?:e|es|er|ez)"), "STOPPE", Scope.BRAND, 1, _VERB_BEFORE),
+    _Family(re.compile(r"arret(?:e|es|er|ez)"), "ARRETE", Scope.BRAND, 1, _VERB_BEFORE),
+    _Family(re.compile(r"arret"), "ARRET", Scope.BRAND, 1, _ARRET_BEFORE, _ARRET_AFTER),
+    _Family(re.compile(r"unsub\w*|unsuscrib\w*|unsubcrib\w*"), "UNSUBSCRIBE", Scope.BRAND),
+    _Family(re.compile(r"desabon+\w*"), "DESABONNER", Scope.BRAND),
+    _Family(re.compile(r"desins?cri\w*"), "DESINSCRIRE", Scope.BRAND),
+    _Family(re.compile(r"optout|optedout"), "OPTOUT", Scope.BRAND),
+)
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """An opt-out word or phrase read in a clause, and what blocks it (None: applied)."""
+
+    text: str  # what was read, normalised: "stop", "arreter", "plus m envoyer de sms"
+    keyword: str
+    scope: Scope
+    blocked_by: str | None
+
+
+def _word_findings(words: Sequence[str]) -> Iterator[_Finding]:
+    index = 0
+    while index < len(words):
+        found = _family_at(words, index)
+        if found is None:
+            index += 1
+            continue
+        family, end = found
+        text = " ".join(words[index:end])
+        keyword, scope = _keyword_for(text, family)
+        yield _Finding(text, keyword, scope, _word_blocked(family, words, index, end))
+        index = end
+
+
+def _family_at(words: Sequence[str], index: int) -> tuple[_Family, int] | None:
+    for family in _FAMILIES:
+        end = index + family.words
+        if end <= len(words) and family.pattern.fullmatch(" ".join(words[index:end])):
+            return family, end
+    return None
+
+
+def _keyword_for(text: str, family: _Family) -> tuple[str, Scope]:
+    # A word of the table reports the table's spelling ("desabonnez" -> "DESABONNEZ", "stop
+    # all" -> "STOP ALL"); a variant reports its family's keyword ("stooop", "stop36111" ->
+    # "STOP"), the one operators search for.
+    entry = KEYWORD_TABLE.get(text)
+    if entry is not None and entry.intent is Intent.OPT_OUT and entry.keyword:
+        return entry.keyword, entry.scope
+    return family.keyword, family.scope
+
+
+def _word_blocked(family: _Family, words: Sequence[str], start: int, end: int) -> str | None:
+    if family.blocked is not None:
+        return family.blocked
+    if start > 0 and words[start - 1] in family.before:
+        return family.before[words[start - 1]]
+    if end < len(words) and words[end] in family.after:
+        return family.after[words[end]]
+    if _negated(words[:start]):
+        return _NEGATION
+    return None
+
+
+# --- objection phrases -----------------------------------------------------------------------
+
+# What is objected to.
+_OBJ = (
+    r"(?:sms|messages?|msgs?|textos?|pubs?|publicites?|promos?|promotions?|offres?|notifs?"
+    r"|notifications?|mails?|emails?|spams?|relances?|newsletters?)"
+)
+# French verbs the sender does to "me". Reaching me is an objection whatever follows ("ne plus
+# me contacter"); sending or writing is one only about messages, not about an invoice ("ne plus
+# m'envoyer la facture papier"), hence _SENT_FR after those verbs.
+_REACH_FR = r"(?:re|r)?(?:contact|sollicit|spam|harcel|derang|importun|appel|relanc)\w*"
+_SEND_FR = r"(?:re|r)?(?:envoy|ecri|texto)\w*"
+_SENT_FR = (
+    r"(?: (?:(?:de|d|des|du|vos|ces|les|tous|toutes|votre|ce|cette|autres?|plus|jamais) ){0,3}"
+    rf"{_OBJ}\b| (?:ca|cela|rien|svp|stp|merci|pls)\b|$)"
+)
+_TO_ME_FR = rf"(?:{_REACH_FR}|{_SEND_FR}{_SENT_FR})"
+_OBJ_EN = r"(?:texts?|txts?|messages?|msgs?|sms|spam|ads|promos?|offers|marketing|notifications?)"
+_SEND_EN = r"(?:text|txt|message|msg|sms|contact|email|spam|bother|harass)\w*"
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    """An objection phrase over a normalised clause.
+
+    ``no_longer`` phrases are themselves negations ("ne plus", "don't text me"): no negation
+    guard, but "pourquoi"/"why" before them makes them a question about offers that stopped.
+    The others ("retirez-moi", "remove me") are blocked by a negation before them.
+    """
+
+    pattern: re.Pattern[str]
+    no_longer: bool
+
+
+def _phrase(pattern: str, *, no_longer: bool) -> _Phrase:
+    return _Phrase(re.compile(pattern), no_longer)
+
+
+_PHRASES: tuple[_Phrase, ...] = (
+    # French "no longer": "ne plus m'envoyer", "plus me contacter", "ne plus recevoir".
+    _phrase(rf"\bplus (?:(?:jamais|rien) )?(?:me|m|nous) {_TO_ME_FR}", no_longer=True),
+    _phrase(r"\bplus (?:(?:jamais|rien|les|en) )?recevoir\b", no_longer=True),
+    _phrase(rf"\bplus (?:jamais )?etre {_REACH_FR}", no_longer=True),
+    # "ne m'envoyez plus de sms", "ne me contactez plus" (not "je ne reçois plus": that is a
+    # complaint).
+    _phrase(
+        r"\b(?:ne|n) (?:(?:me|m|nous|les|leur|lui|en) ){0,2}"
+        rf"(?:{_REACH_FR} plus\b|{_SEND_FR} plus{_SENT_FR})",
+        no_longer=True,
+    ),
+    # "je ne veux plus de vos sms" (ne ... plus de: unambiguous, unlike a bare "plus de sms").
+    _phrase(
+        rf"\b(?:ne|n) (?:(?!reco|recu|recev)\w+ ){{0,3}}plus "
+        rf"(?:(?:de|d|aucune?|vos|ces|tes|les|votre|jamais) ){{1,2}}{_OBJ}\b",
+        no_longer=True,
+    ),
+    _phrase(rf"\bplus (?:jamais|aucune?) (?:(?:de|d|vos|ces|les) ){{0,2}}{_OBJ}\b", no_longer=True),
+    _phrase(r"\b(?:ne|n) en veu\w* plus\b", no_longer=True),
+    # "merci de ne pas me recontacter", "ne pas m'envoyer de pub".
+    _phrase(rf"\bne pas (?:me|m|nous) {_TO_ME_FR}", no_longer=True),
+    # "je ne veux pas de vos pubs", "je veux pas recevoir de sms", "ne souhaite pas être contacté"
+    _phrase(
+        r"\b(?:veux|veut|souhaite|souhaitons|desire|voudrais|voulons) pas "
+        r"(?:(?:de|d|vos|ces|tes|votre|recevoir|etre|me|m|les|des) ){0,3}"
+        rf"(?:{_OBJ}|recevoir|contacte\w*|sollicite\w*|derange\w*|harcele\w*|spamme\w*)\b",
+        no_longer=True,
+    ),
+    # French removal requests.
+    _phrase(
+        rf"\barret (?:des|de|d|du) (?:(?:vos|ces|m|me|l|les) )?(?:{_OBJ}|envo\w*|ecrire)\b",
+        no_longer=False,
+    ),
+    _phrase(
+        r"\b(?:retirez|retire|retirer|supprimez|supprime|supprimer|enlevez|enleve|enlever"
+        r"|rayez|rayer|effacez|efface|effacer|sortez|desinscrivez|desabonnez) (?:moi|nous)\b",
+        no_longer=False,
+    ),
+    _phrase(
+        r"\b(?:retir|supprim|enlev|effac)\w* (?:mon|mes|notre|nos) (?:numeros?|num|no|tel"
+        r"|telephone|portable|coordonnees|donnees|contacts?|infos?|informations)\b",
+        no_longer=False,
+    ),
+    _phrase(
+        r"\b(?:retir|enlev|effac|supprim|rayer|rayez|sort)\w* (?:\w+ ){0,3}(?:de|du|des|d) "
+        r"(?:\w+ ){0,2}(?:listes?|fichiers?|bases?|diffusion|mailing|repertoire)\b",
+        no_longer=False,
+    ),
+    _phrase(r"\b(?:me|m) (?:supprim|desinscri|desabon|rayer)\w*", no_longer=False),
+    _phrase(
+        r"\b(?:suppression|retrait|radiation) (?:de|d|du) (?:mon|mes|ma|notre|nos) (?:numeros?"
+        r"|num|no|tel|telephone|portable|coordonnees|donnees|contact|inscription|abonnement)\b",
+        no_longer=False,
+    ),
+    _phrase(r"\blaiss\w* (?:moi|nous) (?:en paix|tranquilles?)\b", no_longer=False),
+    _phrase(r"\b(?:fich|fout)\w* (?:moi|nous) la paix\b", no_longer=False),
+    # English "no longer": "don't text me", "do not contact me", "no more messages".
+    _phrase(
+        rf"\b(?:dont|do not|never|no longer) (?:ever )?{_SEND_EN}(?: (?:me|us|this number)\b|$)",
+        no_longer=True,
+    ),
+    _phrase(
+        rf"\b(?:dont|do not|never) send (?:(?:me|us|any|more|anymore|these|your|such) )*"
+        rf"{_OBJ_EN}\b",
+        no_longer=True,
+    ),
+    _phrase(rf"\bno more (?:of (?:your|these|this|those) )?(?:\w+ )?{_OBJ_EN}\b", no_longer=True),
+    _phrase(
+        r"\b(?:dont|do not) want (?:to (?:receive|get) )?"
+        rf"(?:(?:any|more|anymore|your|these|those|such|the) )*{_OBJ_EN}\b",
+        no_longer=True,
+    ),
+    # English removal requests.
+    _phrase(
+        r"\bquit (?:\w+ )?(?:texting|messaging|sending|spamming|contacting|bothering"
+        r"|harassing|emailing)\b",
+        no_longer=False,
+    ),
+    _phrase(
+        r"\b(?:remove|delete|erase) (?:me|us|my (?:number|no|phone|details|data|info|contact))\b",
+        no_longer=False,
+    ),
+    _phrase(
+        r"\bremove (?:me )?from (?:\w+ )?(?:list|mailing|database|contacts)\b", no_longer=False
+    ),
+    _phrase(r"\b(?:take|get) (?:me|my number) off\b", no_longer=False),
+    _phrase(r"\bopt me out\b", no_longer=False),
+    _phrase(r"\bleave (?:me|us) alone\b", no_longer=False),
+)
+
+_QUESTION_WORDS = frozenset({"pourquoi", "pq", "pk", "why"})
+
+
+def _phrase_findings(words: Sequence[str]) -> Iterator[_Finding]:
+    clause = " ".join(words)
+    for phrase in _PHRASES:
+        for match in phrase.pattern.finditer(clause):
+            before = clause[: match.start()].split()
+            if phrase.no_longer:
+                blocked = _QUESTION if _QUESTION_WORDS.intersection(before) else None
+            else:
+                blocked = _NEGATION if _negated(before) else None
+            yield _Finding(match.group(), OBJECTION, Scope.BRAND, blocked)
+
+
+def _findings(folded: str) -> list[_Finding]:
+    """Every opt-out word or phrase of the (spelled-out, folded) text, clause by clause."""
+    found: list[_Finding] = []
+    for words in _clauses(folded):
+        found.extend(_word_findings(words))
+        found.extend(_phrase_findings(words))
+    return found
+
+
+# --- classification --------------------------------------------------------------------------
+
+
 def classify(text: str | None) -> Classification:
-    """Classify an inbound reply by its first one or two words (see the module docstring)."""
+    """Classify an inbound reply: first-word keyword, else an opt-out read anywhere.
+
+    See the module docstring for the rule, the guards and why.
+    """
     if not text:
         return UNCLASSIFIED
-    words = normalise(text).split(" ")
+    folded = _spell_out(text)
+    words = normalise(folded).split()
+    first = _first_words(words)
+    if first is not None:
+        return first
+    if len(words) > MAX_AUTO_WORDS:
+        return UNCLASSIFIED
+    return _anywhere(_findings(folded))
+
+
+def _first_words(words: Sequence[str]) -> Classification | None:
     for count in range(MAX_KEYWORD_WORDS, 0, -1):
         if len(words) >= count:
             match = KEYWORD_TABLE.get(" ".join(words[:count]))
             if match is not None:
                 return match
-    return UNCLASSIFIED
+    return None
+
+
+def _anywhere(findings: Sequence[_Finding]) -> Classification:
+    applied = [f for f in findings if f.blocked_by is None]
+    if not applied:
+        return UNCLASSIFIED
+    # Scope ALL as soon as one applied match says so ("merci, stop all").
+    chosen = next((f for f in applied if f.scope is Scope.ALL), applied[0])
+    return Classification(Intent.OPT_OUT, chosen.keyword, chosen.scope)
+
+
+# --- review ----------------------------------------------------------------------------------
+
+# "plus de sms" without "ne"/"jamais"/"aucun": more SMS, or (spoken) no more SMS.
+_AMBIGUOUS = re.compile(rf"\bplus (?:de|d) (?:(?:vos|ces|tes|les) )?{_OBJ}\b")
+_WEAK_WORDS = frozenset(
+    {
+        *(normalise(k) for k in WEAK_OPT_OUT_KEYWORDS if " " not in normalise(k)),
+        *("annuler", "annulez", "annule", "resilier", "resiliez", "resilie"),
+    }
+)
+# What a weak word must be near to look like an opt-out rather than an everyday sentence.
+_NEAR_WEAK = frozenset(
+    {
+        *("sms", "text", "texts", "txt", "message", "messages", "msg", "msgs", "list"),
+        *("liste", "listes", "subscription", "subscriptions", "abonnement", "newsletter"),
+        *("marketing", "promo", "promos", "pub", "pubs", "notification", "notifications"),
+        *("mailing", "spam", "alerts", "alertes", "textos", "texto"),
+    }
+)
+_NEAR_WINDOW = 5
+
+
+def review_reason(text: str | None, classification: Classification) -> str | None:
+    """Why a reply NOT classified as an opt-out should still be read by a person, or ``None``.
+
+    ``classification`` is what :func:`classify` returned for ``text``; an opt-out is never
+    flagged (it has been applied). The reason is short and names the word read, normalised:
+    ``"contains 'stop' after a negation"``, ``"contains 'desabonner' in a long reply"``,
+    ``"contains 'plus de sms' (more or no more?)"``, ``"contains 'cancel' near 'subscription'"``.
+    """
+    if not text or classification.intent is Intent.OPT_OUT:
+        return None
+    folded = _spell_out(text)
+    findings = _findings(folded)
+    applied = next((f for f in findings if f.blocked_by is None), None)
+    if applied is not None:
+        long = len(normalise(folded).split()) > MAX_AUTO_WORDS
+        return f"contains '{applied.text}'" + (" in a long reply" if long else "")
+    if findings:
+        return f"contains '{findings[0].text}' {findings[0].blocked_by}"
+    return _ambiguous(folded) or _weak_near(folded)
+
+
+def _ambiguous(folded: str) -> str | None:
+    for words in _clauses(folded):
+        match = _AMBIGUOUS.search(" ".join(words))
+        if match is not None:
+            return f"contains '{match.group()}' (more or no more?)"
+    return None
+
+
+def _weak_near(folded: str) -> str | None:
+    for words in _clauses(folded):
+        for index, word in enumerate(words):
+            if word not in _WEAK_WORDS:
+                continue
+            around = words[max(0, index - _NEAR_WINDOW) : index + _NEAR_WINDOW + 1]
+            near = next((w for w in around if w in _NEAR_WEAK), None)
+            if near is not None:
+                return f"contains '{word}' near '{near}'"
+    return None

@@ -2,10 +2,45 @@
 
 French rules (CNIL, ARCEP): every marketing SMS must tell how to opt out free of charge, e.g.
 "STOP au 36111". Transactional/informational messages carry no mention. :func:`compose` builds
-the final text: it appends the mention of the campaign's language unless the body already has
-one for the same number (never duplicated), applies smart encoding to the full text, and, when
-``max_segments`` is set, falls back to shorter legal forms of the mention before giving up with
-:class:`~stopsms.errors.MessageTooLong`.
+the final text: it appends the mention of the campaign's language unless the body already
+carries the opt-out instruction for the same number (never duplicated), applies smart encoding
+to the full text, and, when ``max_segments`` is set, falls back to shorter legal forms of the
+mention before giving up with :class:`~stopsms.errors.MessageTooLong`.
+
+When does a body already carry the instruction (:func:`has_stop_mention`)? Only when it contains
+the instruction itself: the word STOP, then the stop number, with nothing between them but
+spacing and at most one short connector. A looser rule ("a STOP near the number") sent
+"Soldes non-stop ce week-end ! Infos au 36111" with no way to opt out, which is illegal; a
+stricter one only costs a second mention. Precisely:
+
+- STOP is the word in any case, or "STOP SMS", not part of a compound: not glued to a letter or
+  digit ("STOPPER", "NONSTOP", "STOP36111") nor joined to a word by a hyphen, an apostrophe,
+  "&" or "/" ("non-stop", "Stop&Go", "stop-motion"). A closing quote may follow it
+  ('"STOP" au 36111', "« STOP » au 36111").
+- The connector is nothing, or one of ":", "-", "–", "—", "au", "à", "a" (à typed without its
+  accent, and what smart encoding makes of "À"), "to", "at", "on", optionally preceded by
+  "par SMS" / "by SMS" ("envoyez STOP par SMS au 36111"). That is the whole set: "STOP aux prix
+  fous, infos au 36111", "prix stop! Infos au 36111" or "STOP au numéro 36111" do not count.
+  Words before STOP ("Envoyez", "Reply", "Text", "Désinscription :") do not matter, so they
+  need no place in the set.
+- Order: STOP first, as in every mention we append. "36111 : STOP" is not counted: that is not
+  how the instruction is written, and reading backwards would count texts such as "Infos au
+  36111 : stop aux prix fous !".
+- Spacing: any amount of any whitespace, NBSP, narrow NBSP, thin space and line breaks included.
+- The number: the stop number's digits in order, optionally with spaces, dots, dashes or
+  NBSP/thin spaces between them ("36 111", "36.111", "+33 7 00 00 00 01"), with a leading "+"
+  only for numbers of :data:`MIN_INTERNATIONAL_DIGITS` digits or more (a short code with a "+"
+  cannot be dialled), and never glued to other digits, even through separators ("STOP au
+  136111", "STOP au 36111 2"). Only the stop number itself counts: another number, or another
+  dialling form of it ("07 00 00 00 01" or "0033 7 00 00 00 01" for "+33700000001"), does not.
+  Recognising national forms would take per-country trunk prefixes here, for the saving of one
+  mention. The number exactly as configured always counts, so every mention :func:`compose`
+  appends is recognised, in every form and language.
+
+The rule is stable under smart encoding: the characters smart encoding replaces or removes are
+judged at the boundaries like their replacements (an en dash like "-", a zero-width space as
+nothing), so a body recognised before smart encoding is still recognised after, and the text
+actually sent always contains the instruction.
 """
 
 import re
@@ -15,11 +50,17 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-from stopsms.encoding import Encoding, SmartBody, SmartEncoding, count_segments
+from stopsms.encoding import (
+    SMART_REPLACEMENTS,
+    Encoding,
+    SmartBody,
+    SmartEncoding,
+    count_segments,
+)
 from stopsms.errors import MessageTooLong
 
-# Per language, longest (default) form first, shortest legal form last. Every form carries the
-# word STOP and the number, so has_stop_mention recognises each of them.
+# Per language, longest (default) form first, shortest legal form last. Every form is the word
+# STOP followed by the number, so has_stop_mention recognises each of them.
 MENTION_FORMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         "fr": ("STOP au {number}", "STOP {number}"),
@@ -28,14 +69,47 @@ MENTION_FORMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 )
 SUPPORTED_LANGUAGES: Final[tuple[str, ...]] = tuple(MENTION_FORMS)
 
-_STOP_WORD: Final = re.compile(r"\bstop\b", re.IGNORECASE)
 # Separators people put inside a number: "36 111", "36.111", "06-12-...", NBSP variants.
 _SEP: Final = r"[ .\-\u00a0\u2009\u202f]"
-# STOP and the number must be close: "envoyez STOP par SMS au 36 111" is a mention, a "stop" in
-# the first line and a phone number at the end are not. Being strict only risks a second
-# mention, being lax risks none at all, hence a short window.
-MAX_GAP: Final = 40
+# A leading "+" is accepted only on numbers this long: E.164 numbers have at least 7 digits,
+# short codes (36111) fewer, and "+36111" does not reach a short code.
+MIN_INTERNATIONAL_DIGITS: Final = 7
 _TRAILING_BLANKS: Final = re.compile(r"[^\S\r\n]+\Z")
+
+
+def _as_encoded(chars: str, *, removed: bool = False) -> str:
+    """``chars`` and every character smart encoding turns into them, escaped for a regex class.
+
+    With ``removed``, also the characters smart encoding deletes (soft hyphen, zero-width
+    space...): gone once encoded, they must not keep apart what they would glue together.
+    """
+    wanted = set(chars)
+    members = wanted | {
+        ch
+        for ch, by in SMART_REPLACEMENTS.items()
+        if (by and set(by) <= wanted) or (removed and not by)
+    }
+    return "".join(map(re.escape, sorted(members)))
+
+
+# Joins a word to STOP in a compound ("non-stop", "l'stop", "Go&Stop"): dashes, quotes, & and /.
+_JOINER: Final = _as_encoded("-'&/")
+# Deleted by smart encoding: right before STOP, it glues STOP to the word before once encoded.
+_INVISIBLE: Final = _as_encoded("", removed=True)
+# What glues the number to a following digit ("36111 2", "36111.2"), an NBSP or a "…" too.
+_GLUE: Final = _as_encoded(" .-\u00a0\u2009\u202f", removed=True)
+# STOP, then spacing and at most one connector (see the module docstring); the number follows.
+# The spacing is possessive: no token after it starts with a blank, and a STOP followed by a
+# long run of blanks stays linear.
+_INSTRUCTION: Final = (
+    # The word (not STOPPER nor STOP36111), not in a compound; "stop" first: a fast scan.
+    rf"stop(?<![\w{_INVISIBLE}]stop)(?<![\w{_INVISIBLE}][{_JOINER}]stop)(?!\w)"
+    r"(?:\s++sms(?!\w))?"  # STOP SMS
+    r"(?:\s*+[\"'’”»])?"  # a closing quote: « STOP » au 36111
+    r"(?:\s*+(?:par|by)\s++sms(?!\w))?"  # envoyez STOP par SMS au 36111
+    r"(?:\s*+(?:(?:au|à|a|to|at|on)(?!\w)|[:\-–—]))?"  # one connector, or none
+    r"\s*+"
+)
 
 
 @dataclass(frozen=True)
@@ -73,35 +147,50 @@ def _language(language: str) -> str:
     return primary
 
 
+def _number_pattern(digits: str, written: str) -> str:
+    """The stop number as people write it: separators between digits, "+" if international.
+
+    ``written`` is the number as configured (stripped): it always matches, however odd ("+ 33
+    7...", "-36111"), since it is what the appended mention shows.
+    """
+    plus = rf"(?:\+{_SEP}*)?" if len(digits) >= MIN_INTERNATIONAL_DIGITS else ""
+    flexible = plus + f"{_SEP}*".join(digits)
+    if re.fullmatch(flexible, written):
+        return flexible
+    # Each separator stays a separator once smart-encoded (NBSP -> space), each digit a digit.
+    as_written = "".join(_SEP if re.fullmatch(_SEP, ch) else re.escape(ch) for ch in written)
+    return f"(?:{flexible}|{as_written})"
+
+
 @lru_cache(maxsize=64)
-def _number_pattern(digits: str) -> re.Pattern[str]:
-    """The number as a whole token: optional "+", one optional separator between digits."""
-    body = f"{_SEP}?".join(digits)
-    # Not glued to other digits, even through a separator ("1 36111" may be "136111").
-    return re.compile(rf"(?<!\d)(?<!\d{_SEP})\+?{body}(?!{_SEP}?\d)")
+def _instruction(stop_number: str) -> re.Pattern[str]:
+    """The opt-out instruction for ``stop_number``: STOP, a connector, then the number.
+
+    Raises ValueError for an invalid number (not cached).
+    """
+    written = stop_number.strip()
+    number = _number_pattern(_stop_digits(written), written)
+    # The number is never glued to other digits, even through separators ("36111 2"); nothing
+    # can come before it but the connector, so "136111" is not matched either.
+    return re.compile(rf"{_INSTRUCTION}{number}(?![{_GLUE}]*\d)", re.IGNORECASE)
 
 
 def has_stop_mention(text: str, stop_number: str) -> bool:
-    """True when ``text`` already tells how to opt out through ``stop_number``.
+    """True when ``text`` already contains the instruction to opt out through ``stop_number``.
 
-    That is the whole word STOP (any case) within :data:`MAX_GAP` characters of the number as a
-    whole token, in either order; spaces/dots inside the number and a leading "+" are ignored.
+    That is the word STOP (or STOP SMS, any case, not in a compound such as "non-stop"), then
+    only spacing and at most one short connector (nothing, ":", "-", "au", "à", "to", "at", "on",
+    possibly after "par SMS" / "by SMS"), then the stop number, not glued to other digits. The
+    module docstring gives the whole rule and why: a STOP merely near the number is not an
+    instruction, and counting it would send marketing texts without one.
+
+    Raises ValueError when ``stop_number`` is not a valid number and ``text`` contains "stop".
     """
     # Cheap necessary condition first (casefold maps every case form the regex accepts, such
     # as "ſ", to the ASCII letter): most bodies have no STOP and skip the regex scan.
     if "stop" not in text.casefold():
         return False
-    stops = [m.span() for m in _STOP_WORD.finditer(text)]
-    if not stops:
-        return False
-    numbers = [m.span() for m in _number_pattern(_stop_digits(stop_number)).finditer(text)]
-    # A handful of spans at most: checking every pair is fine.
-    return any(_gap(stop, number) <= MAX_GAP for stop in stops for number in numbers)
-
-
-def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
-    """Characters between two non-overlapping spans."""
-    return b[0] - a[1] if b[0] >= a[1] else a[0] - b[1]
+    return _instruction(stop_number).search(text) is not None
 
 
 @lru_cache(maxsize=256)

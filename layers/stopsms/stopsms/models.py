@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -22,20 +23,30 @@ from pydantic import (
     model_validator,
 )
 
+from stopsms.brands import MAX_BRAND_CHARS, canonical_brand
+from stopsms.controls import first_unsafe
 from stopsms.errors import InvalidPhoneNumber, TemplateError
 from stopsms.personalise import placeholders
 from stopsms.phones import normalize
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-# "*" is the scope of opt-outs that apply to every brand, so no brand may be called that.
+# Brands are case-insensitive: stored casefolded (``brands.canonical_brand``), so "Acme" and
+# "acme" are one brand. "*" is the scope of opt-outs that apply to every brand, so no brand
+# may start with it.
 Brand = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^*\s]")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_BRAND_CHARS, pattern=r"^[^*\s]"
+    ),
+    AfterValidator(canonical_brand),
 ]
 VarValue = str | int | float | bool | None
 
 # An upstream clock may run a little fast; a record far in the future would pin the
 # state of a number until that date, so it is refused.
 MAX_CLOCK_SKEW = timedelta(hours=1)
+# A campaign scheduled further ahead is a typo (year 9999): refused rather than parked.
+MAX_SEND_AHEAD = timedelta(days=366)
 MAX_BODY_CHARS = 1600  # 10 UCS-2 segments is already a letter, not an SMS
 MAX_INLINE_RECIPIENTS = 10_000  # an SQS message is 256 KiB anyway; larger lists go to S3
 
@@ -98,10 +109,19 @@ class CampaignRequest(_Contract):
     @field_validator("body")
     @classmethod
     def _template(cls, value: str) -> str:
+        if (unsafe := first_unsafe(value)) is not None:
+            raise ValueError(f"holds the control character {unsafe}: remove it")
         try:
             placeholders(value)
         except TemplateError as error:
             raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("send_at")
+    @classmethod
+    def _not_too_far(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > datetime.now(UTC) + MAX_SEND_AHEAD:
+            raise ValueError(f"is more than {MAX_SEND_AHEAD.days} days ahead")
         return value
 
     @model_validator(mode="after")
@@ -152,7 +172,8 @@ class InboundReply(_Contract):
     origination_number: str = Field(alias="originationNumber", min_length=1, max_length=64)
     destination_number: str = Field(alias="destinationNumber", min_length=1, max_length=64)
     message_keyword: str | None = Field(default=None, alias="messageKeyword")
-    message_body: str = Field(default="", alias="messageBody", max_length=4096)
+    # No length limit: a STOP followed by a long text is still a STOP (stored truncated).
+    message_body: str = Field(default="", alias="messageBody")
     inbound_message_id: str = Field(alias="inboundMessageId", min_length=1, max_length=256)
     previous_published_message_id: str | None = Field(
         default=None, alias="previousPublishedMessageId"

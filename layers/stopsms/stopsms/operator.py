@@ -6,47 +6,157 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from stopsms.dal import contacts, evidence
+from stopsms import clients
+from stopsms.brands import canonical_brand
+from stopsms.csvrecords import Record, records
+from stopsms.dal import contacts, evidence, stoplist
+from stopsms.dal.batch import batch_get
+from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
-from stopsms.errors import InvalidPhoneNumber, StaleEvent
-from stopsms.phones import normalize
+from stopsms.erasure import erased_key
+from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent
+from stopsms.phones import normalize, redact
+from stopsms.settings import Settings
 
 EXPORT_COLUMNS = ("phone", "scope", "opted_out_at", "source", "evidence_key", "recorded_at")
 
 
-def status(raw_phone: str) -> dict[str, Any]:
-    """Current state per brand and the full evidence history of one number (access request)."""
+def status(raw_phone: str, settings: Settings) -> dict[str, Any]:
+    """Current state per brand and the full evidence history of one number (access request),
+    with when each proof expires and how long each opt-in is relied on; for an erased number,
+    what StopSMS keeps under its keyed hash."""
     phone = normalize(raw_phone).e164
     return {
         "phone": phone,
-        "state": [
-            {
-                "scope": "every brand" if item.scope == GLOBAL_SCOPE else item.scope,
-                "status": item.status,
-                "since": item.status_at.isoformat(),
-                "source": item.source,
-            }
-            for item in contacts.state_of(phone)
-        ],
-        "history": [
-            {
-                "at": item.captured_at.isoformat(),
-                "kind": item.kind,
-                "brand": item.brand,
-                "source": item.source,
-                "text": item.text,
-                "campaign_id": item.campaign_id,
-                "inbound_message_id": item.inbound_message_id,
-                "proof": item.proof,
-            }
-            for item in evidence.history(phone)
-        ],
+        "state": [_state(item, settings) for item in contacts.state_of(phone)],
+        "history": [_event(item) for item in evidence.history(phone)],
+        "erased": _erased(phone, settings),
     }
+
+
+def _state(item: ContactState, settings: Settings) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "scope": "every brand" if item.scope == GLOBAL_SCOPE else item.scope,
+        "status": item.status,
+        "since": item.status_at.isoformat(),
+        "source": item.source,
+    }
+    if item.status == contacts.OPTED_IN:
+        # The consent lapses when its proof expires (stopsms.retention).
+        shown["relied_on_until"] = (
+            item.status_at + timedelta(days=settings.retention_days)
+        ).isoformat()
+    return shown
+
+
+def _event(item: Evidence) -> dict[str, Any]:
+    return {
+        "at": item.captured_at.isoformat(),
+        "kind": item.kind,
+        "brand": item.brand,
+        "source": item.source,
+        "text": item.text,
+        "campaign_id": item.campaign_id,
+        "inbound_message_id": item.inbound_message_id,
+        "proof": item.proof,
+        # None: kept as long as the opt-out it proves (opt-outs never expire).
+        "expires_at": item.expires_at.isoformat() if item.expires_at else None,
+        "review": item.review_reason if item.review else None,
+    }
+
+
+def _erased(phone: str, settings: Settings) -> dict[str, Any] | None:
+    """What an erasure of this number left (None when it was never erased)."""
+    if not settings.erasure_key_secret:
+        return None  # no key configured: erasure is not possible here, so nothing was erased
+    stand_in = erased_key(phone, settings)
+    states = contacts.state_of(stand_in)
+    if not states:
+        return None
+    return {
+        "kept_as": "a keyed hash of the number (HMAC-SHA256, the stack's ErasureKey)",
+        "state": [_state(item, settings) for item in states],
+        "history": [_event(item) for item in evidence.history(stand_in)],
+    }
+
+
+# --- replies waiting for a human ---------------------------------------------------------
+
+
+def replies_to_review() -> list[dict[str, Any]]:
+    """Replies that contain an opt-out word but changed nothing, oldest first."""
+    return [
+        {
+            "id": f"{item.phone} {item.event_key}",
+            "at": item.captured_at.isoformat(),
+            "phone": item.phone,
+            "kind": item.kind,
+            "brand": item.brand,
+            "text": item.text,
+            "reason": item.review_reason,
+        }
+        for item in evidence.to_review()
+    ]
+
+
+def resolve_review(review_id: str, *, opt_out: bool) -> str:
+    """Close a reply's review: ``opt_out`` applies it as the opt-out it was (for the brands it
+    concerned, at the instant the person wrote), otherwise it is dismissed. Says what it did."""
+    phone, _, key = review_id.strip().partition(" ")
+    try:
+        item = Evidence.get(phone, key)
+    except Evidence.DoesNotExist:
+        raise ValueError(f"no reply {review_id!r}: copy the id printed by 'replies'") from None
+    if item.review is None:
+        return "already reviewed: nothing to do"
+    if not opt_out:
+        evidence.close_review(phone, key, "dismissed by an operator")
+        return "dismissed: the reply stays in the history, nothing else changes"
+    scopes = list((item.proof or {}).get("scopes") or [item.brand])
+    applied = []
+    for scope in scopes:
+        proof_key = evidence.event_key(
+            item.captured_at, f"{item.inbound_message_id}#review#{scope}"
+        )
+        with contextlib.suppress(AlreadyExists):
+            evidence.append(
+                Evidence(
+                    phone,
+                    proof_key,
+                    kind="opt_out",
+                    brand=scope,
+                    source=REVIEW_SOURCE,
+                    captured_at=item.captured_at,
+                    recorded_at=datetime.now(UTC),
+                    proof={"reply": key, "review_reason": item.review_reason},
+                    campaign_id=item.campaign_id,
+                )
+            )
+        try:
+            contacts.apply(
+                phone,
+                scope,
+                contacts.OPTED_OUT,
+                item.captured_at,
+                source=REVIEW_SOURCE,
+                evidence_key=proof_key,
+            )
+        except StaleEvent:
+            continue  # the person decided again after writing this reply
+        applied.append("every brand" if scope == GLOBAL_SCOPE else scope)
+    evidence.close_review(phone, key, "applied as an opt-out by an operator")
+    if not applied:
+        return "not applied: the person decided again after this reply (kept in the history)"
+    return f"opted out of {', '.join(applied)} as of {item.captured_at.isoformat()}"
+
+
+REVIEW_SOURCE = "operator-review"
 
 
 def opted_out() -> Iterator[ContactState]:
@@ -55,6 +165,8 @@ def opted_out() -> Iterator[ContactState]:
 
 
 def export_optouts(out: IO[str]) -> int:
+    """Every opt-out in force as CSV (``EXPORT_COLUMNS``), erased numbers' keyed hashes
+    included: what :func:`import_optouts` reads back into the same state."""
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
@@ -66,72 +178,240 @@ def export_optouts(out: IO[str]) -> int:
                 item.status_at.isoformat(),
                 item.source,
                 item.evidence_key or "",
-                item.updated_at.isoformat(),
+                (item.recorded_at or item.updated_at).isoformat(),
             ]
         )
         count += 1
     return count
 
 
+# --- the stop-list import -------------------------------------------------------------------
+
+PROGRESS_EVERY = 1000  # lines between two progress reports
+ROWS_PER_READ = 100  # BatchGetItem's limit: one read decides two transactions of 50 rows
+_ERASED = re.compile(r"^erased#[0-9a-f]{64}$")  # an erased number's stand-in (stopsms.erasure)
+_EVENT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#\S{1,200}$")
+_MAX_ATTEMPTS = 5  # rounds of a chunk whose rows were changed under it
+
+
 @dataclass
 class ImportResult:
+    """What became of every line of a stop list."""
+
+    lines: int = 0  # data lines read (blank lines aside)
     imported: int = 0
-    already_known: int = 0
+    in_force: int = 0  # already opted out for that scope: nothing to do
+    superseded: int = 0  # the person decided again later (a START): kept out, not imported
     refused: list[str] = field(default_factory=list)  # "line N: reason"
+    ignored_columns: tuple[str, ...] = ()
+    interrupted: str | None = None  # where and why the import stopped before the end
 
-
-def import_optouts(rows: IO[str], source: str, brand: str | None = None) -> ImportResult:
-    """Apply a previous provider's stop list: CSV with a ``phone`` column, optional ``brand``
-    (default: every brand) and ``opted_out_at`` (ISO-8601; default: now). Each row becomes an
-    opt-out with evidence naming ``source``; a line that cannot be read is reported, not fatal.
-    """
-    result = ImportResult()
-    reader = csv.DictReader(rows)
-    if reader.fieldnames is None or "phone" not in reader.fieldnames:
-        raise ValueError("the CSV needs a header row with a 'phone' column")
-    now = datetime.now(UTC)
-    for line, row in enumerate(reader, start=2):
-        try:
-            phone = normalize(row["phone"]).e164
-            at = _instant(row.get("opted_out_at"), now)
-        except (InvalidPhoneNumber, ValueError) as error:
-            result.refused.append(f"line {line}: {error}")
-            continue
-        scope = (row.get("brand") or brand or GLOBAL_SCOPE).strip()
-        event_id = "import-" + hashlib.sha256(f"{source}|{phone}|{scope}".encode()).hexdigest()[:16]
-        # Rows without a date get "now", so the event key differs between runs: look the
-        # import up by its id to keep a second run of the same file harmless.
-        if any(item.event_key.endswith(event_id) for item in evidence.history(phone)):
-            result.already_known += 1
-            continue
-        key = evidence.event_key(at, event_id)
-        evidence.append(
-            Evidence(
-                phone,
-                key,
-                kind="opt_out",
-                brand=scope,
-                source=f"import:{source}",
-                captured_at=at,
-                recorded_at=now,
-                proof={"file_line": line},
-            )
+    def summary(self) -> str:
+        text = (
+            f"{self.lines} line(s): imported {self.imported}, already in force {self.in_force}, "
+            f"superseded by a later opt-in {self.superseded}, refused {len(self.refused)}"
         )
-        # A later decision of the person wins: the evidence is kept, the state stays.
-        with contextlib.suppress(StaleEvent):
-            contacts.apply(
-                phone, scope, contacts.OPTED_OUT, at, source=f"import:{source}", evidence_key=key
+        if self.interrupted:
+            text += (
+                f"\ninterrupted at {self.interrupted}: run the same command again, it "
+                "completes what is missing (rows imported are recognised)"
             )
-        result.imported += 1
+        return text
+
+
+@dataclass
+class _Row:
+    line: int
+    opt_out: OptOut
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.opt_out.state.phone, self.opt_out.state.scope)
+
+
+def import_optouts(
+    data: Iterable[bytes],
+    source: str,
+    brand: str | None = None,
+    *,
+    progress: Callable[[ImportResult], None] | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Apply a stop list (another provider's, or an ``optouts export``): a CSV with a header.
+
+    Columns (any case, any order): ``phone`` (required: any common format, or an erased
+    number's ``erased#…`` stand-in); ``scope`` or ``brand`` (a brand, ``*`` for every brand;
+    empty: ``brand``, or every brand); ``opted_out_at`` (ISO-8601 with an offset; empty: now);
+    ``source``, ``evidence_key`` and ``recorded_at`` as ``optouts export`` writes them (kept,
+    so that an export imported elsewhere exports the same again). Other columns are ignored.
+
+    Every data line ends imported, already in force (the number is opted out for that scope:
+    judged by the suppression state, not by past imports), superseded (a later opt-in of the
+    person stands; nothing is written) or refused with its line number and reason. A line
+    that cannot be read (not UTF-8, an unbalanced quote) is refused on its own. Rows are
+    written 50 to a transaction (evidence and state together), so an interruption loses
+    nothing: the result says where it stopped, and a second run completes the rest.
+    Raises ``ValueError`` when the header cannot be used (nothing is written then).
+    """
+    now = now or datetime.now(UTC)
+    default_scope = canonical_brand(brand) if brand else GLOBAL_SCOPE
+    result = ImportResult()
+    stream = records(data, multiline=False)
+    columns = _import_header(stream)
+    result.ignored_columns = tuple(name for name in columns if name and name not in _IMPORT_COLUMNS)
+    pending: list[_Row] = []
+    try:
+        for record in stream:
+            if record.blank:
+                continue
+            result.lines += 1
+            if progress is not None and result.lines % PROGRESS_EVERY == 0:
+                progress(result)
+            if record.problem is not None or record.cells is None:
+                result.refused.append(f"line {record.line}: {record.problem}")
+                continue
+            try:
+                row = _import_row(record.cells, columns, record.line, source, default_scope, now)
+            except ValueError as error:
+                result.refused.append(f"line {record.line}: {error}")
+                continue
+            if any(other.key == row.key for other in pending):
+                _flush(pending, result)  # one transaction may not write an item twice
+            pending.append(row)
+            if len(pending) == ROWS_PER_READ:
+                _flush(pending, result)
+        _flush(pending, result)
+    except Exception as error:  # report what was done; a re-run completes the rest
+        first = pending[0].line if pending else "the end"
+        result.interrupted = f"line {first} ({clients.error_code(error)})"
     return result
 
 
-def _instant(text: str | None, default: datetime) -> datetime:
+_IMPORT_COLUMNS = frozenset(EXPORT_COLUMNS) | {"brand"}
+
+
+def _import_header(stream: Iterator[Record]) -> dict[str, int]:
+    for record in stream:
+        if record.problem is not None:
+            raise ValueError(f"line {record.line} {record.problem}")
+        if record.cells is None or record.blank:
+            continue
+        columns = [cell.strip().lower() for cell in record.cells]
+        if "phone" not in columns:
+            shown = redact(", ".join(columns))[:200]
+            raise ValueError(
+                f"line {record.line} must name the columns, one of them 'phone' (found: {shown})"
+            )
+        if "scope" in columns and "brand" in columns:
+            raise ValueError(f"line {record.line} names both 'scope' and 'brand': keep one")
+        return {name: columns.index(name) for name in reversed(columns)}
+    raise ValueError("the file is empty: it needs a header row with a 'phone' column")
+
+
+def _import_row(
+    cells: list[str],
+    columns: dict[str, int],
+    line: int,
+    source: str,
+    default_scope: str,
+    now: datetime,
+) -> _Row:
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    raw = cell("phone")
+    if _ERASED.match(raw):
+        phone = raw
+    else:
+        try:
+            phone = normalize(raw).e164
+        except InvalidPhoneNumber as error:
+            raise ValueError(f"not a valid phone number ({error.reason})") from None
+    scope_cell = cell("scope") or cell("brand")
+    scope = GLOBAL_SCOPE if scope_cell == GLOBAL_SCOPE else default_scope
+    if scope_cell and scope_cell != GLOBAL_SCOPE:
+        scope = canonical_brand(scope_cell)
+    at = _instant(cell("opted_out_at"), now, "opted_out_at") or now
+    recorded = _instant(cell("recorded_at"), now, "recorded_at")
+    given = cell("evidence_key")
+    key = given
+    if not _EVENT_KEY.match(key):
+        digest = hashlib.sha256(f"{source}|{phone}|{scope}".encode()).hexdigest()[:16]
+        key = evidence.event_key(at, f"import-{digest}")
+    # An export says which evidence its state points to, none included: kept as it is, so
+    # the import of an export exports the same again (the import's own evidence is stored).
+    reference = (given or None) if "evidence_key" in columns else key
+    original = cell("source")[:512]
+    proof: dict[str, Any] = {"file_line": line, "import": source}
+    if original:
+        proof["original_source"] = original
+    state = ContactState(
+        phone,
+        scope,
+        status=contacts.OPTED_OUT,
+        status_at=at,
+        source=original or f"import:{source}",
+        evidence_key=reference,
+        updated_at=now,
+        recorded_at=recorded,
+    )
+    proof_of = Evidence(
+        phone,
+        key,
+        kind="opt_out",
+        brand=scope,
+        source=f"import:{source}",
+        captured_at=at,
+        recorded_at=now,
+        proof=proof,
+    )
+    return _Row(line, OptOut(proof_of, state))
+
+
+def _flush(rows: list[_Row], result: ImportResult) -> None:
+    """Give every row of a chunk its outcome: one read of their states, then the rows to
+    write in transactions of 50. A row is taken out of ``rows`` once it has its outcome, so
+    after a failure ``rows`` holds exactly what is left to do."""
+    for _ in range(_MAX_ATTEMPTS):
+        if not rows:
+            return
+        found = batch_get({ContactState: [row.key for row in rows]})[ContactState]
+        writable: list[_Row] = []
+        for row in list(rows):
+            state = found.get(row.key)
+            if state is not None and state.status == contacts.OPTED_OUT:
+                result.in_force += 1
+                rows.remove(row)
+            elif state is not None and state.status_at > row.opt_out.state.status_at:
+                result.superseded += 1
+                rows.remove(row)
+            else:
+                writable.append(row)
+        for start in range(0, len(writable), ROWS_PER_TRANSACTION):
+            chunk = writable[start : start + ROWS_PER_TRANSACTION]
+            refused = stoplist.write([row.opt_out for row in chunk])
+            for index, row in enumerate(chunk):
+                kind = refused.get(index)
+                if kind is None:
+                    result.imported += 1
+                    rows.remove(row)
+                elif kind is Refusal.EVIDENCE:  # its proof is stored already: state alone
+                    row.opt_out.with_evidence = False
+                # Refused rows stay in ``rows``: decided again on a fresh read.
+    if rows:
+        raise RuntimeError("rows kept changing under the import")
+
+
+def _instant(text: str, now: datetime, column: str) -> datetime | None:
     if not text:
-        return default
-    value = datetime.fromisoformat(text.strip())
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{column} is not an ISO-8601 date-time") from None
     if value.tzinfo is None:
-        raise ValueError(f"opted_out_at {text!r} needs an offset")
-    if value > default:
-        raise ValueError(f"opted_out_at {text!r} is in the future")
+        raise ValueError(f"{column} needs an offset (e.g. +01:00 or Z)")
+    if value > now:
+        raise ValueError(f"{column} is in the future")
     return value

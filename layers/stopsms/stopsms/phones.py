@@ -51,6 +51,7 @@ from phonenumbers import (
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
+from stopsms.controls import first_unsafe
 from stopsms.errors import InvalidPhoneNumber
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Phone",
     "mask",
     "normalize",
+    "redact",
     "try_normalize",
 ]
 
@@ -186,6 +188,17 @@ def mask(value: object) -> str:
     return f"+{cc}{stars}{visible}" if cc else f"{stars}{visible}"
 
 
+# A digit, then at least five more, with the separators people type between them: anything
+# this long could be someone's number.
+_DIGIT_RUN = re.compile(r"\+?\d(?:[ .\-/()\u00a0]*\d){5,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with every run of 6 digits or more masked as :func:`mask` would: for messages
+    that quote data (a CSV header, a cell) and are logged or stored."""
+    return _DIGIT_RUN.sub(lambda match: mask(match.group()), text)
+
+
 # --- parsing helpers ----------------------------------------------------------------------
 
 
@@ -197,6 +210,9 @@ def _as_text(raw: object) -> str:
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber("empty", "blank number")
+    if (unsafe := first_unsafe(text)) is not None:
+        # phonenumbers would skip it; a number carrying NUL or a bidi override is no number.
+        raise InvalidPhoneNumber("control_character", f"holds {unsafe}")
     return text
 
 

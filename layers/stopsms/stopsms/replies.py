@@ -1,19 +1,34 @@
 """Inbound SMS replies (contract §4): STOP, START, HELP and everything else.
 
 Each ``Records[].Sns.Message`` is an AWS End User Messaging SMS two-way payload. Its body is
-classified by :mod:`stopsms.keywords`, its destination number gives the brand
-(``Settings.brand_for``) and the person's number is normalised to E.164.
+classified by :mod:`stopsms.keywords`, the person's number is normalised to E.164, and the
+brands the reply concerns are found by :func:`stopsms.brands.target`: the brand of the
+campaign it answers (``previousPublishedMessageId`` -> our outbound ``MessageId``), else every
+brand known to use the number written to, else every brand. A brand that never wrote is
+never touched.
 
-* opt-out (STOP...): evidence ``opt_out`` (counted on the campaign the reply answers, found by
-  ``previousPublishedMessageId``), then the suppression state for the brand (or for every brand,
-  ``*``, after STOPALL-type keywords), then at most one confirmation SMS and, when
-  ``mirror_opt_outs`` is on, the number is added to the End User Messaging opt-out list.
-* opt-in (START, UNSTOP...): evidence ``opt_in``, then the brand's suppression is lifted.
-* help (HELP, AIDE...): evidence ``help`` and one automatic answer (brand, how to stop).
-* anything else: evidence ``reply``, kept for the operator; nothing else happens.
+* opt-out (STOP...): evidence ``opt_out`` per scope (the first counted on the campaign
+  answered), then the suppression state of each scope (``*`` after STOPALL-type keywords),
+  then the follow-ups: at most one confirmation SMS and, with ``mirror_opt_outs``, the number
+  added to the End User Messaging opt-out list.
+* opt-in (START, UNSTOP...): evidence ``opt_in``, then the same scopes are opened again. An
+  opt-in for every brand only lifts an opt-out for every brand (``stopsms.eligibility``).
+* help (HELP, AIDE...): evidence ``help`` and one automatic answer naming the brand.
+* anything else: evidence ``reply``, kept for the operator; one that contains an opt-out word
+  (and a STOP that could not be applied) is flagged for human review (``review`` attribute,
+  listed by ``python -m stopsms replies``, metric ``RepliesToReview``).
 
 The instant of a reply is the SNS ``Timestamp`` of its notification (when AWS published it):
 the state of a number follows that instant, so replies processed out of order converge.
+
+An applied STOP never fails
+---------------------------
+Once an opt-out is recorded, nothing that follows may fail the reply: a failure would send the
+event back through Lambda's retries into the InboundDLQ (a "compliance incident" alarm) for an
+opt-out that is in force. The confirmation is tried once (botocore retries throttling) and a
+failure is logged and counted (``AnswersNotSent``); a failed copy to the AWS opt-out list is
+parked for the scheduler, which tries again (``stopsms.optout_list``). The same holds
+for the HELP answer. A body longer than AWS ever sends is read whole and stored truncated.
 
 Exactly once
 ------------
@@ -31,9 +46,9 @@ SNS and Lambda may deliver a reply twice, and an invocation may crash half-way a
 4. the contact state is a conditional put: the same opt-out at the same instant is a no-op,
    the same opt-in at the same instant is refused as stale (already applied);
 5. the SMS answer (confirmation or help) is sent last, through its own idempotent function
-   keyed on ``inboundMessageId``: a crash after it never sends it again, a failed send is
-   retried with the reply. Mirroring to the AWS opt-out list comes after the confirmation
-   (AWS would refuse to text a number already on its list) and is idempotent by nature.
+   keyed on ``inboundMessageId``: a retry never sends it again once it went out. Mirroring to
+   the AWS opt-out list comes after the confirmation (AWS would refuse to text a number
+   already on its list) and is idempotent by nature.
 
 Evidence is written before the state: a suppression never exists without its proof.
 
@@ -41,7 +56,8 @@ Retention
 ---------
 Evidence expires (DynamoDB TTL ``expires_at``) ``retention_days`` after the event, except
 opt-out evidence, which has no expiry: it proves an opt-out that stays in force until the
-person opts in again, and a later opt-in does not erase it either (history keeps both).
+person opts in again, and a later opt-in does not erase it either (history keeps both). A
+START is relied on as consent exactly as long as its proof is kept (``stopsms.retention``).
 """
 
 from __future__ import annotations
@@ -49,6 +65,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
@@ -64,17 +81,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from stopsms import clients, keywords
-from stopsms.consents import evidence_expiry
-from stopsms.dal import contacts, deliveries, evidence, inbound, tables
-from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
+from stopsms import clients, keywords, optout_list
+from stopsms.answers import confirmation_text, help_text
+from stopsms.brands import Answered, Target, brands_of_number, canonical_brand, target
+from stopsms.dal import campaigns, contacts, deliveries, evidence, inbound, stop_numbers, tables
+from stopsms.dal.tables import Evidence
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent, StopSmsError
 from stopsms.keywords import Classification, Intent, Scope
 from stopsms.models import InboundReply, describe
 from stopsms.phones import mask, normalize
+from stopsms.retention import evidence_expiry
 from stopsms.settings import Settings, get_settings
 
-__all__ = ["InvalidReply", "RepliesFailed", "confirmation_text", "handle", "help_text"]
+__all__ = ["MAX_STORED_BODY", "InvalidReply", "RepliesFailed", "handle"]
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -82,6 +101,10 @@ metrics = Metrics()
 SOURCE = "reply"
 # Lambda retries an async event for up to 6 hours: duplicates come well within a week.
 IDEMPOTENCY_TTL = timedelta(days=7)
+# AWS delivers at most a few concatenated SMS; anything longer is kept to this many characters
+# (the whole text is still read), far under DynamoDB's 400 KB item limit.
+MAX_STORED_BODY = 4096
+OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
 _Step = Callable[..., dict[str, Any]]
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
@@ -98,18 +121,6 @@ class InvalidReply(StopSmsError):
 
 class RepliesFailed(StopSmsError):
     """Some records of the event failed (the others were processed): Lambda must retry."""
-
-
-def confirmation_text(brand: str, scope: Scope) -> str:
-    who = "nos marques" if scope is Scope.ALL else brand
-    return f"Vous ne recevrez plus de SMS de {who}. START pour vous réabonner."
-
-
-def help_text(brand: str, number: str) -> str:
-    return (
-        f"{brand} : SMS d'information et offres de {brand}. "
-        f"Pour ne plus les recevoir, répondez STOP au {number}."
-    )
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -250,144 +261,214 @@ def _process(*, reply: dict[str, Any]) -> dict[str, Any]:
     phone: str = reply["phone"]
     message_id: str = reply["inbound_message_id"]
     classification = keywords.classify(reply["body"])
-    brand = settings.brand_for(reply["destination_number"])
+    about = _target(settings, reply, classification)
     # Step 2 of the module docstring: a retry reuses the instant of the first attempt.
     earlier = inbound.find_reply(phone, message_id)
     at = earlier.captured_at if earlier else datetime.fromisoformat(reply["published_at"])
-    log = {"inbound_message_id": message_id, "phone": mask(phone), "brand": brand}
+    log = {"inbound_message_id": message_id, "phone": mask(phone), "scopes": list(about.scopes)}
     logger.info(
         "Inbound reply",
-        extra={**log, "intent": classification.intent, "keyword": classification.keyword},
+        extra={
+            **log,
+            "intent": classification.intent,
+            "keyword": classification.keyword,
+            "basis": about.basis,
+            "campaign_id": about.campaign_id,
+        },
     )
     if classification.intent is Intent.OPT_OUT:
-        outcome = _opt_out(settings, reply, classification, brand, at, log)
+        outcome = _opt_out(settings, reply, classification, about, at, log)
     elif classification.intent is Intent.OPT_IN:
-        outcome = _opt_in(settings, reply, classification, brand, at, log)
+        outcome = _opt_in(settings, reply, classification, about, at, log)
     elif classification.intent is Intent.HELP:
-        outcome = _help(settings, reply, classification, brand, at)
+        outcome = _help(settings, reply, classification, about, at)
     else:
-        _keep(_evidence(settings, reply, "reply", brand, at, classification, brand))
+        _keep(_evidence(settings, reply, "reply", _brand_label(about), at, classification, about))
         outcome = {"intent": "reply"}
+    # An opt-out word in a reply that was not applied as an opt-out: a person may have asked
+    # to stop in words StopSMS cannot safely read on its own ("Aide, comment me désabonner ?").
+    if reason := outcome.get("review") or keywords.review_reason(reply["body"], classification):
+        per_scope = classification.intent in (Intent.OPT_OUT, Intent.OPT_IN)
+        _review(reply, _key(reply, at, about.scopes[0] if per_scope else None, about), reason)
+        outcome["review"] = reason
     metrics.add_metric(name=f"Replies.{outcome['intent']}", unit=MetricUnit.Count, value=1)
-    return {"inbound_message_id": message_id, "brand": brand, **outcome}
+    return {
+        "inbound_message_id": message_id,
+        "scopes": list(about.scopes),
+        "brand": about.named,
+        "basis": about.basis,
+        "campaign_id": about.campaign_id,
+        **outcome,
+    }
+
+
+def _target(settings: Settings, reply: dict[str, Any], classification: Classification) -> Target:
+    """The brands this reply concerns (``stopsms.brands``): read only what the rule needs."""
+    previous = reply["previous_message_id"]
+    campaign_id = deliveries.campaign_for_message(previous) if previous else None
+    answered = _answered(campaign_id) if campaign_id else None
+    every_brand = classification.intent is Intent.OPT_OUT and classification.scope is Scope.ALL
+    number_brands: frozenset[str] = frozenset()
+    if answered is None and not every_brand:
+        number = reply["destination_number"]
+        number_brands = brands_of_number(
+            number, settings.inbound_brands, stop_numbers.brands(number)
+        )
+    about = target(answered=answered, number_brands=number_brands, every_brand=every_brand)
+    # A campaign whose record expired still names the SMS answered in the evidence.
+    return replace(about, campaign_id=campaign_id)
+
+
+def _answered(campaign_id: str) -> Answered | None:
+    """The campaign a reply answers, when its record (and so its brand) is still there."""
+    campaign = campaigns.get(campaign_id)
+    if campaign is None:  # expired: the message was ours, its brand is unknown now
+        return None
+    request = campaign.request or {}
+    brand = canonical_brand(str(request.get("brand") or "default"))
+    return Answered(campaign_id, brand, "en" if request.get("language") == "en" else "fr")
 
 
 def _opt_out(
     settings: Settings,
     reply: dict[str, Any],
     classification: Classification,
-    brand: str,
+    about: Target,
     at: datetime,
     log: dict[str, Any],
 ) -> dict[str, Any]:
     phone: str = reply["phone"]
-    scope = GLOBAL_SCOPE if classification.scope is Scope.ALL else brand
-    previous = reply["previous_message_id"]
-    campaign_id = deliveries.campaign_for_message(previous) if previous else None
-    record = _evidence(settings, reply, "opt_out", scope, at, classification, brand)
-    record.campaign_id = campaign_id
     counted = False
-    try:
-        counted = inbound.append_opt_out(record, campaign_id)
-    except AlreadyExists:
-        logger.info("Opt-out evidence already recorded (retry)", extra=log)
-    try:
-        contacts.apply(phone, scope, "opted_out", at, source=SOURCE, evidence_key=record.event_key)
-    except StaleEvent:
-        # A later decision of this person (e.g. a START sent after this STOP) is stored.
-        logger.warning("Opt-out older than the stored state: evidence kept only", extra=log)
-        return {"intent": "opt_out", "scope": scope, "applied": False, "campaign_id": campaign_id}
-    logger.info("Opted out", extra={**log, "scope": scope, "campaign_id": campaign_id})
-    confirmed = False
+    applied: list[str] = []
+    for scope in about.scopes:
+        record = _evidence(settings, reply, "opt_out", scope, at, classification, about)
+        try:
+            # Only the first scope's evidence counts the STOP on its campaign: one reply.
+            campaign = about.campaign_id if scope == about.scopes[0] else None
+            counted = inbound.append_opt_out(record, campaign) or counted
+        except AlreadyExists:
+            logger.info("Opt-out evidence already recorded (retry)", extra=log)
+        try:
+            contacts.apply(
+                phone, scope, "opted_out", at, source=SOURCE, evidence_key=record.event_key
+            )
+        except StaleEvent:
+            # A later decision of this person (e.g. a START sent after this STOP) is stored.
+            logger.warning(
+                "Opt-out older than the stored state: evidence kept only",
+                extra={**log, "scope": scope},
+            )
+            continue
+        applied.append(scope)
+    outcome: dict[str, Any] = {"intent": "opt_out", "applied": applied, "counted": counted}
+    if not applied:
+        # A STOP that changes nothing deserves a human look (a START crossed it?).
+        return {**outcome, "review": "stop not applied: a later decision is stored"}
+    logger.info("Opted out", extra={**log, "applied": applied})
+    # From here on the opt-out is in force: the follow-ups below never fail the reply.
     if settings.opt_out_confirmation:
-        confirmed = _answer(
-            settings,
-            reply,
-            "opt_out_confirmation",
-            confirmation_text(brand, classification.scope),
-        )
+        text = confirmation_text(about.named, about.language)
+        outcome["confirmed"] = _answer(settings, reply, "opt_out_confirmation", text)
     if settings.mirror_opt_outs:
-        clients.sms().put_opted_out_number(
-            OptOutListName=settings.opt_out_list, OptedOutNumber=phone
-        )
-        logger.info("Mirrored to the End User Messaging opt-out list", extra=log)
-    return {
-        "intent": "opt_out",
-        "scope": scope,
-        "applied": True,
-        "campaign_id": campaign_id,
-        "counted": counted,
-        "confirmed": confirmed,
-    }
+        outcome["mirrored"] = optout_list.mirror(settings, phone)
+    return outcome
 
 
 def _opt_in(
     settings: Settings,
     reply: dict[str, Any],
     classification: Classification,
-    brand: str,
+    about: Target,
     at: datetime,
     log: dict[str, Any],
 ) -> dict[str, Any]:
-    record = _evidence(settings, reply, "opt_in", brand, at, classification, brand)
-    _keep(record)
-    try:
-        contacts.apply(
-            reply["phone"], brand, "opted_in", at, source=SOURCE, evidence_key=record.event_key
-        )
-    except StaleEvent:
-        # Either this very opt-in was applied by an earlier attempt, or a later decision exists.
-        logger.info("Opt-in already applied or older than the stored state", extra=log)
-        return {"intent": "opt_in", "applied": False}
-    logger.info("Opted in", extra=log)
-    return {"intent": "opt_in", "applied": True}
+    applied: list[str] = []
+    for scope in about.scopes:
+        record = _evidence(settings, reply, "opt_in", scope, at, classification, about)
+        _keep(record)
+        try:
+            contacts.apply(
+                reply["phone"], scope, "opted_in", at, source=SOURCE, evidence_key=record.event_key
+            )
+        except StaleEvent:
+            # Either this very opt-in was applied by an earlier attempt, or a later decision
+            # exists.
+            logger.info("Opt-in already applied or older than the stored state", extra=log)
+            continue
+        applied.append(scope)
+    if applied:
+        logger.info("Opted in", extra={**log, "applied": applied})
+    return {"intent": "opt_in", "applied": applied}
 
 
 def _help(
     settings: Settings,
     reply: dict[str, Any],
     classification: Classification,
-    brand: str,
+    about: Target,
     at: datetime,
 ) -> dict[str, Any]:
-    _keep(_evidence(settings, reply, "help", brand, at, classification, brand))
-    answered = _answer(settings, reply, "help", help_text(brand, reply["destination_number"]))
-    return {"intent": "help", "answered": answered}
+    _keep(_evidence(settings, reply, "help", _brand_label(about), at, classification, about))
+    text = help_text(about.named, reply["destination_number"], about.language)
+    return {"intent": "help", "answered": _answer(settings, reply, "help", text)}
 
 
 # --- evidence -------------------------------------------------------------------------------
+
+
+def _brand_label(about: Target) -> str:
+    """The brand field of a reply's evidence when no state changes: the brand it concerns,
+    or ``*`` when several or unknown (``proof.scopes`` lists them)."""
+    return about.named or "*"
+
+
+def _key(reply: dict[str, Any], at: datetime, scope: str | None, about: Target) -> str:
+    """The event key of a reply's evidence. An opt-out or opt-in (``scope`` given) that
+    concerns several brands is one event per brand, each the proof of its own state."""
+    event_id = reply["inbound_message_id"]
+    if scope is not None and len(about.scopes) > 1:
+        event_id = f"{event_id}#{scope}"
+    return evidence.event_key(at, event_id)
 
 
 def _evidence(
     settings: Settings,
     reply: dict[str, Any],
     kind: str,
-    scope: str,
+    brand: str,
     at: datetime,
     classification: Classification,
-    number_brand: str,
+    about: Target,
 ) -> Evidence:
+    """A reply's evidence; an opt-out or opt-in is recorded per scope (``brand``)."""
+    body: str = reply["body"]
+    proof: dict[str, Any] = {
+        "channel": "sms",
+        "keyword": classification.keyword,
+        "scope": classification.scope.value,
+        "scopes": list(about.scopes),  # every brand the reply concerns, and why
+        "basis": about.basis,
+        "message_keyword": reply["message_keyword"],
+        "previous_message_id": reply["previous_message_id"],
+        "sns_message_id": reply["sns_message_id"],
+    }
+    if len(body) > MAX_STORED_BODY:
+        proof["body_chars"] = len(body)  # stored truncated: say how long it was
+    per_scope = kind in ("opt_out", "opt_in")
     return Evidence(
         reply["phone"],
-        evidence.event_key(at, reply["inbound_message_id"]),
+        _key(reply, at, brand if per_scope else None, about),
         kind=kind,
-        brand=scope,
+        brand=brand,
         source=SOURCE,
         captured_at=at,
         recorded_at=datetime.now(UTC),
-        proof={
-            "channel": "sms",
-            "keyword": classification.keyword,
-            "scope": classification.scope.value,
-            "number_brand": number_brand,
-            "message_keyword": reply["message_keyword"],
-            "previous_message_id": reply["previous_message_id"],
-            "sns_message_id": reply["sns_message_id"],
-        },
-        text=reply["body"],
+        proof=proof,
+        text=body[:MAX_STORED_BODY],
         inbound_message_id=reply["inbound_message_id"],
         destination_number=reply["destination_number"],
-        expires_at=evidence_expiry(kind, at, settings),
+        campaign_id=about.campaign_id,
+        expires_at=evidence_expiry(kind, at, settings.retention_days),
     )
 
 
@@ -401,11 +482,27 @@ def _keep(record: Evidence) -> None:
         )
 
 
-# --- answers --------------------------------------------------------------------------------
+def _review(reply: dict[str, Any], event_key: str, reason: str) -> None:
+    """Put a stored reply on the list a human goes through (``python -m stopsms replies``)."""
+    evidence.flag_for_review(reply["phone"], event_key, reason)
+    logger.warning(
+        "Reply kept for human review",
+        extra={
+            "inbound_message_id": reply["inbound_message_id"],
+            "phone": mask(reply["phone"]),
+            "review": reason,
+        },
+    )
+    metrics.add_metric(name="RepliesToReview", unit=MetricUnit.Count, value=1)
+
+
+# --- follow-ups: answers and the AWS opt-out list -------------------------------------------
 
 
 def _answer(settings: Settings, reply: dict[str, Any], purpose: str, text: str) -> bool:
-    """Send one TRANSACTIONAL SMS back from the number the person wrote to, at most once."""
+    """Send one TRANSACTIONAL SMS back from the number the person wrote to, at most once.
+
+    Never raises: the reply's own work is done, a failed answer is logged and counted."""
     message = {
         "inbound_message_id": reply["inbound_message_id"],
         "phone": reply["phone"],
@@ -413,9 +510,16 @@ def _answer(settings: Settings, reply: dict[str, Any], purpose: str, text: str) 
         "purpose": purpose,
         "text": text,
     }
-    send = _once(_send, settings, data="message", prefix="stopsms.inbound-answer")
-    result = send(message=message)
-    return bool(result["sent"])
+    log = {"inbound_message_id": reply["inbound_message_id"], "phone": mask(reply["phone"])}
+    try:
+        send = _once(_send, settings, data="message", prefix="stopsms.inbound-answer")
+        return bool(send(message=message)["sent"])
+    except Exception as error:  # any failure: the opt-out or help is recorded regardless
+        logger.warning(
+            "Answer not sent", extra={**log, "purpose": purpose, "error": clients.error_code(error)}
+        )
+        metrics.add_metric(name="AnswersNotSent", unit=MetricUnit.Count, value=1)
+        return False
 
 
 def _send(*, message: dict[str, Any]) -> dict[str, Any]:
@@ -432,11 +536,7 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
             },
         )
     except ClientError as error:
-        details = error.response.get("Error", {})
-        reason = error.response.get("Reason") or details.get("Reason")
-        if details.get("Code") == "ConflictException" and reason == (
-            "DESTINATION_PHONE_NUMBER_OPTED_OUT"
-        ):
+        if _is_aws_opt_out(error):
             # AWS manages this number's opt-out itself (and answered STOP on its own):
             # retrying would never succeed, the opt-out is recorded anyway.
             logger.warning("Answer not sent: number on the AWS opt-out list", extra=log)
@@ -448,3 +548,9 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
     )
     metrics.add_metric(name="RepliesAnswered", unit=MetricUnit.Count, value=1)
     return {"sent": True, "message_id": response.get("MessageId")}
+
+
+def _is_aws_opt_out(error: ClientError) -> bool:
+    details = error.response.get("Error", {})
+    reason = error.response.get("Reason") or details.get("Reason")
+    return details.get("Code") == "ConflictException" and reason == OPTED_OUT_REASON

@@ -2,17 +2,27 @@
 
 Outcomes are counted from the delivery records rather than kept as counters updated on every
 send: one query per report instead of one extra write per recipient. ``pending`` is what the
-audience still owes: queued, being sent, or deferred to the recipient's window.
+audience still owes: queued, being sent, deferred to the recipient's window, or the whole
+audience of a campaign that is scheduled or waiting for its window.
+
+Status (contract §6): ``scheduled`` (waiting for ``send_at``) and ``deferred`` (waiting for the
+sending window; ``resume_at`` says until when), ``sending`` (its audience being checked or
+queued, or recipients still pending), ``done`` (every recipient has an outcome), ``refused``
+(``reason`` says why; nothing was sent). A campaign whose fan-out could not read the rest of
+its audience ends ``done`` with a ``reason``, those recipients counted ``failed``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from stopsms.dal import campaigns, deliveries
+from stopsms.dal.tables import Campaign
 from stopsms.errors import StopSmsError
 
 REASONS = ("opted_out", "no_consent", "invalid_number", "duplicate")
+UNSENT = "audience_unavailable"  # the failure reason of recipients the fan-out never queued
 
 
 class UnknownCampaign(StopSmsError):
@@ -23,46 +33,85 @@ def report(campaign_id: str) -> dict[str, Any]:
     campaign = campaigns.get(campaign_id)
     if campaign is None:
         raise UnknownCampaign(f"no campaign {campaign_id!r} is recorded")
-    sent = failed = segments = in_flight = 0
+    sent = segments = in_flight = 0
+    failures: Counter[str] = Counter()
     suppressed = dict.fromkeys(REASONS, 0)
     for item in deliveries.of_campaign(campaign_id):
         if item.status == deliveries.SENT:
             sent += 1
             segments += int(item.segments or 0)
         elif item.status == deliveries.FAILED:
-            failed += 1
+            failures[str(item.reason or "unknown")] += 1
         elif item.status == deliveries.SUPPRESSED:
             reason = str(item.reason)
             suppressed[reason] = suppressed.get(reason, 0) + 1
         else:
             in_flight += 1
+    if campaign.unsent:
+        failures[UNSENT] += int(campaign.unsent)
+    failed = sum(failures.values())
     finished = sent + failed + sum(suppressed.values())
-    # Until the fan-out has queued everyone, the audience is what is known so far.
-    audience = int(campaign.audience if campaign.audience is not None else campaign.queued or 0)
-    audience = max(audience, finished + in_flight)
+    audience = _audience(campaign, finished + in_flight)
+    pending = audience - finished
     return {
         "campaign_id": campaign_id,
+        "status": _status(campaign, pending),
+        "reason": campaign.reason,
+        "resume_at": campaign.resume_at if campaign.status == campaigns.DEFERRED else None,
         "audience": audience,
         "sent": sent,
         "failed": failed,
-        "pending": audience - finished,
+        "pending": pending,
+        "cancelled": 0,  # no campaign can be cancelled yet
         "suppressed": suppressed,
+        "failures": dict(sorted(failures.items())),
         "opt_outs": int(campaign.opt_outs or 0),
         "segments": segments,
     }
 
 
+def _audience(campaign: Campaign, known: int) -> int:
+    """Everyone the campaign is for, as far as it is known (at least those with a record)."""
+    if campaign.status == campaigns.REFUSED:
+        return 0  # a refused campaign has no audience: nothing was, or will be, sent
+    if campaign.status == campaigns.CHECKING:
+        # Rows counted so far by the check of the file (the audience is not settled yet).
+        return max(int(campaign.queued or 0), known)
+    size = campaign.audience if campaign.audience is not None else campaign.queued
+    return max(int(size or 0), known)
+
+
+def _status(campaign: Campaign, pending: int) -> str:
+    if campaign.status == campaigns.REFUSED:
+        return "refused"
+    if campaign.status == campaigns.DEFERRED:
+        return "scheduled" if campaign.waiting_for == campaigns.SEND_AT else "deferred"
+    if campaign.status == campaigns.QUEUED and pending == 0:
+        return "done"
+    return "sending"
+
+
 def render_table(data: dict[str, Any]) -> str:
     """The report as a readable table for a terminal."""
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("campaign", data["campaign_id"]),
+        ("status", data["status"]),
+    ]
+    if data.get("resume_at"):
+        rows.append(("resumes at", data["resume_at"]))
+    rows += [
         ("audience", data["audience"]),
         ("sent", data["sent"]),
         ("failed", data["failed"]),
+        *((f"failed: {reason}", count) for reason, count in data["failures"].items()),
         ("pending", data["pending"]),
+        ("cancelled", data["cancelled"]),
         *((f"suppressed: {reason}", count) for reason, count in data["suppressed"].items()),
         ("opt-outs (STOP replies)", data["opt_outs"]),
         ("segments billed", data["segments"]),
     ]
     width = max(len(label) for label, _ in rows)
-    return "\n".join(f"{label:<{width}}  {value:>10}" for label, value in rows)
+    table = "\n".join(f"{label:<{width}}  {value!s:>10}" for label, value in rows)
+    if data.get("reason"):
+        table += f"\nreason: {data['reason']}"
+    return table

@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from stopsms import clients
+from stopsms.controls import first_unsafe
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.batch import batch_get
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
@@ -53,6 +54,7 @@ from stopsms.mention import compose
 from stopsms.models import SendJob, describe
 from stopsms.personalise import render
 from stopsms.phones import Phone, normalize
+from stopsms.retention import consent_since
 from stopsms.settings import Settings
 from stopsms.window import SendingWindow, is_open, next_open
 
@@ -194,8 +196,12 @@ class SendBatch:
             return None
         try:
             phone = normalize(spec.phone)
+            text = render(spec.body, spec.vars)
+            if (unsafe := first_unsafe(text)) is not None:  # from a variable: the body is checked
+                self._not_sendable(record, spec, deliveries.FAILED, "control_character", unsafe)
+                return None
             composition = compose(
-                render(spec.body, spec.vars),
+                text,
                 marketing=spec.category.is_marketing,
                 language=spec.language,
                 stop_number=spec.stop_number or self.settings.stop_number,
@@ -278,6 +284,7 @@ class SendBatch:
                         self._preference(self._erased(r.phone.e164), GLOBAL_SCOPE),
                     ),
                     enforce_consent=self.settings.consent_policy == "enforce",
+                    consent_since=consent_since(at, self.settings.retention_days),
                 )
                 if block is not None:
                     self._outcome(r, deliveries.SUPPRESSED, block)
@@ -404,10 +411,6 @@ class SendBatch:
         at = now()
         source = f"aws-end-user-messaging:{OPTED_OUT_REASON}"
         key = evidence.event_key(at, f"{r.spec.campaign_id}#{r.spec.seq}")
-        with contextlib.suppress(StaleEvent):  # a later decision of the person is stored
-            contacts.apply(
-                r.phone.e164, GLOBAL_SCOPE, OPTED_OUT, at, source=source, evidence_key=key
-            )
         record = Evidence(
             r.phone.e164,
             key,
@@ -418,8 +421,12 @@ class SendBatch:
             recorded_at=at,
             campaign_id=r.spec.campaign_id,
         )
-        with contextlib.suppress(AlreadyExists):
+        with contextlib.suppress(AlreadyExists):  # evidence first: no state without its proof
             evidence.append(record)
+        with contextlib.suppress(StaleEvent):  # a later decision of the person is stored
+            contacts.apply(
+                r.phone.e164, GLOBAL_SCOPE, OPTED_OUT, at, source=source, evidence_key=key
+            )
 
     # -- outcomes ---------------------------------------------------------------------------
     def _outcome(

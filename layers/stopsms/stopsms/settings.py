@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
+from stopsms.brands import BrandMapError, number_key, parse_brand_map
 from stopsms.errors import StopSmsError
 
 ConsentPolicy = Literal["enforce", "record"]
@@ -42,15 +43,11 @@ def _int(value: str, name: str, minimum: int) -> int:
     return number
 
 
-def parse_brand_map(spec: str) -> dict[str, str]:
-    """Parse ``"36111=acme,+33700000001=globex"`` into {inbound number: brand}."""
-    brands: dict[str, str] = {}
-    for entry in filter(None, (part.strip() for part in spec.split(","))):
-        number, sep, brand = entry.partition("=")
-        if not sep or not number.strip() or not brand.strip():
-            raise ConfigurationError(f"{_PREFIX}INBOUND_BRANDS entry {entry!r} is not NUMBER=BRAND")
-        brands[number.strip()] = brand.strip()
-    return brands
+def _brand_map(spec: str) -> Mapping[str, frozenset[str]]:
+    try:
+        return parse_brand_map(spec)
+    except BrandMapError as error:
+        raise ConfigurationError(f"{_PREFIX}INBOUND_BRANDS: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -64,14 +61,15 @@ class Settings:
     campaign_queue_url: str = ""
     send_max_receives: int = 5  # the SendQueue redrive maxReceiveCount
     fanout_slice_rows: int = 20_000  # S3 audience rows fanned out per invocation, at most
+    check_slice_rows: int = 2_000_000  # S3 audience rows checked per invocation, at most
     fanout_safety_ms: int = 15_000  # a slice stops when less time than this is left
     stop_number: str = "36111"
     origination_identity: str = ""
     consent_policy: ConsentPolicy = "enforce"
     sending_window: str = "Mon-Sat 08:00-20:00"
     holidays_country: str = "FR"
-    inbound_brands: Mapping[str, str] = field(default_factory=dict)
-    default_brand: str = "default"
+    # number key (``brands.number_key``) -> the brands that print it as their stop number
+    inbound_brands: Mapping[str, frozenset[str]] = field(default_factory=dict)
     smart_encoding: bool = True
     send_rate: int = 20
     opt_out_confirmation: bool = True
@@ -103,14 +101,14 @@ class Settings:
             campaign_queue_url=get("CAMPAIGN_QUEUE_URL", ""),
             send_max_receives=_int(get("SEND_MAX_RECEIVES", "5"), "SEND_MAX_RECEIVES", 1),
             fanout_slice_rows=_int(get("FANOUT_SLICE_ROWS", "20000"), "FANOUT_SLICE_ROWS", 1),
+            check_slice_rows=_int(get("CHECK_SLICE_ROWS", "2000000"), "CHECK_SLICE_ROWS", 1),
             fanout_safety_ms=_int(get("FANOUT_SAFETY_MS", "15000"), "FANOUT_SAFETY_MS", 0),
             stop_number=get("STOP_NUMBER", defaults.stop_number),
             origination_identity=get("ORIGINATION_IDENTITY", ""),
             consent_policy=policy,  # type: ignore[arg-type]  # checked just above
             sending_window=get("SENDING_WINDOW", defaults.sending_window),
             holidays_country=get("HOLIDAYS_COUNTRY", defaults.holidays_country),
-            inbound_brands=parse_brand_map(get("INBOUND_BRANDS", "")),
-            default_brand=get("DEFAULT_BRAND", defaults.default_brand) or "default",
+            inbound_brands=_brand_map(get("INBOUND_BRANDS", "")),
             smart_encoding=_flag(get("SMART_ENCODING", "true"), "SMART_ENCODING"),
             send_rate=_int(get("SEND_RATE", "20"), "SEND_RATE", 1),
             opt_out_confirmation=_flag(get("OPT_OUT_CONFIRMATION", "true"), "OPT_OUT_CONFIRMATION"),
@@ -120,9 +118,17 @@ class Settings:
             erasure_key_secret=get("ERASURE_KEY_SECRET", ""),
         )
 
-    def brand_for(self, inbound_number: str) -> str:
-        """The brand that owns a number people reply to (contract §4)."""
-        return self.inbound_brands.get(inbound_number, self.default_brand)
+    def brands_of(self, number: str) -> frozenset[str]:
+        """The brands the deployment says print ``number`` as their stop number."""
+        return self.inbound_brands.get(number_key(number), frozenset())
+
+    def receives_replies(self, number: str) -> bool:
+        """Whether replies to ``number`` reach this stack: it is the deployment's stop number
+        or an ``InboundBrands`` entry (the numbers whose two-way SMS goes to InboundTopic)."""
+        key = number_key(number)
+        return key in self.inbound_brands or (
+            bool(self.stop_number) and key == number_key(self.stop_number)
+        )
 
 
 @cache

@@ -14,12 +14,26 @@ from stopsms.dal.tables import Campaign
 from stopsms.errors import AlreadyExists
 
 
-def create(campaign_id: str, request: dict[str, Any], status: str, **fields: Any) -> Campaign:
-    """Record a new campaign; ``AlreadyExists`` if this campaign id was recorded before."""
+def create(
+    campaign_id: str,
+    request: dict[str, Any],
+    status: str,
+    *,
+    replacing_refused: bool = False,
+    **fields: Any,
+) -> Campaign:
+    """Record a new campaign; ``AlreadyExists`` if this campaign id was recorded before.
+
+    With ``replacing_refused`` the campaign id must instead hold a refused campaign, which the
+    new record replaces whole: a refused campaign sent nothing, so a fixed request may start
+    afresh under its id (contract §2)."""
     item = Campaign(
         campaign_id, request=request, status=status, created_at=datetime.now(UTC), **fields
     )
-    if not save_if(item, Campaign.campaign_id.does_not_exist()):
+    condition = (
+        Campaign.status == REFUSED if replacing_refused else Campaign.campaign_id.does_not_exist()
+    )
+    if not save_if(item, condition):
         raise AlreadyExists(f"campaign {campaign_id} is already recorded")
     return item
 
@@ -54,13 +68,36 @@ def defer_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) 
     ).save()
 
 
+DEFERRED_MIRROR = "mirror"  # DeferredIndex hash key of opt-outs to copy to the AWS list again
+
+
+def park_mirror(phone: str, until: datetime, attempts: int) -> None:
+    """Keep an opt-out whose copy to the End User Messaging opt-out list failed, for the
+    scheduler to try again at ``until`` (the reply that caused it has succeeded already)."""
+    Campaign(
+        mirror_key(phone),
+        request={"phone": phone, "attempts": attempts},
+        status="deferred",
+        deferred=DEFERRED_MIRROR,
+        resume_at=until.astimezone(UTC).isoformat(),
+        created_at=datetime.now(UTC),
+    ).save()
+
+
+def mirror_key(phone: str) -> str:
+    return f"{DEFERRED_MIRROR}#{phone}"
+
+
 # --- fan-out progress and deferral (campaign fan-out, scheduler) ----------------------------
 
 DEFERRED_CAMPAIGN = "campaign"  # DeferredIndex hash key of whole campaigns waiting
+CHECKING = "checking"  # an S3 audience is read once, whole, before anyone is queued
 DEFERRED = "deferred"
 FANNING_OUT = "fanning_out"
 QUEUED = "queued"
-REFUSED = "refused"
+REFUSED = "refused"  # nothing was queued: the id may be published again
+SEND_AT = "send_at"  # what a deferred campaign waits for
+WINDOW = "window"
 # A campaign the scheduler released: still deferred, out of DeferredIndex.
 _RELEASED = (Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist()
 
@@ -73,8 +110,6 @@ def advance(
     queued: int,
     advanced_by: str,
     finished: bool,
-    header: list[str] | None = None,
-    source_etag: str | None = None,
 ) -> bool:
     """Move the fan-out cursor from ``expected`` to ``cursor`` (``queued`` recipients so far),
     recording the SQS message that moved it; ``finished`` also sets the audience and the
@@ -85,10 +120,6 @@ def advance(
         Campaign.queued.set(queued),
         Campaign.advanced_by.set(advanced_by),
     ]
-    if header is not None:
-        actions.append(Campaign.header.set(header))
-    if source_etag is not None:
-        actions.append(Campaign.source_etag.set(source_etag))
     if finished:
         actions += [Campaign.audience.set(queued), Campaign.status.set(QUEUED)]
     return update_if(
@@ -98,11 +129,104 @@ def advance(
     )
 
 
-def refuse(campaign_id: str, reason: str) -> None:
-    """A recorded campaign cannot go on (its audience file is unreadable): say why."""
-    Campaign(campaign_id).update(
-        actions=[Campaign.status.set(REFUSED), Campaign.reason.set(reason[:1000])],
-        condition=Campaign.campaign_id.exists(),
+MAX_REASON_CHARS = 2000
+
+
+def refuse(campaign_id: str, reason: str) -> bool:
+    """A campaign being checked cannot go on (its audience file is unusable): say why.
+
+    Only a campaign that queued no one may be refused; False when it is past checking."""
+    return update_if(
+        Campaign(campaign_id),
+        [Campaign.status.set(REFUSED), Campaign.reason.set(reason[:MAX_REASON_CHARS])],
+        Campaign.status == CHECKING,
+    )
+
+
+def check_progress(
+    campaign_id: str,
+    *,
+    expected: int,
+    cursor: int,
+    line: int,
+    rows: int,
+    advanced_by: str,
+    header: list[str] | None,
+    problems: list[str],
+    source_etag: str | None,
+) -> bool:
+    """Move the check's cursor from ``expected`` (rows and problems found so far); False when
+    another delivery of the slice moved it first."""
+    actions: list[Action] = [
+        Campaign.cursor.set(cursor),
+        Campaign.lines.set(line),
+        Campaign.queued.set(rows),
+        Campaign.advanced_by.set(advanced_by),
+        Campaign.problems.set(problems),
+    ]
+    if header is not None:
+        actions.append(Campaign.header.set(header))
+    if source_etag is not None:
+        actions.append(Campaign.source_etag.set(source_etag))
+    return update_if(
+        Campaign(campaign_id),
+        actions,
+        (Campaign.cursor == expected) & (Campaign.status == CHECKING),
+    )
+
+
+def checked(
+    campaign_id: str,
+    *,
+    expected: int,
+    audience: int,
+    advanced_by: str,
+    resume_at: datetime | None,
+    waiting_for: str | None,
+    header: list[str],
+    source_etag: str | None,
+) -> bool:
+    """The file was read whole without a problem: wait for ``resume_at``, or start the
+    fan-out from the top; the fan-out will read the version ``source_etag`` only. False when
+    another delivery did it first."""
+    actions: list[Action] = [
+        Campaign.audience.set(audience),
+        Campaign.header.set(header),
+        Campaign.cursor.set(0),
+        Campaign.queued.set(0),
+        Campaign.advanced_by.set(advanced_by),
+        Campaign.problems.remove(),
+        Campaign.lines.remove(),
+    ]
+    if source_etag is not None:
+        actions.append(Campaign.source_etag.set(source_etag))
+    if resume_at is None:
+        actions.append(Campaign.status.set(FANNING_OUT))
+    else:
+        actions += [
+            Campaign.status.set(DEFERRED),
+            Campaign.deferred.set(DEFERRED_CAMPAIGN),
+            Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
+            Campaign.waiting_for.set(waiting_for or WINDOW),
+        ]
+    return update_if(
+        Campaign(campaign_id),
+        actions,
+        (Campaign.cursor == expected) & (Campaign.status == CHECKING),
+    )
+
+
+def halt(campaign_id: str, reason: str, unsent: int) -> bool:
+    """The fan-out cannot read the rest of the audience (the file was replaced or deleted):
+    the campaign ends with the recipients queued so far, ``unsent`` are never queued."""
+    return update_if(
+        Campaign(campaign_id),
+        [
+            Campaign.status.set(QUEUED),
+            Campaign.reason.set(reason[:MAX_REASON_CHARS]),
+            Campaign.unsent.set(unsent),
+        ],
+        Campaign.status == FANNING_OUT,
     )
 
 
@@ -142,13 +266,14 @@ def drop(key: str) -> None:
     Campaign(key).delete()
 
 
-def defer_again(campaign_id: str, resume_at: datetime) -> bool:
+def defer_again(campaign_id: str, resume_at: datetime, waiting_for: str) -> bool:
     """A released campaign found its window still closed: park it again."""
     return update_if(
         Campaign(campaign_id),
         [
             Campaign.deferred.set(DEFERRED_CAMPAIGN),
             Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
+            Campaign.waiting_for.set(waiting_for),
         ],
         _RELEASED,
     )

@@ -1,11 +1,13 @@
 """Append-only evidence of consent, opt-outs and replies: what an audit or an access request
-needs. Nothing here is ever overwritten; a repeated event is recognised by its key."""
+needs. No event is ever overwritten; a repeated event is recognised by its key. The one thing
+that changes on an event is the triage of a reply flagged for human review."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from stopsms.dal.conditions import save_if
+from stopsms.dal.conditions import save_if, update_if
 from stopsms.dal.tables import Evidence
 from stopsms.errors import AlreadyExists
 
@@ -24,3 +26,29 @@ def append(record: Evidence) -> None:
 def history(phone: str) -> list[Evidence]:
     """Every event of a phone, oldest first."""
     return list(Evidence.query(phone, scan_index_forward=True))
+
+
+OPEN = "open"
+
+
+def flag_for_review(phone: str, event_key: str, reason: str) -> None:
+    """Ask a human to look at a stored reply (``python -m stopsms replies``)."""
+    update_if(
+        Evidence(phone, event_key),
+        [Evidence.review.set(OPEN), Evidence.review_reason.set(reason)],
+        Evidence.phone.exists(),
+    )
+
+
+def to_review() -> Iterator[Evidence]:
+    """The replies waiting for a human decision, oldest first (a sparse index)."""
+    return Evidence.review_index.query(OPEN, scan_index_forward=True)
+
+
+def close_review(phone: str, event_key: str, decision: str) -> bool:
+    """Record the human decision on a flagged reply; False when it was not waiting."""
+    return update_if(
+        Evidence(phone, event_key),
+        [Evidence.review.remove(), Evidence.review_reason.set(decision)],
+        Evidence.review == OPEN,
+    )

@@ -14,9 +14,10 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from stopsms.settings import Settings
@@ -37,10 +38,25 @@ class ContactState(Model):
     source = UnicodeAttribute()
     evidence_key = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+    # When the decision was first recorded, by StopSMS or the system a stop list came from
+    # (an import keeps it); None means ``updated_at``.
+    recorded_at = UTCDateTimeAttribute(null=True)
+
+
+class ReviewIndex(GlobalSecondaryIndex["Evidence"]):  # type: ignore[no-untyped-call]
+    """Sparse: the replies waiting for a human decision (``review`` set), oldest first."""
+
+    class Meta:
+        index_name = "ReviewIndex"
+        projection = AllProjection()
+
+    review = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
 
 
 class Evidence(Model):
-    """One event of a number's history: opt-in, opt-out, reply. Append-only."""
+    """One event of a number's history: opt-in, opt-out, reply. Append-only, but for the
+    triage of a reply flagged for human review (``review``, ``review_reason``)."""
 
     class Meta:
         table_name = "EvidenceTable"
@@ -51,6 +67,7 @@ class Evidence(Model):
     brand = UnicodeAttribute()
     source = UnicodeAttribute()
     captured_at = UTCDateTimeAttribute()
+    received_at = UTCDateTimeAttribute(null=True)  # when AWS received it, if not captured_at
     recorded_at = UTCDateTimeAttribute()
     proof = JSONAttribute(null=True)
     text = UnicodeAttribute(null=True)
@@ -58,6 +75,10 @@ class Evidence(Model):
     inbound_message_id = UnicodeAttribute(null=True)
     destination_number = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    review = UnicodeAttribute(null=True)  # "open" while a human should look at this reply
+    review_reason = UnicodeAttribute(null=True)
+
+    review_index = ReviewIndex()
 
 
 class DeferredIndex(GlobalSecondaryIndex["Campaign"]):  # type: ignore[no-untyped-call]
@@ -79,20 +100,36 @@ class Campaign(Model):
 
     campaign_id = UnicodeAttribute(hash_key=True)
     request = JSONAttribute()
-    status = UnicodeAttribute()  # deferred | fanning_out | queued | refused
-    audience = NumberAttribute(null=True)  # set once every recipient is queued
-    queued = NumberAttribute(default=0)
+    status = UnicodeAttribute()  # checking | deferred | fanning_out | queued | refused
+    audience = NumberAttribute(null=True)  # known once checked (S3) or at once (inline)
+    queued = NumberAttribute(default=0)  # recipients queued (rows counted, while checking)
     cursor = NumberAttribute(null=True)  # byte offset of the next S3 slice
+    lines = NumberAttribute(null=True)  # while checking: the line at the cursor
+    problems = JSONAttribute(null=True)  # while checking: what is wrong with the file so far
+    waiting_for = UnicodeAttribute(null=True)  # deferred: "send_at" or "window"
+    unsent = NumberAttribute(null=True)  # recipients never queued (the file changed...)
     advanced_by = UnicodeAttribute(null=True)  # SQS message id that moved the cursor
     header = JSONAttribute(null=True)  # CSV header of an S3 audience
     opt_outs = NumberAttribute(default=0)
     deferred = UnicodeAttribute(null=True)  # sparse DeferredIndex hash key
     resume_at = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
-    reason = UnicodeAttribute(null=True)  # why a recorded campaign was refused
+    reason = UnicodeAttribute(null=True)  # why it was refused, or why some were never queued
     source_etag = UnicodeAttribute(null=True)  # ETag of the S3 audience being fanned out
 
     deferred_index = DeferredIndex()
+
+
+class StopNumberUse(Model):
+    """The brands whose campaigns printed a number as their stop number: a STOP to that
+    number that answers no known SMS stops them (``brands``). One item per number, kept in
+    ``CampaignsTable`` under a key no campaign id can take (``#`` is not allowed in one)."""
+
+    class Meta:
+        table_name = "CampaignsTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)  # "stop#<number key>"
+    brands = UnicodeSetAttribute()
 
 
 class MessageIdIndex(GlobalSecondaryIndex["Delivery"]):  # type: ignore[no-untyped-call]
@@ -138,7 +175,7 @@ def copy_with_key[M: Model](
     return type(item)(hash_key, range_key, **(values | changes))
 
 
-MODELS: tuple[type[Model], ...] = (ContactState, Evidence, Campaign, Delivery)
+MODELS: tuple[type[Model], ...] = (ContactState, Evidence, Campaign, StopNumberUse, Delivery)
 
 
 def bind(settings: Settings) -> None:
@@ -147,6 +184,7 @@ def bind(settings: Settings) -> None:
         ContactState: settings.contact_state_table,
         Evidence: settings.evidence_table,
         Campaign: settings.campaigns_table,
+        StopNumberUse: settings.campaigns_table,
         Delivery: settings.deliveries_table,
     }
     for model, name in names.items():

@@ -47,7 +47,7 @@ ACCOUNT = "123456789012"
 log = logging.getLogger("stopsms.local")
 
 
-def _one_backup_per_transaction() -> None:
+def one_backup_per_transaction() -> None:
     """moto backs up a table before *each item* of a ``TransactWriteItems`` (to roll back on
     failure): 100 deep copies of the whole table per transaction, quadratic as tables grow.
     One backup per table per transaction keeps the same rollback at a hundredth of the cost."""
@@ -168,7 +168,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer  # development dependency
 
-        _one_backup_per_transaction()
+        one_backup_per_transaction()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
         port = free_port()

@@ -6,9 +6,11 @@ template, so they cannot drift from it. Physical names are the logical IDs.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: ten times faster on this 60 KB template,
+# which every test and the local stack read.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt…) into dicts."""
 
 
@@ -40,6 +47,14 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as a dict (a fresh copy each time: callers may change it)."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    """Parsed once per version of the file (its modification time and size are the key)."""
     with path.open(encoding="utf-8") as handle:
         document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     if not isinstance(document, dict):

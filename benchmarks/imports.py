@@ -1,0 +1,202 @@
+"""Stop-list import: rows per second and DynamoDB requests per 1,000 rows.
+
+A stop list of ``ROWS`` numbers (every third with a brand, every fifth with a date; 1 % of
+them already opted out, so the "already in force" path is taken too) is imported into the
+template's tables in moto, in process, twice in the same run:
+
+* **StopSMS** (``stopsms.operator.import_optouts``): one ``BatchGetItem`` of 100 states, then
+  the rows to write in ``TransactWriteItems`` of 50 rows (each row's evidence and state
+  together, conditional);
+* **naive**: what a straightforward import does, row by row: ``GetItem`` of the state, then a
+  conditional ``PutItem`` of the evidence and one of the state.
+
+Every AWS call is counted at botocore's ``_make_api_call``. The floor is what the same rows
+cost with full batches: 100 keys per read and 100 items (50 rows) per transaction, 30
+requests per 1,000 rows. Rows per second are the emulator's (moto answers more slowly than
+DynamoDB, and its transactions copy the table): read the ratio between the two designs,
+measured in the same run, rather than the absolute figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore.client import BaseClient
+from moto import mock_aws
+
+from benchmarks.figures import Figure
+from stopsms import clients
+from stopsms.dal import evidence
+from stopsms.dal.tables import ContactState, Evidence, bind, reset_connections
+from stopsms.local import template
+from stopsms.local.stack import one_backup_per_transaction
+from stopsms.operator import import_optouts
+from stopsms.settings import Settings
+
+SECTION = "Stop-list import"
+ROWS = 5_000  # moto copies the tables at each transaction: larger lists only measure that
+QUICK_ROWS = 1_000
+REGION = "eu-west-3"
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def stop_list(rows: int) -> bytes:
+    lines = ["phone,brand,opted_out_at"]
+    for n in range(rows):
+        brand = "acme" if n % 3 == 0 else ""
+        at = (T0 + timedelta(minutes=n)).isoformat() if n % 5 == 0 else ""
+        lines.append(f"+336{n:08d},{brand},{at}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@contextlib.contextmanager
+def counted() -> Iterator[list[str]]:
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def tables() -> Iterator[None]:
+    """A fresh emulated account with the template's tables, bound."""
+    fake = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    with mock.patch.dict(os.environ, fake), mock_aws():
+        stack = template.create(
+            {
+                name: boto3.client(name, region_name=REGION)
+                for name in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")
+            }
+        )
+        one_backup_per_transaction()  # moto's own copies a table per item of a transaction
+        clients.reset()
+        reset_connections()
+        bind(
+            Settings(
+                contact_state_table=stack.tables["ContactStateTable"],
+                evidence_table=stack.tables["EvidenceTable"],
+                campaigns_table=stack.tables["CampaignsTable"],
+                deliveries_table=stack.tables["DeliveriesTable"],
+            )
+        )
+        yield
+
+
+def seed(rows: int) -> None:
+    """1 % of the numbers are opted out already (another source)."""
+    for n in range(0, rows, 100):
+        ContactState(
+            f"+336{n:08d}",
+            "*",
+            status="opted_out",
+            status_at=T0,
+            source="reply",
+            updated_at=T0,
+        ).save()
+
+
+def naive(data: bytes, source: str) -> int:
+    """Row by row: read the state, then put the evidence and the state, each conditional."""
+    now = datetime.now(UTC)
+    imported = 0
+    for line in data.decode().splitlines()[1:]:
+        phone, brand, at_text = line.split(",")
+        scope = brand or "*"
+        at = datetime.fromisoformat(at_text) if at_text else now
+        try:
+            state = ContactState.get(phone, scope, consistent_read=True)
+        except ContactState.DoesNotExist:
+            state = None
+        if state is not None and state.status == "opted_out":
+            continue
+        key = evidence.event_key(at, f"import-{phone}-{scope}")
+        Evidence(
+            phone,
+            key,
+            kind="opt_out",
+            brand=scope,
+            source=f"import:{source}",
+            captured_at=at,
+            recorded_at=now,
+        ).save(condition=Evidence.phone.does_not_exist())
+        ContactState(
+            phone,
+            scope,
+            status="opted_out",
+            status_at=at,
+            source=f"import:{source}",
+            evidence_key=key,
+            updated_at=now,
+        ).save(condition=ContactState.phone.does_not_exist() | (ContactState.status_at <= at))
+        imported += 1
+    return imported
+
+
+def run(rows: int, design: str) -> tuple[float, int, int]:
+    """(rows per second, requests, rows imported) of one design on a fresh account."""
+    data = stop_list(rows)
+    with tables():
+        seed(rows)
+        with counted() as calls:
+            started = time.perf_counter()
+            if design == "stopsms":
+                imported = import_optouts(iter([data]), "bench").imported
+            else:
+                imported = naive(data, "bench")
+            elapsed = time.perf_counter() - started
+    return rows / elapsed, len(calls), imported
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    rows = QUICK_ROWS if quick else ROWS
+    ours_rate, ours_calls, ours_imported = run(rows, "stopsms")
+    naive_rate, naive_calls, naive_imported = run(rows, "naive")
+    if ours_imported != naive_imported:
+        raise AssertionError(f"the designs disagree: {ours_imported} vs {naive_imported}")
+    per_1k = ours_calls * 1000 / rows
+    floor = 30.0  # 10 reads of 100 keys + 20 transactions of 100 items, per 1,000 rows
+    return [
+        Figure(SECTION, f"rows per second, StopSMS ({rows:,} rows)", ours_rate, "rows/s"),
+        Figure(SECTION, "rows per second, naive (same run)", naive_rate, "rows/s"),
+        Figure(
+            SECTION,
+            "speed, StopSMS / naive",
+            ours_rate / naive_rate,
+            "×",
+            "≥ 1×",
+            ours_rate >= naive_rate,
+        ),
+        Figure(
+            SECTION,
+            "DynamoDB requests per 1,000 rows, StopSMS",
+            per_1k,
+            "requests",
+            f"≤ 1.1 × floor ({floor:.0f})",
+            per_1k <= 1.1 * floor,
+        ),
+        Figure(
+            SECTION,
+            "DynamoDB requests per 1,000 rows, naive",
+            naive_calls * 1000 / rows,
+            "requests",
+        ),
+    ]

@@ -1,0 +1,163 @@
+"""Brands, and which of them a reply to one of our numbers concerns (contract §4). Pure.
+
+**One brand, whatever its spelling.** ``Acme``, ``ACME`` and ``acme`` are one brand (contract
+§2): every brand that enters StopSMS (campaigns, consent records, imports, the deployment's
+``InboundBrands``) is stored in its canonical form, Unicode NFKC then casefolded, so that an
+opt-out recorded for one spelling suppresses the campaigns of every other.
+
+**Which brands a STOP stops.** A reply carries, at best, the ``MessageId`` of the SMS it
+answers (``previousPublishedMessageId``). In order:
+
+1. it answers one of our campaigns: that campaign's brand, and nothing else;
+2. otherwise, every brand known to use the number the person wrote to: the deployment's map
+   (``InboundBrands``) and the brands of the campaigns that printed it as their stop number;
+3. otherwise (nobody is known to use it), every brand.
+
+A brand that never wrote never receives an opt-out: there is no "default" brand to fall back
+on. STOPALL-type keywords ask for every brand whatever the attribution.
+
+**Numbers.** The same number is written ``36111``, ``36 111``, ``0700000001`` or
+``+33700000001``; :func:`number_key` gives each number one spelling, so that the stop number of
+a campaign, the deployment map and the ``destinationNumber`` of a reply can be compared.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import phonenumbers
+
+__all__ = [
+    "EVERY_BRAND",
+    "MAX_BRAND_CHARS",
+    "Answered",
+    "BrandMapError",
+    "Target",
+    "canonical_brand",
+    "number_key",
+    "parse_brand_map",
+    "reply_numbers",
+    "target",
+]
+
+EVERY_BRAND: Final = "*"  # the scope of an opt-out that applies to every brand
+MAX_BRAND_CHARS: Final = 64
+_NUMBER_SEPARATORS: Final = re.compile(r"[\s.\-()\u00a0\u2009\u202f]")
+_NUMBER: Final = re.compile(r"^\+?[0-9]{3,15}$")
+
+Language = Literal["fr", "en"]
+Basis = Literal["campaign", "stop_number", "unknown", "every_brand"]
+
+
+class BrandMapError(ValueError):
+    """The deployment's ``InboundBrands`` setting cannot be read."""
+
+
+def canonical_brand(raw: str) -> str:
+    """The one spelling of a brand: NFKC, casefolded, outer blanks removed.
+
+    Raises ``ValueError`` for a name that is empty, too long, starts with ``*`` (the scope of
+    every brand) or holds control characters.
+    """
+    name = unicodedata.normalize("NFKC", raw).strip().casefold()
+    if not name:
+        raise ValueError("a brand name cannot be empty")
+    if len(name) > MAX_BRAND_CHARS:
+        raise ValueError(f"a brand name has at most {MAX_BRAND_CHARS} characters")
+    if name.startswith(EVERY_BRAND):
+        raise ValueError("a brand name cannot start with '*' (the scope of every brand)")
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValueError("a brand name cannot hold control characters")
+    return name
+
+
+def number_key(raw: str) -> str:
+    """One spelling per number: E.164 for a phone number (national French format accepted),
+    the digits of a short code. ``"36 111"`` -> ``"36111"``; ``"07 00 00 00 01"`` ->
+    ``"+33700000001"``."""
+    compact = _NUMBER_SEPARATORS.sub("", raw.strip())
+    try:
+        number = phonenumbers.parse(compact, "FR")
+    except phonenumbers.NumberParseException:
+        return compact
+    if not phonenumbers.is_possible_number(number):  # a short code: its digits are its name
+        return compact
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_brand_map(spec: str) -> dict[str, frozenset[str]]:
+    """``"36111=acme,+33700000001=globex,36111=initech"`` -> {number key: brands}.
+
+    A number may be listed several times: several brands print it as their stop number.
+    """
+    brands: dict[str, set[str]] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        number, sep, brand = entry.partition("=")
+        if not sep or not _NUMBER.match(_NUMBER_SEPARATORS.sub("", number)):
+            raise BrandMapError(f"entry {entry!r} is not NUMBER=BRAND (e.g. 36111=acme)")
+        try:
+            name = canonical_brand(brand)
+        except ValueError as error:
+            raise BrandMapError(f"entry {entry!r}: {error}") from None
+        brands.setdefault(number_key(number), set()).add(name)
+    return {number: frozenset(names) for number, names in brands.items()}
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The campaign a reply answers, found through its ``previousPublishedMessageId``."""
+
+    campaign_id: str
+    brand: str
+    language: Language = "fr"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a reply concerns: the scopes an opt-out (or opt-in) applies to, the brand to
+    name in the answer (None when several or unknown), its language, and why."""
+
+    scopes: tuple[str, ...]
+    named: str | None
+    language: Language
+    basis: Basis
+    campaign_id: str | None = None  # the campaign answered, when known
+
+
+def target(
+    *, answered: Answered | None, number_brands: Iterable[str], every_brand: bool = False
+) -> Target:
+    """Apply the module's rule (1 campaign, 2 brands of the number, 3 every brand)."""
+    if answered is not None:
+        campaign = answered.campaign_id
+        if every_brand:
+            return Target((EVERY_BRAND,), None, answered.language, "every_brand", campaign)
+        return Target((answered.brand,), answered.brand, answered.language, "campaign", campaign)
+    if every_brand:
+        return Target((EVERY_BRAND,), None, "fr", "every_brand")
+    known = tuple(sorted(set(number_brands)))
+    if known:
+        return Target(known, known[0] if len(known) == 1 else None, "fr", "stop_number")
+    return Target((EVERY_BRAND,), None, "fr", "unknown")
+
+
+def reply_numbers(stop_number: str | None, origination_identity: str | None) -> set[str]:
+    """The numbers people may reply to about a campaign: the stop number it prints, and the
+    number it is sent from when that is a phone number or short code (not a sender ID, a
+    pool or an ARN, which cannot receive replies)."""
+    numbers = set()
+    for number in (stop_number, origination_identity):
+        if number and _NUMBER.match(_NUMBER_SEPARATORS.sub("", number)):
+            numbers.add(number_key(number))
+    return numbers
+
+
+def brands_of_number(
+    number: str, deployment: Mapping[str, frozenset[str]], campaigns: Iterable[str]
+) -> frozenset[str]:
+    """Every brand known to use ``number``: the deployment map's and the campaigns'."""
+    return deployment.get(number_key(number), frozenset()) | frozenset(campaigns)

@@ -1,0 +1,352 @@
+"""How people really answer a marketing SMS: one row per reply, what it means, what is reviewed.
+
+Each row is (reply, expected intent, whether review_reason flags it). The opt-outs read anywhere
+in a short reply, the guards that keep ordinary sentences ordinary, and the replies a person
+must read (blocked matches, long replies, "plus de sms", weak keywords near "sms"/"list") are
+explained in the docstring of stopsms.keywords; the comments here only say which rule a group
+of rows exercises.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stopsms.keywords import MAX_AUTO_WORDS, Intent, Scope, classify, review_reason
+
+OUT, IN, HELP = Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP
+FLAG, KEEP = True, False  # review_reason flags the reply / returns None
+
+# Long replies: over MAX_AUTO_WORDS words, so the anywhere rule never applies them.
+_CHATTY = (
+    "Bonjour, je voulais savoir si vous aviez encore la promo sur les pneus car je dois "
+    "changer les miens avant les vacances avec ma femme et mes deux enfants"
+)
+LONG_STOP = f"{_CHATTY}, et stop aux sms le dimanche svp"
+LONG_UNSUBSCRIBE = f"{_CHATTY} et désabonnez moi des sms du dimanche svp merci"
+LONG_OBJECTION = f"{_CHATTY}. Sinon merci de ne plus m'envoyer de SMS"
+LONG_PLAIN = f"{_CHATTY}. Merci de me rappeler au plus vite"
+
+ROWS: list[tuple[str, Intent | None, bool]] = [
+    # --- the examples of the issue -----------------------------------------------------------
+    ("S.T.O.P", OUT, KEEP),
+    ("S T O P", OUT, KEEP),
+    ("STOPPP", OUT, KEEP),
+    ("STOPSMS", OUT, KEEP),
+    ("OK STOP", OUT, KEEP),
+    ("Stp stop", OUT, KEEP),
+    ("Please stop", OUT, KEEP),
+    ("Merci de ne plus m'envoyer de SMS", OUT, KEEP),
+    ("Je ne veux plus recevoir vos sms", OUT, KEEP),
+    ("Désinscrivez-moi", OUT, KEEP),
+    ("don't stop me now", None, FLAG),
+    ("Non-stop ?", None, FLAG),
+    ("Quel est l'arrêt le plus proche ?", None, FLAG),
+    ("Je ne veux pas arrêter", None, FLAG),
+    # --- first-word rule, unchanged ----------------------------------------------------------
+    ("STOP", OUT, KEEP),
+    ("stop", OUT, KEEP),
+    ("Stop merci", OUT, KEEP),
+    ("STOP 36111", OUT, KEEP),
+    ("stop svp!!", OUT, KEEP),
+    ("Stop, je ne veux plus", OUT, KEEP),
+    ("Stop, don't stop", OUT, KEEP),  # the first word wins over the negation that follows
+    ("🛑 STOP 🛑", OUT, KEEP),
+    ("ＳＴＯＰ", OUT, KEEP),
+    ("Stop ✋", OUT, KEEP),
+    ("STOP STOP STOP", OUT, KEEP),
+    ("STOPALL", OUT, KEEP),
+    ("stop tout", OUT, KEEP),
+    ("Stop all", OUT, KEEP),
+    ("Arret", OUT, KEEP),
+    ("ARRET svp", OUT, KEEP),
+    ("arrete", OUT, KEEP),
+    ("Arrêtez !", OUT, KEEP),
+    ("arrêtez de m'envoyer des pubs", OUT, KEEP),
+    ("Desabonner", OUT, KEEP),
+    ("desinscription svp", OUT, KEEP),
+    ("UNSUBSCRIBE", OUT, KEEP),
+    ("unsub", OUT, KEEP),
+    ("Cancel my order", OUT, KEEP),  # a sentence starting with a keyword stays an opt-out
+    ("End of story", OUT, KEEP),
+    ("Remove me from your list", OUT, KEEP),
+    ("quit", OUT, KEEP),
+    ("OPT OUT", OUT, KEEP),
+    ("TD", OUT, KEEP),
+    ("Start", IN, KEEP),
+    ("START svp", IN, KEEP),
+    ("unstop", IN, KEEP),
+    ("Aide ?", HELP, KEEP),
+    ("help", HELP, KEEP),
+    ("INFO", HELP, KEEP),
+    # A first-word keyword other than an opt-out keeps its meaning; the opt-out after it is
+    # left to a person.
+    ("Aide, comment me désabonner ?", HELP, FLAG),
+    ("Start, sorry I said stop", IN, FLAG),
+    # --- obfuscated STOP forms, anywhere -----------------------------------------------------
+    ("s-t-o-p", OUT, KEEP),
+    ("S. T. O. P.", OUT, KEEP),
+    ("merci s.t.o.p", OUT, KEEP),
+    ("stooop", OUT, KEEP),
+    ("Stooooop !!!", OUT, KEEP),
+    ("STOP36111", OUT, KEEP),  # the mention copied without its space
+    ("stop36111 merci", OUT, KEEP),
+    ("36111 STOP", OUT, KEEP),
+    ("StopSvp", OUT, KEEP),
+    ("merci stop", OUT, KEEP),
+    ("pls stop", OUT, KEEP),
+    ("Merci mais stop 🙏", OUT, KEEP),
+    ("J'en ai marre stop!!!", OUT, KEEP),
+    ("bonjour, STOP svp", OUT, KEEP),
+    ("Oui stop", OUT, KEEP),
+    ("You guys need to stop", OUT, KEEP),
+    ("stop texting me", OUT, KEEP),
+    ("Ok merci, stop tout", OUT, KEEP),
+    ("Merci STOPALL", OUT, KEEP),
+    ("please STOP ALL", OUT, KEEP),
+    # Punctuation is a clause boundary: a "no", then a stop.
+    ("Non, stop !", OUT, KEEP),
+    ("Non. STOP", OUT, KEEP),
+    ("non merci stop", OUT, KEEP),
+    ("Non!! Stop", OUT, KEEP),
+    ("not interested, stop", OUT, KEEP),
+    ("not interested stop", OUT, KEEP),  # "interested" closes the negation
+    ("pas besoin stop", OUT, KEEP),
+    ("I never signed up, stop", OUT, KEEP),
+    # --- strong words, anywhere --------------------------------------------------------------
+    ("Svp arrêtez", OUT, KEEP),
+    ("ça suffit arrêtez", OUT, KEEP),
+    ("svp arrete de m'envoyer des messages", OUT, KEEP),
+    ("Vous pouvez arrêter les sms ?", OUT, KEEP),
+    ("Merci de me désabonner", OUT, KEEP),
+    ("Comment se désabonner ?", OUT, KEEP),
+    ("je veux me desinscrire", OUT, KEEP),
+    ("Bonjour, désinscription svp", OUT, KEEP),
+    ("Pls unsubscribe me", OUT, KEEP),
+    ("How do I opt out?", OUT, KEEP),
+    ("I already opted out!", OUT, KEEP),
+    # --- objection phrases: French -----------------------------------------------------------
+    ("ne m'envoyez plus de messages", OUT, KEEP),
+    ("retirez-moi de votre liste", OUT, KEEP),
+    ("supprimez mon numéro", OUT, KEEP),
+    ("je ne souhaite plus être contacté", OUT, KEEP),
+    ("Merci de ne plus me contacter", OUT, KEEP),
+    ("Merci de ne plus m ecrire", OUT, KEEP),
+    ("je veux plus recevoir de pub", OUT, KEEP),
+    ("Je ne veux plus de vos sms !", OUT, KEEP),
+    ("plus jamais de sms svp", OUT, KEEP),
+    ("je n'en veux plus merci", OUT, KEEP),
+    ("Je veux pas de vos pubs", OUT, KEEP),
+    ("Bonjour, je ne souhaite pas être sollicitée par sms", OUT, KEEP),
+    ("je demande l'arrêt des envois", OUT, KEEP),
+    ("l'arret des sms svp", OUT, KEEP),
+    ("Merci de me supprimer de vos fichiers", OUT, KEEP),
+    ("Laissez-moi tranquille", OUT, KEEP),
+    ("Fichez moi la paix avec vos promos", OUT, KEEP),
+    ("svp retirez mon numero", OUT, KEEP),
+    ("N'envoyez plus rien svp", OUT, KEEP),
+    ("bjr je ne veux plus etre derangee", OUT, KEEP),
+    ("Suppression de mon numéro svp", OUT, KEEP),
+    ("Merci de ne plus m'importuner", OUT, KEEP),
+    ("Merci de ne pas me recontacter", OUT, KEEP),
+    ("Ne me rappelez plus", OUT, KEEP),
+    ("ne m'envoyez plus rien", OUT, KEEP),
+    # --- objection phrases: English ----------------------------------------------------------
+    ("don't text me again", OUT, KEEP),
+    ("do not contact me", OUT, KEEP),
+    ("no more messages", OUT, KEEP),
+    ("take me off your list", OUT, KEEP),
+    ("leave me alone", OUT, KEEP),
+    ("Please remove my number", OUT, KEEP),
+    ("I don't want your texts", OUT, KEEP),
+    ("pls dont send me any more messages", OUT, KEEP),
+    ("Can you quit texting me", OUT, KEEP),
+    ("no more promos plz", OUT, KEEP),
+    ("Hi, please opt me out", OUT, KEEP),
+    ("Please do not text.", OUT, KEEP),
+    # Known over-reading, accepted: a "stop" with no guard in a short reply is applied.
+    ("When does the sale stop?", OUT, KEEP),
+    # --- guarded: not applied, left to a person ----------------------------------------------
+    ("never stop", None, FLAG),
+    ("I won't stop buying", None, FLAG),
+    ("Please don't stop the offers", None, FLAG),
+    ("I don't want you to stop", None, FLAG),
+    ("n'arrêtez pas les promos !", None, FLAG),
+    ("je veux pas arrêter mon abonnement", None, FLAG),
+    ("je ne veux pas me désabonner", None, FLAG),
+    ("Don't unsubscribe me!", None, FLAG),
+    ("je n'ai jamais demandé ça stop", None, FLAG),  # price of the 4-word negation window
+    ("nonstop", None, FLAG),
+    ("Non stop ?", None, FLAG),
+    ("Ouvert non stop ?", None, FLAG),
+    ("Le magasin est ouvert non-stop le samedi ?", None, FLAG),
+    ("Meet me at the bus stop", None, FLAG),
+    ("pit stop rapide 😅", None, FLAG),
+    ("I love stop-motion films", None, FLAG),
+    ("I'll stop by tomorrow", None, FLAG),
+    ("je fais du stop", None, FLAG),
+    ("c'est à quel arrêt ?", None, FLAG),
+    ("le prochain arrêt c'est où", None, FLAG),
+    ("Il y a un arrêt de bus à côté ?", None, FLAG),
+    ("C'est où l'arrêt de bus ?", None, FLAG),
+    ("Je suis en arrêt maladie", None, FLAG),
+    ("j'ai arrêté de fumer 😄", None, FLAG),
+    ("ça s'arrête quand la promo ?", None, FLAG),
+    ("Le bus s'est arrêté", None, FLAG),
+    ("Il faut que j'arrête de dépenser lol", None, FLAG),
+    ("Je n'arrête pas de recevoir vos sms", None, FLAG),  # a complaint: a person decides
+    ("I can't stop smiling", None, FLAG),
+    ("Pourquoi vous ne m'envoyez plus de promos ?", None, FLAG),
+    # "plus de sms": more, or no more?
+    ("Plus de SMS svp", None, FLAG),
+    ("je veux plus de sms gratuits", None, FLAG),
+    ("Plus de promos comme ça ! 😍", None, FLAG),
+    # Weak keywords near "sms", "message", "list", "abonnement"...
+    ("Please cancel my subscription", None, FLAG),
+    ("I want to end these messages", None, FLAG),
+    ("Je voudrais annuler mon abonnement sms", None, FLAG),
+    # Too long to be applied automatically.
+    (LONG_STOP, None, FLAG),
+    (LONG_UNSUBSCRIBE, None, FLAG),
+    (LONG_OBJECTION, None, FLAG),
+    # --- plain replies: no opt-out word --------------------------------------------------------
+    ("Merci !", None, KEEP),
+    ("weekend", None, KEEP),
+    ("Oui", None, KEEP),
+    ("I want to cancel my order", None, KEEP),
+    ("My son wants to quit football", None, KEEP),
+    ("See you at the end of the month", None, KEEP),
+    ("the end", None, KEEP),
+    ("I'd like to remove an item from my cart", None, KEEP),
+    ("Bon weekend", None, KEEP),
+    ("standard", None, KEEP),
+    ("The rain stopped", None, KEEP),
+    ("stp rappelez moi", None, KEEP),
+    ("ok merci", None, KEEP),
+    ("yes", None, KEEP),
+    ("Non", None, KEEP),
+    ("C'est quoi ce numéro ?", None, KEEP),
+    ("Bonjour, c'est qui ?", None, KEEP),
+    ("Rappelez-moi svp", None, KEEP),
+    ("Je ne peux plus contacter le service client", None, KEEP),
+    ("Je ne reçois plus vos sms", None, KEEP),  # a complaint, not an objection
+    ("Merci de ne plus m'envoyer la facture papier", None, KEEP),  # about invoices, not SMS
+    ("retrait de mon colis demain ?", None, KEEP),
+    ("I don't text much", None, KEEP),
+    ("Can you send me more info?", None, KEEP),
+    ("Envoyez-moi plus d'infos", None, KEEP),
+    ("Why don't you text me anymore?", None, KEEP),
+    ("Top ! merci", None, KEEP),
+    ("Super offre 👍", None, KEEP),
+    ("C'est combien ?", None, KEEP),
+    ("Je passe demain", None, KEEP),
+    ("Tout est ok", None, KEEP),
+    ("Pas de souci", None, KEEP),
+    ("pas mal !", None, KEEP),
+    ("Je suis intéressé", None, KEEP),
+    ("Stopover in Paris?", None, KEEP),
+    ("arretons", None, KEEP),
+    ("stoppait", None, KEEP),
+    ("st op", None, KEEP),
+    ("Vous pouvez me retirer le colis ?", None, KEEP),
+    ("je ne veux plus", None, KEEP),
+    (LONG_PLAIN, None, KEEP),
+    ("😀", None, KEEP),
+    ("🛑", None, KEEP),
+    ("", None, KEEP),
+]
+
+# Every other opt-out of the table has scope BRAND.
+SCOPE_ALL = {
+    "STOPALL",
+    "stop tout",
+    "Stop all",
+    "Ok merci, stop tout",
+    "Merci STOPALL",
+    "please STOP ALL",
+}
+
+
+def _id(reply: str) -> str:
+    return reply[:48] or "<empty>"
+
+
+@pytest.mark.parametrize(("reply", "intent", "flagged"), ROWS, ids=[_id(r[0]) for r in ROWS])
+def test_reply(reply: str, intent: Intent | None, flagged: bool) -> None:
+    result = classify(reply)
+    assert result.intent is intent
+    assert result.scope is (Scope.ALL if reply in SCOPE_ALL else Scope.BRAND)
+    reason = review_reason(reply, result)
+    assert (reason is not None) is flagged, reason
+
+
+def test_table_is_large_and_balanced() -> None:
+    replies = [reply for reply, _, _ in ROWS]
+    assert len(replies) == len(set(replies)), "a reply appears twice"
+    opt_outs = [r for r in ROWS if r[1] is OUT]
+    others = [r for r in ROWS if r[1] is not OUT]
+    assert len(ROWS) >= 150
+    assert len(opt_outs) >= 60
+    assert len(others) >= 60
+    assert sum(1 for r in ROWS if r[2]) >= 30  # the review queue is exercised too
+    assert set(replies) >= SCOPE_ALL
+
+
+def test_long_replies_are_long() -> None:
+    for reply in (LONG_STOP, LONG_UNSUBSCRIBE, LONG_OBJECTION, LONG_PLAIN):
+        assert len(reply.split()) > MAX_AUTO_WORDS
+        # The same words alone, short enough, are applied (the plain one has none).
+        tail = reply.removeprefix(_CHATTY)
+        assert (classify(tail).intent is OUT) is (reply != LONG_PLAIN)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("don't stop me now", "contains 'stop' after a negation"),
+        ("Je ne veux pas arrêter", "contains 'arreter' after a negation"),
+        ("Non-stop ?", "contains 'stop' in a compound"),
+        ("Quel est l'arrêt le plus proche ?", "contains 'arret' as a noun"),
+        ("j'ai arrêté de fumer", "contains 'arrete' as a past tense or reflexive verb"),
+        ("Plus de SMS svp", "contains 'plus de sms' (more or no more?)"),
+        ("Please cancel my subscription", "contains 'cancel' near 'subscription'"),
+        (LONG_STOP, "contains 'stop' in a long reply"),
+        (LONG_OBJECTION, "contains 'plus m envoyer de sms' in a long reply"),
+        ("Aide, comment me désabonner ?", "contains 'desabonner'"),
+        (
+            "Pourquoi vous ne m'envoyez plus de promos ?",
+            "contains 'ne m envoyez plus de promos' in a question",
+        ),
+    ],
+)
+def test_review_reasons_say_what_was_read(reply: str, reason: str) -> None:
+    assert review_reason(reply, classify(reply)) == reason
+
+
+@pytest.mark.parametrize(
+    ("reply", "keyword"),
+    [
+        ("S.T.O.P", "STOP"),
+        ("STOPPP", "STOP"),
+        ("STOP36111", "STOP"),
+        ("Please stop", "STOP"),
+        ("Merci STOPALL", "STOPALL"),
+        ("please STOP ALL", "STOP ALL"),
+        ("Ok merci, stop tout", "STOP TOUT"),
+        ("Svp arrêtez", "ARRETEZ"),
+        ("Merci de me désabonner", "DESABONNER"),
+        ("Pls unsubscribe me", "UNSUBSCRIBE"),
+        ("How do I opt out?", "OPT-OUT"),
+        ("Merci de ne plus m'envoyer de SMS", "objection"),
+        ("leave me alone", "objection"),
+    ],
+)
+def test_keyword_reported_for_anywhere_matches(reply: str, keyword: str) -> None:
+    assert classify(reply).keyword == keyword
+
+
+def test_review_never_flags_an_opt_out_nor_an_empty_reply() -> None:
+    for reply, intent, _ in ROWS:
+        if intent is OUT:
+            assert review_reason(reply, classify(reply)) is None
+    assert review_reason(None, classify(None)) is None
+    assert review_reason("", classify("")) is None
