@@ -124,7 +124,7 @@ def test_a_broken_line_is_refused_alone_and_a_summary_is_printed(
     assert run_import(source) == 1
     out = capsys.readouterr()
     # Then each bad line is refused with its number, every other line is imported
-    assert "refused line 152: has a quote that is not closed on it" in out.err
+    assert "refused line 152: has a quote that is never closed" in out.err
     assert "refused line 303: is not UTF-8 (byte 0xE9 at character 18)" in out.err
     assert "302 line(s): imported 300, already in force 0" in out.out
     assert "refused 2" in out.out
@@ -296,3 +296,105 @@ def _empty(aws: Stack, logical: str) -> None:
 
 def _rows(path: Path) -> list[dict[str, str]]:
     return sorted(csv.DictReader(io.StringIO(path.read_text())), key=lambda r: list(r.values()))
+
+
+# --- what the adversarial pass found -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # "CSV (Macintosh)": CR line ends only
+        b"phone,brand\r" + b"".join(f"+336{n:08d},acme\r".encode() for n in range(5)),
+        # a lone CR inside an LF file
+        b"phone,brand\n+33600000000,acme\r+33600000001,acme\n+33600000002,acme\n"
+        b"+33600000003,acme\r\n+33600000004,acme",
+    ],
+)
+def test_every_line_end_is_a_line_end(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes
+) -> None:
+    source = tmp_path / "stop.csv"
+    source.write_bytes(data)
+    assert run_import(source) == 0
+    assert "5 line(s): imported 5" in capsys.readouterr().out
+    assert all(opted_out(phone(n), "acme") for n in range(5))
+
+
+def test_a_placeholder_date_is_one_refused_line_never_an_interruption(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # .NET's DateTime.MinValue with a local offset, as some providers export "no date"
+    source = tmp_path / "stop.csv"
+    source.write_text(
+        "phone,opted_out_at,recorded_at\n"
+        f"{phone(1)},2025-01-02T10:00:00+01:00,\n"
+        f"{phone(2)},0001-01-01T00:00:00+01:00,\n"
+        f"{phone(3)},1970-01-01T00:00:00Z,\n"
+        f"{phone(4)},2025-01-02T10:00:00+01:00,0001-01-01T00:00:00+01:00\n"
+        f"{phone(5)},2025-01-02T10:00:00+01:00,\n"
+    )
+    assert run_import(source) == 1
+    out = capsys.readouterr()
+    assert "5 line(s): imported 2" in out.out
+    assert "interrupted" not in out.out
+    assert "line 3: opted_out_at is before 2000: a placeholder, not a real date" in out.err
+    assert "line 4: opted_out_at is before 2000" in out.err
+    assert "line 5: recorded_at is before 2000" in out.err
+    assert opted_out(phone(1))
+    assert opted_out(phone(5))
+
+
+def test_a_source_holding_a_line_break_round_trips(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an upstream opt-out whose free-text source holds a line break (contract §3)
+    contacts.apply(phone(1), "acme", "opted_out", T0, source="call-centre\nagent 42")
+    contacts.apply(phone(2), "acme", "opted_out", T0, source="reply")
+    first = tmp_path / "first.csv"
+    assert main(["optouts", "export", "-o", str(first)]) == 0
+    # When it is exported, imported into empty tables and exported again
+    for table in ("ContactState", "Evidence"):
+        _empty(aws, table)
+    assert run_import(first) == 0
+    second = tmp_path / "second.csv"
+    assert main(["optouts", "export", "-o", str(second)]) == 0
+    # Then nothing was lost or changed
+    assert _rows(second) == _rows(first)
+    assert opted_out(phone(1), "acme")
+
+
+def test_a_stray_quote_costs_its_line_only(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "stop.csv"
+    lines = [f'{phone(1)},"acme'] + [f"{phone(n)},acme" for n in range(2, 20)]
+    lines.append(f'{phone(20)},O"Brien')  # a quote inside a cell is a plain character
+    source.write_text("phone,source\n" + "\n".join(lines) + "\n")
+    assert run_import(source) == 1
+    out = capsys.readouterr()
+    assert "refused line 2: has a quote that is never closed" in out.err
+    assert "20 line(s): imported 19" in out.out
+    assert all(opted_out(phone(n)) for n in range(2, 21))
+
+
+def test_a_header_with_a_number_in_it_names_no_number(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "noheader.csv"
+    for written in ("06\u201133\u201144\u201155\u201166", "06\u202f33\u202f44\u202f55\u202f66"):
+        source.write_text(f"{written},acme\n", encoding="utf-8")
+        assert run_import(source) == 2
+        err = capsys.readouterr().err
+        assert "line 1 must name the columns" in err
+        assert "633445566" not in "".join(c for c in err if c.isdigit())
+
+
+def test_erasing_twice_says_it_was_done_before(
+    aws: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts.apply(PHONE, "acme", "opted_out", T0, source="reply")
+    assert main(["erase", PHONE, "--yes"]) == 0
+    assert "erased: 1 state item(s)" in capsys.readouterr().out
+    assert main(["erase", PHONE, "--yes"]) == 0
+    assert "already erased on" in capsys.readouterr().out

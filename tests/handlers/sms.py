@@ -2,7 +2,8 @@
 
 moto does not implement End User Messaging SMS. For single sequences botocore's Stubber is
 used directly; for whole batches (sent concurrently, in no fixed order) this fake validates
-every call against the real service model, as Stubber does, and records it.
+every call against the real service model, as Stubber does, and records it. It keeps an
+opt-out list and refuses to text its numbers, as End User Messaging does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeSms:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.opted_out: set[str] = set()  # the End User Messaging opt-out list
         self.fail: Callable[[dict[str, Any]], ClientError | None] = lambda _: None
         self._lock = threading.Lock()
 
@@ -48,6 +50,8 @@ class FakeSms:
         self._call("SendTextMessage", params)
         if (error := self.fail(params)) is not None:
             raise error
+        if params["DestinationPhoneNumber"] in self.opted_out:  # as AWS does
+            raise client_error("ConflictException", "DESTINATION_PHONE_NUMBER_OPTED_OUT")
         message_id = str(uuid.uuid4())
         with self._lock:
             self.sent.append({**params, "MessageId": message_id})
@@ -55,6 +59,17 @@ class FakeSms:
 
     def put_opted_out_number(self, **params: Any) -> dict[str, Any]:
         self._call("PutOptedOutNumber", params)
+        self.opted_out.add(params["OptedOutNumber"])
+        return {
+            "OptOutListName": params["OptOutListName"],
+            "OptedOutNumber": params["OptedOutNumber"],
+        }
+
+    def delete_opted_out_number(self, **params: Any) -> dict[str, Any]:
+        self._call("DeleteOptedOutNumber", params)
+        if params["OptedOutNumber"] not in self.opted_out:
+            raise client_error("ResourceNotFoundException", operation="DeleteOptedOutNumber")
+        self.opted_out.discard(params["OptedOutNumber"])
         return {
             "OptOutListName": params["OptOutListName"],
             "OptedOutNumber": params["OptedOutNumber"],

@@ -812,3 +812,69 @@ def test_control_characters_in_a_body_are_refused(
         "holds the control character U+2066: remove it",
     ]
     assert jobs(aws) == []
+
+
+def test_a_campaign_id_already_used_by_another_request_is_refused(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = sqs_event([request(brand="acme")])
+    assert handle(campaign_fn, first["Records"], context) == []
+    other = sqs_event([request(brand="globex")])
+    assert handle(campaign_fn, other["Records"], context) == [other["Records"][0]["messageId"]]
+    (refusal,) = [r for r in caplog.records if r.getMessage() == "campaign refused"]
+    assert "is already recorded with another request" in refusal.__dict__["reason"]
+    record = campaigns.get("soldes-hiver-2026")
+    assert record is not None
+    assert record.request["brand"] == "acme"
+    # And the same request again is a redelivery, not a refusal
+    assert handle(campaign_fn, sqs_event([request(brand="acme")])["Records"], context) == []
+
+
+def test_send_at_as_a_number_is_refused(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = sqs_event([request(send_at=1796000000)])
+    assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
+    (refusal,) = [r for r in caplog.records if r.getMessage() == "campaign refused"]
+    assert "ISO-8601" in refusal.__dict__["reason"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # a quote inside an unquoted cell is a plain character: it swallows nothing
+        'phone,name\n+33612345670,Lé"a\n+33612345671,Bob\n+33612345672,O"Brien\n+33612345673,Z\n',
+        # CR-only line ends, and a lone CR among LFs
+        "phone,name\r+33612345670,A\r+33612345671,B\r+33612345672,C\r+33612345673,D\r",
+        "phone,name\n+33612345670,A\r+33612345671,B\n+33612345672,C\n+33612345673,D\n",
+    ],
+)
+def test_every_row_of_an_odd_but_valid_file_is_queued(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, data: str
+) -> None:
+    uri = upload("odd.csv", data.encode())
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    run_continuations(campaign_fn, aws, context)
+    assert [j["seq"] for j in jobs(aws)] == [0, 1, 2, 3]
+    assert report("soldes-hiver-2026")["audience"] == 4
+
+
+def test_a_header_naming_phone_twice_in_two_cases_is_refused(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext
+) -> None:
+    uri = upload("twice.csv", b"phone,Phone\n,+33612345670\n")
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    shown = report("soldes-hiver-2026")
+    assert shown["status"] == "refused"
+    assert "line 1 names columns twice: phone" in str(shown["reason"])
+
+
+def test_a_headerless_file_with_unusual_separators_names_no_number(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    written = "06\u201133\u201144\u201155\u201166"  # non-breaking hyphens: a valid number
+    uri = upload("nb.csv", f"{written},Léa\n0611223344,Bob\n".encode())
+    handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
+    reason = str(report("soldes-hiver-2026")["reason"])
+    for text in (reason, *(str(r.__dict__) for r in caplog.records)):
+        assert "633445566" not in "".join(c for c in text if c.isdigit())

@@ -222,3 +222,40 @@ def test_an_opt_in_stamped_ahead_of_aws_never_outranks_a_stop_received_after_it(
     assert kept.captured_at == now + timedelta(minutes=45)
     assert kept.received_at is not None
     assert kept.received_at <= now + timedelta(minutes=1)
+
+
+def test_the_same_record_published_again_later_keeps_the_instant_of_its_proof(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given an upstream 45 minutes fast that publishes the same opt-in twice, 40 minutes apart
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = record("opt_in", now + timedelta(minutes=45))
+    for sent in (now, now + timedelta(minutes=40)):
+        event = sqs_event([body], queue="ConsentQueue")
+        event["Records"][0]["attributes"]["SentTimestamp"] = str(int(sent.timestamp() * 1000))
+        assert failed_ids(consent.lambda_handler(event, context)) == []
+    # Then the state is the instant of the first delivery, the one its proof expires from
+    [proof] = evidence.history(PHONE)
+    assert proof.expires_at is not None
+    assert state() == Preference("opted_in", now)
+    assert proof.expires_at == now + timedelta(days=get_settings().retention_days)
+
+
+@pytest.mark.parametrize(
+    ("captured_at", "reason"),
+    [
+        ("0001-01-01T00:00:00+01:00", "is before 2000: a placeholder, not a real date"),
+        (1764410000, "must be an ISO-8601 date-time with an offset, not a number"),
+    ],
+)
+def test_a_placeholder_or_numeric_date_is_refused_with_its_reason(
+    consent: ModuleType,
+    context: LambdaContext,
+    caplog: pytest.LogCaptureFixture,
+    captured_at: Any,
+    reason: str,
+) -> None:
+    event = sqs_event([{**record("opt_in", T0), "captured_at": captured_at}])
+    assert failed_ids(consent.lambda_handler(event, context)) == [event["Records"][0]["messageId"]]
+    [refusal] = [r for r in caplog.records if r.getMessage() == "Refused a consent record"]
+    assert reason in refusal.__dict__["reason"]

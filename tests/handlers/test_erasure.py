@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
+from unittest import mock
 
+import boto3
 import pytest
 
+from stopsms import clients, fanout, sending
 from stopsms.cli import main
 from stopsms.dal import contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.erasure import PREFIX, erased_key
 from stopsms.local.template import Stack
 from stopsms.settings import get_settings
+from tests.handlers.conftest import LambdaContext, load_function
 from tests.handlers.sms import FakeSms
 from tests.handlers.test_sender import (
     CONSENTED_AT,
@@ -26,6 +30,7 @@ from tests.handlers.test_sender import (
     sender,  # noqa: F401 - fixture
     sms,  # noqa: F401 - fixture
 )
+from tests.handlers.test_stop_scope import Pipeline
 
 
 def test_erase_keeps_only_a_keyed_hash_and_the_opt_out_holds(
@@ -83,11 +88,14 @@ def test_erase_keeps_only_a_keyed_hash_and_the_opt_out_holds(
     assert [
         m["DestinationPhoneNumber"] for m in sms.sent if m["Context"]["campaign_id"] == "relance"
     ] == [B]
-    # A second erasure forgets what came since (the re-imported consent, the suppression)
+    # ... and its outcome was recorded under the stand-in, never under the number again
+    assert Delivery.get("relance", f"p#{stand_in}").reason == "opted_out"
+    # A second erasure forgets what came since (the re-imported consent, the campaign request)
     assert main(["erase", A, "--yes"]) == 0
-    assert "erased: 1 state item(s), 0 evidence event(s) redacted, 1 delivery" in (
-        capsys.readouterr().out
-    )
+    assert (
+        "erased: 1 state item(s), 0 evidence event(s) redacted, 0 delivery record(s), "
+        "1 campaign request(s)"
+    ) in capsys.readouterr().out
     assert stop_at < MONDAY_10H_PARIS
     assert ContactState.get(stand_in, GLOBAL_SCOPE).status == "opted_out"
 
@@ -97,3 +105,41 @@ def test_erasure_needs_its_key(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> N
     get_settings.cache_clear()
     with pytest.raises(ValueError, match="ERASURE_KEY_SECRET"):
         erased_key(A, get_settings())
+
+
+def test_an_erased_number_is_never_written_again_by_a_campaign_waiting_for_its_window(
+    aws: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign to the number deferred on Sunday, waiting for Monday's window
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    phone = "+33612345678"
+    consent(phone)
+    fake = FakeSms()
+    sunday = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+    with (
+        mock.patch.object(clients, "sms", return_value=fake),
+        mock.patch.object(fanout, "now", return_value=sunday),
+        mock.patch.object(sending, "now", return_value=sunday),
+    ):
+        pipeline = Pipeline(aws, fake)
+        pipeline.publish(campaign_id="deferred-1", brand="acme", recipients=[phone, B])
+    # When the person's erasure request is run while it waits
+    assert main(["erase", phone, "--yes"]) == 0
+    assert "1 campaign request(s)" in capsys.readouterr().out
+    # And the campaign is released and sent on Monday
+    with (
+        mock.patch.object(clients, "sms", return_value=fake),
+        mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS),
+        mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS),
+    ):
+        load_function("scheduler").lambda_handler({}, LambdaContext())
+        pipeline.publish(campaign_id="other", brand="acme", recipients=[phone])  # a new one
+    # Then no SMS reached the number, and StopSMS wrote it nowhere again: only the request a
+    # publisher sent after the erasure (the "other" campaign) names it
+    assert fake.to(phone) == []
+    db = boto3.client("dynamodb", region_name="eu-west-3")
+    for table in db.list_tables()["TableNames"]:
+        for item in db.scan(TableName=table)["Items"]:
+            if item.get("campaign_id") != {"S": "other"} or "request" not in item:
+                assert "612345678" not in str(item), (table, item)

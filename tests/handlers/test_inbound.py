@@ -356,8 +356,10 @@ def test_mirrored_opt_out_goes_to_the_aws_list_after_the_confirmation(
     get_settings.cache_clear()
     sms.expect_send()
     sms.expect_opt_out_mirror(PHONE)
-    # When a STOP is handled
-    [outcome] = inbound.lambda_handler(sns_event([reply("Arrêt", message_id="m-mirror")]), context)
+    # When a STOP for every brand is handled (a brand's own STOP is not copied: the AWS list
+    # is not per brand, test_stop_scope shows it)
+    event = sns_event([reply("Stop tout", message_id="m-mirror")])
+    [outcome] = inbound.lambda_handler(event, context)
     # Then the confirmation went out before the number joined the AWS opt-out list
     assert [name for name, _ in sms.calls] == ["SendTextMessage", "PutOptedOutNumber"]
     assert sms.sent("PutOptedOutNumber") == [{"OptOutListName": "Default", "OptedOutNumber": PHONE}]
@@ -377,10 +379,10 @@ def test_a_mirror_that_fails_is_tried_again_by_the_scheduler_and_never_fails_the
     sms.stubber.add_client_error(
         "put_opted_out_number", "InternalServerException", http_status_code=500
     )
-    # When the STOP is handled
-    [outcome] = inbound.lambda_handler(sns_event([reply("STOP", message_id="m-m2")]), context)
+    # When a STOP for every brand is handled
+    [outcome] = inbound.lambda_handler(sns_event([reply("STOPALL", message_id="m-m2")]), context)
     # Then the invocation succeeds with the opt-out in force, and the copy is parked
-    assert state(PHONE) == (OUT, None)
+    assert state(PHONE) == (None, OUT)
     assert (outcome["confirmed"], outcome["mirrored"]) == (False, False)
     # When the scheduler runs after the retry delay, the copy is made, once
     sms.expect_opt_out_mirror(PHONE)

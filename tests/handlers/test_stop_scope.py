@@ -308,3 +308,128 @@ def test_a_campaign_sent_from_a_long_number_makes_its_brand_one_of_that_number(
     pipeline.reply("STOP", to="+33700000001")
     # Then both brands known to use it are stopped: the deployment's and the campaign's
     assert brands_opted_out() == {"globex", "initech"}
+
+
+# --- what the adversarial pass found -----------------------------------------------------------
+
+
+def test_an_opt_out_record_without_brand_stops_every_brand_never_a_phantom(
+    pipeline: Pipeline,
+) -> None:
+    consent("acme")
+    consent_fn = load_function("consent")
+    record = {
+        "action": "opt_out",
+        "phone": PHONE,
+        "source": "customer-service call",
+        "captured_at": (CONSENTED_AT + timedelta(days=1)).isoformat(),
+    }
+    consent_fn.lambda_handler({"Records": [sqs_record(record, "ConsentQueue")]}, LambdaContext())
+    assert brands_opted_out() == {GLOBAL_SCOPE}
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    assert pipeline.received("acme-1") == []
+
+
+def test_a_campaign_without_brand_is_answered_without_naming_default(pipeline: Pipeline) -> None:
+    consent("default")
+    pipeline.publish(campaign_id="nobrand-1")
+    [sms] = pipeline.received("nobrand-1")
+    pipeline.reply("AIDE", previous=sms["MessageId"])
+    pipeline.reply("STOP", previous=sms["MessageId"])
+    assert pipeline.answers() == [help_text(None, "36111"), confirmation_text(None)]
+    assert brands_opted_out() == {"default"}  # the campaigns that name no brand stop
+
+
+@pytest.mark.parametrize("brand", ["acme\u202e", "ac\u200eme", "ac\nme"])
+def test_a_brand_with_a_control_character_is_refused(pipeline: Pipeline, brand: str) -> None:
+    assert len(pipeline.publish(campaign_id="bidi", brand=brand)) == 1
+    assert campaigns.get("bidi") is None
+
+
+@pytest.mark.parametrize("spelling", ["acme\u200b", "\u200bACME", "ac\u00adme", "acme\ufeff"])
+def test_an_invisible_character_does_not_make_another_brand(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    monkeypatch.setenv("STOPSMS_CONSENT_POLICY", "record")
+    get_settings.cache_clear()
+    contacts.apply(PHONE, "acme", "opted_out", CONSENTED_AT, source="reply")
+    assert pipeline.publish(campaign_id="inv", brand=spelling) == []
+    assert pipeline.received("inv") == []
+    stored = campaigns.get("inv")
+    assert stored is not None
+    assert stored.request["brand"] == "acme"
+
+
+def test_a_lapsed_opt_in_no_longer_lifts_the_opt_out_it_replaced(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ConsentPolicy=record: a STOP in 2022, then a START in 2023 whose proof has expired
+    monkeypatch.setenv("STOPSMS_CONSENT_POLICY", "record")
+    get_settings.cache_clear()
+    contacts.apply(PHONE, "acme", "opted_out", datetime(2022, 1, 10, tzinfo=UTC), source="reply")
+    contacts.apply(PHONE, "acme", "opted_in", datetime(2023, 6, 1, tzinfo=UTC), source="reply")
+    # When acme sends in 2026 (RetentionDays: 1,095)
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    # Then the opt-out, whose proof is kept, is in force again
+    assert pipeline.received("acme-1") == []
+    assert report("acme-1")["suppressed"]["opted_out"] == 1
+    # And a fresh START opens it again
+    pipeline.reply("START")
+    pipeline.publish(campaign_id="acme-2", brand="acme")
+    assert len(pipeline.received("acme-2")) == 1
+
+
+def test_with_mirroring_a_brand_stop_stays_a_brand_stop_and_start_reopens(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given MirrorOptOuts (the prod settings); the fake endpoint refuses listed numbers, as AWS
+    monkeypatch.setenv("STOPSMS_MIRROR_OPT_OUTS", "true")
+    get_settings.cache_clear()
+    consent("acme")
+    consent("globex")
+    pipeline.publish(campaign_id="globex-1", brand="globex")
+    [sms] = pipeline.received("globex-1")
+    # When the person stops globex: the AWS list, shared by every brand, is left alone
+    pipeline.reply("STOP", previous=sms["MessageId"])
+    assert pipeline.sms.opted_out == set()
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    assert brands_opted_out() == {"globex"}
+    assert len(pipeline.received("acme-1")) == 1
+    # When they then send STOPALL: every brand, and the AWS list too
+    pipeline.reply("STOPALL")
+    assert pipeline.sms.opted_out == {PHONE}
+    # When they answer acme's SMS with START: acme again, and off the AWS list
+    [acme] = pipeline.received("acme-1")
+    pipeline.reply("START", previous=acme["MessageId"])
+    assert pipeline.sms.opted_out == set()
+    pipeline.publish(campaign_id="acme-2", brand="acme")
+    pipeline.publish(campaign_id="globex-2", brand="globex")
+    assert len(pipeline.received("acme-2")) == 1
+    assert pipeline.received("globex-2") == []
+
+
+def test_a_stop_during_the_senders_batch_finds_the_sms_it_answers(pipeline: Pipeline) -> None:
+    # Given acme and globex both printing 36111, and acme's campaign still being sent
+    consent("acme")
+    consent("globex")
+    pipeline.publish(campaign_id="globex-1", brand="globex")
+    real_finish = sending.deliveries.finish
+    outcomes: list[Any] = []
+
+    def finish_then_reply(items: Any) -> None:
+        real_finish(items)
+        written = any(item.recipient == f"p#{PHONE}" for item in items)
+        sent = [m for m in pipeline.sms.to(PHONE) if m["Context"].get("campaign_id") == "acme-1"]
+        if written and not outcomes:  # the person answers at once, before the batch ends
+            assert len(pipeline.sms.sent) < 2 + len(others)  # the batch is still going
+            outcomes.append(pipeline.reply("STOP", previous=sent[0]["MessageId"]))
+
+    others = [f"+3369876{n:04d}" for n in range(40)]
+    for other in others:
+        consent("acme", other)
+    with mock.patch.object(sending.deliveries, "finish", finish_then_reply):
+        pipeline.publish(campaign_id="acme-1", brand="acme", recipients=[PHONE, *others])
+    # Then the STOP stops acme only, and says so
+    assert outcomes[0]["basis"] == "campaign"
+    assert brands_opted_out() == {"acme"}
+    assert pipeline.answers() == [confirmation_text("acme")]

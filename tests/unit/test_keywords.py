@@ -264,7 +264,13 @@ def test_keyword_tables_are_read_only() -> None:
         ("l'aide", "l aide"),
         ("ＳＴＯＰ①", "stop1"),
         ("STRASSE ẞ", "strasse ss"),
-        ("a\u200bb", "a b"),
+        # Was "a b": an invisible format character (here a zero-width space) split the word,
+        # so "S\u200bT\u200bO\u200bP" hid a STOP. Format characters are now dropped, not spaced.
+        ("a\u200bb", "ab"),
+        ("S\u200bT\u200cO\u200dP", "stop"),
+        ("ST\u00adOP\ufeff", "stop"),
+        ("\u2060\u200e\u202estop\u202c", "stop"),
+        ("ST0P", "st0p"),  # normalise keeps digits; only the anywhere rule reads them as letters
         ("", ""),
     ],
 )
@@ -335,7 +341,9 @@ def test_first_word_not_a_keyword_is_at_most_an_opt_out(first: str, rest: str) -
 
 
 # No o, e or u (nor accented letters folding to them): no opt-out word or phrase can be spelled.
-NO_OPT_OUT_WORD = st.text(alphabet="abcfghijklmnpqrstvwxyz0123456789 .,!?'-😀", max_size=40)
+# Nor 0 or 3: inside a word the anywhere rule reads them as o and e ("st0p"), so they were
+# removed from this alphabet when digits started to count as letters.
+NO_OPT_OUT_WORD = st.text(alphabet="abcfghijklmnpqrstvwxyz12456789 .,!?'-😀", max_size=40)
 
 
 @given(
@@ -424,6 +432,64 @@ def test_long_replies_are_flagged_not_applied(reply: str, filler: int) -> None:
     reason = review_reason(text, result)
     assert reason is not None
     assert reason.endswith(" in a long reply")
+
+
+# Invisible format characters (category Cf) and blank fillers.
+INVISIBLE = [
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\u00ad",
+    "\ufeff",
+    "\u200e",
+    "\u202e",
+    "\u3164",
+]
+
+
+@given(
+    reply=st.sampled_from([*ALL_KEYWORDS, *CLEAR_OPT_OUTS, "Non-stop ?", "don't stop", "weekend"]),
+    inserts=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=60), st.sampled_from(INVISIBLE)), max_size=6
+    ),
+)
+def test_invisible_characters_change_nothing(reply: str, inserts: list[tuple[int, str]]) -> None:
+    text = reply
+    for position, char in inserts:
+        text = text[:position] + char + text[position:]
+    expected = classify(reply)
+    assert classify(text) == expected
+    assert (review_reason(text, expected) is None) is (review_reason(reply, expected) is None)
+
+
+# Every dash people or keyboards type: hyphen-minus, U+2010 hyphen, U+2011 non-breaking hyphen,
+# figure dash, en dash, em dash, horizontal bar, minus sign, fullwidth hyphen-minus, "--".
+DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\uff0d", "--"]
+
+
+@given(dash=st.sampled_from(DASHES), before=st.sampled_from(["", "Ouvert ", "c'est "]))
+def test_a_glued_dash_is_a_hyphen_and_a_spaced_dash_a_boundary(dash: str, before: str) -> None:
+    glued = f"{before}Non{dash}stop ?"
+    assert classify(glued).intent is None
+    assert review_reason(glued, classify(glued)) == "contains 'stop' in a compound"
+    spaced = f"{before}Non {dash} stop"
+    assert classify(spaced) == Classification(OUT, "STOP", Scope.BRAND)
+
+
+@given(
+    word=st.sampled_from(["ST0P", "St0p", "5TOP", "5T0P", "ST0P36111", "STOP0", "S.T.0.P"]),
+    before=HARMLESS_BEFORE,
+)
+def test_digits_standing_for_letters_spell_stop(word: str, before: list[str]) -> None:
+    text = " ".join([*before, word])
+    assert classify(text) == Classification(OUT, "STOP", Scope.BRAND)
+    blocked = f"don't {word}"
+    assert classify(blocked).intent is None
+    reason = review_reason(blocked, classify(blocked))
+    assert reason is not None
+    assert reason.startswith("contains 'stop")  # the word as read: 'stop', 'stop36111'
+    assert reason.endswith("' after a negation")
 
 
 @given(text=st.text())

@@ -62,7 +62,7 @@ class Header:
                 "line 1 must name the columns, one of them 'phone' "
                 f"(found {len(self.columns)}: {shown})"
             )
-        duplicates = sorted({n for n in self.columns if n and self.columns.count(n) > 1})
+        duplicates = sorted({n for n in names if n and names.count(n) > 1})  # any case
         if duplicates:
             shown = redact(", ".join(duplicates))[:200]
             raise AudienceError(f"line 1 names columns twice: {shown}")

@@ -31,7 +31,10 @@ from typing import Final, Literal
 
 import phonenumbers
 
+from stopsms.controls import first_unsafe
+
 __all__ = [
+    "DEFAULT_BRAND",
     "EVERY_BRAND",
     "MAX_BRAND_CHARS",
     "Answered",
@@ -45,6 +48,9 @@ __all__ = [
 ]
 
 EVERY_BRAND: Final = "*"  # the scope of an opt-out that applies to every brand
+# The brand of campaigns that name none (contract §2). It is a real scope, but no name to
+# print: answers about it name no brand.
+DEFAULT_BRAND: Final = "default"
 MAX_BRAND_CHARS: Final = 64
 _NUMBER_SEPARATORS: Final = re.compile(r"[\s.\-()\u00a0\u2009\u202f]")
 _NUMBER: Final = re.compile(r"^\+?[0-9]{3,15}$")
@@ -58,20 +64,27 @@ class BrandMapError(ValueError):
 
 
 def canonical_brand(raw: str) -> str:
-    """The one spelling of a brand: NFKC, casefolded, outer blanks removed.
+    """The one spelling of a brand: invisible characters dropped, NFKC, casefolded, outer
+    blanks removed.
 
     Raises ``ValueError`` for a name that is empty, too long, starts with ``*`` (the scope of
-    every brand) or holds control characters.
+    every brand) or holds control characters (bidirectional overrides included).
     """
-    name = unicodedata.normalize("NFKC", raw).strip().casefold()
+    unsafe = first_unsafe(raw) or next(
+        (f"U+{ord(c):04X}" for c in raw if unicodedata.category(c) == "Cc" and c != " "), None
+    )
+    if unsafe is not None:  # a bidi override or a line break would reach the SMS text
+        raise ValueError(f"a brand name cannot hold the control character {unsafe}")
+    # Invisible characters (zero-width space, soft hyphen, BOM...) would make "ac\u00adme"
+    # another brand than "acme": they are dropped.
+    visible = "".join(c for c in raw if unicodedata.category(c) != "Cf")
+    name = unicodedata.normalize("NFKC", visible).strip().casefold()
     if not name:
         raise ValueError("a brand name cannot be empty")
     if len(name) > MAX_BRAND_CHARS:
         raise ValueError(f"a brand name has at most {MAX_BRAND_CHARS} characters")
     if name.startswith(EVERY_BRAND):
         raise ValueError("a brand name cannot start with '*' (the scope of every brand)")
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValueError("a brand name cannot hold control characters")
     return name
 
 
@@ -136,13 +149,19 @@ def target(
         campaign = answered.campaign_id
         if every_brand:
             return Target((EVERY_BRAND,), None, answered.language, "every_brand", campaign)
-        return Target((answered.brand,), answered.brand, answered.language, "campaign", campaign)
+        named = _printable(answered.brand)
+        return Target((answered.brand,), named, answered.language, "campaign", campaign)
     if every_brand:
         return Target((EVERY_BRAND,), None, "fr", "every_brand")
     known = tuple(sorted(set(number_brands)))
     if known:
-        return Target(known, known[0] if len(known) == 1 else None, "fr", "stop_number")
+        named = _printable(known[0]) if len(known) == 1 else None
+        return Target(known, named, "fr", "stop_number")
     return Target((EVERY_BRAND,), None, "fr", "unknown")
+
+
+def _printable(brand: str) -> str | None:
+    return None if brand == DEFAULT_BRAND else brand
 
 
 def reply_numbers(stop_number: str | None, origination_identity: str | None) -> set[str]:

@@ -197,7 +197,10 @@ def _erase(args: argparse.Namespace) -> int:
         print("erasure cannot be undone: add --yes to confirm", file=sys.stderr)
         return 2
     done = erase(to_e164(args.phone).e164, get_settings())
-    if not (done.states or done.events or done.deliveries):
+    if done.erased_before is not None and not done.found:
+        print(f"already erased on {done.erased_before:%Y-%m-%d}: nothing left to erase")
+        return 0
+    if not done.found:
         print(
             "nothing was stored for this number: there was nothing to erase. An opt-out for "
             "every brand is kept under a keyed hash all the same, so it never receives marketing"
@@ -205,7 +208,8 @@ def _erase(args: argparse.Namespace) -> int:
         return 0
     print(
         f"erased: {done.states} state item(s), {done.events} evidence event(s) redacted, "
-        f"{done.deliveries} delivery record(s); the opt-out is kept under a keyed hash"
+        f"{done.deliveries} delivery record(s), {done.campaigns} campaign request(s); the "
+        "opt-out is kept under a keyed hash"
     )
     return 0
 

@@ -112,7 +112,7 @@ def apply(
     at = min(consent.captured_at, received)
     log = {
         "phone": mask(consent.phone),
-        "brand": consent.brand,
+        "brand": consent.scope,
         "action": consent.action,
         "event_key": key,
     }
@@ -120,7 +120,7 @@ def apply(
         consent.phone,
         key,
         kind=consent.action,
-        brand=consent.brand,
+        brand=consent.scope,
         source=consent.source,
         captured_at=consent.captured_at,
         received_at=received,
@@ -134,11 +134,16 @@ def apply(
     except AlreadyExists:
         new = False
         logger.info("Consent record redelivered: evidence already kept", extra=log)
+        # The first delivery fixed the instant (and the proof's expiry): a copy published
+        # later must not move the state past the moment its proof expires.
+        first = evidence.get(consent.phone, key)
+        if first is not None and first.received_at is not None:
+            at = min(consent.captured_at, first.received_at)
     status: Status = OPTED_OUT if consent.action == "opt_out" else OPTED_IN
     try:
         contacts.apply(
             consent.phone,
-            consent.brand,
+            consent.scope,
             status,
             at,
             source=consent.source,

@@ -10,7 +10,7 @@ the brand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -23,8 +23,12 @@ Reason = Literal["opted_out", "no_consent"]
 
 @dataclass(frozen=True)
 class Preference:
+    """A decision of the person (``status`` at ``at``), equal to another of the same
+    decision, and the latest opt-out an opt-in replaced (for when that opt-in lapses)."""
+
     status: Status
     at: datetime
+    opted_out_at: datetime | None = field(default=None, compare=False)
 
 
 def latest(*preferences: Preference | None) -> Preference | None:
@@ -44,17 +48,26 @@ def marketing_block(
 ) -> Reason | None:
     """Why a marketing SMS must not be sent, or None when it may be.
 
-    An opt-in given before ``consent_since`` has lapsed (its proof is gone too: retention):
-    it no longer counts as consent, though it still outranks an older opt-out."""
+    An opt-in given before ``consent_since`` has lapsed with its proof (retention): it is no
+    consent any more, and no longer lifts the opt-out it replaced, whose proof is kept."""
+    brand, everyone = _relied_on(brand, consent_since), _relied_on(everyone, consent_since)
     if everyone is not None and everyone.status != OPTED_OUT:
         everyone = None  # an opt-in for every brand replaced a STOPALL, nothing more
     decision = latest(brand, everyone)
     if decision is not None and decision.status == OPTED_OUT:
         return "opted_out"
-    if not enforce_consent:
-        return None
-    if brand is None or brand.status != OPTED_IN:
+    if enforce_consent and (brand is None or brand.status != OPTED_IN):
         return "no_consent"
-    if consent_since is not None and brand.at < consent_since:
-        return "no_consent"  # lapsed: given longer ago than the retention period
+    return None
+
+
+def _relied_on(preference: Preference | None, since: datetime | None) -> Preference | None:
+    """The decision still in force: a lapsed opt-in gives way to the opt-out it replaced,
+    or to no decision at all."""
+    if preference is None or since is None or preference.status != OPTED_IN:
+        return preference
+    if preference.at >= since:
+        return preference
+    if preference.opted_out_at is not None:
+        return Preference(OPTED_OUT, preference.opted_out_at)
     return None

@@ -17,7 +17,6 @@ do: French mobile numbers are few enough to be hashed exhaustively, a keyed hash
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -26,12 +25,13 @@ from functools import cache
 
 from stopsms import clients
 from stopsms.dal import campaigns, contacts
-from stopsms.dal.tables import GLOBAL_SCOPE, Delivery, Evidence, copy_with_key
-from stopsms.errors import StaleEvent
+from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
+from stopsms.phones import try_normalize
 from stopsms.settings import Settings
 
 PREFIX = "erased#"
 ERASURE_SOURCE = "erasure-request"
+ERASED_RECIPIENT = "erased"  # what a campaign request keeps of an erased recipient
 # What an evidence event loses: the person's words, the proof, the numbers and message ids;
 # and a reply flagged for review leaves the review list (nobody can act on it any more).
 REDACTED = dict.fromkeys(("proof", "text", "inbound_message_id", "destination_number", "review"))
@@ -57,6 +57,12 @@ class Erasure:
     states: int = 0
     events: int = 0
     deliveries: int = 0
+    campaigns: int = 0  # campaign requests and parked jobs that held the number
+    erased_before: datetime | None = None  # the first erasure of this number, if any
+
+    @property
+    def found(self) -> int:
+        return self.states + self.events + self.deliveries + self.campaigns
 
 
 def erase(e164: str, settings: Settings) -> Erasure:
@@ -64,9 +70,11 @@ def erase(e164: str, settings: Settings) -> Erasure:
     stand_in = erased_key(e164, settings)
     done = Erasure()
     now = datetime.now(UTC)
+    before = [s for s in contacts.state_of(stand_in) if s.source == ERASURE_SOURCE]
+    done.erased_before = before[0].status_at if before else None
     # First the opt-out under the hash: from here on the number cannot receive marketing,
     # even if the rest is interrupted and run again.
-    with contextlib.suppress(StaleEvent):  # erased before: the first date stays
+    if not before:
         contacts.apply(stand_in, GLOBAL_SCOPE, contacts.OPTED_OUT, now, source=ERASURE_SOURCE)
     for state in contacts.state_of(e164):
         state.delete()
@@ -81,4 +89,34 @@ def erase(e164: str, settings: Settings) -> Erasure:
         copy_with_key(delivery, delivery.campaign_id, f"p#{stand_in}", updated_at=now).save()
         delivery.delete()
         done.deliveries += 1
+    done.campaigns = _redact_requests(e164)
     return done
+
+
+def _redact_requests(e164: str) -> int:
+    """Replace the number in the requests StopSMS keeps (inline recipients of campaigns, jobs
+    parked for their window) by ``ERASED_RECIPIENT``, which no SMS can be sent to: a campaign
+    still waiting then records that recipient ``invalid_number``, and never writes the number.
+    A scan of the campaigns table, acceptable for a rare request."""
+    changed = 0
+    for item in Campaign.scan(Campaign.request.exists()):
+        request = dict(item.request or {})
+        found = False
+        if _same(request.get("phone"), e164):  # a parked send job
+            request["phone"], found = ERASED_RECIPIENT, True
+        recipients = request.get("recipients")
+        if isinstance(recipients, list):
+            for index, recipient in enumerate(recipients):
+                phone = recipient.get("phone") if isinstance(recipient, dict) else recipient
+                if _same(phone, e164):
+                    recipients[index] = {"phone": ERASED_RECIPIENT, "vars": {}}
+                    found = True
+        if found:
+            item.update(actions=[Campaign.request.set(request)])
+            changed += 1
+    return changed
+
+
+def _same(phone: object, e164: str) -> bool:
+    parsed = try_normalize(phone) if isinstance(phone, str) else None
+    return parsed is not None and parsed.e164 == e164

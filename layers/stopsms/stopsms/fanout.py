@@ -9,15 +9,25 @@ A ``CampaignQueue`` message is one of three kinds (told apart by their top-level
   scheduler).
 
 A request is checked once, as a whole, before anyone is queued: the contract, a stop number
-for marketing, and the text with its STOP mention against ``max_segments`` (placeholders left
-in: an estimate; each recipient's final text is checked by the sender). A refused request is
-logged with its reason and reported as a batch item failure, so it ends in the DLQ.
+for marketing whose replies reach this stack, and the text with its STOP mention against
+``max_segments`` (placeholders left in: an estimate; each recipient's final text is checked by
+the sender). A refused request is logged with its reason and reported as a batch item failure,
+so it ends in the DLQ. A campaign id already used by another request is refused the same way.
+
+**"Refused" means nothing was sent.** An S3 audience is first read whole (status
+``checking``, in slices like the fan-out, ``audience.check``): a file with problems (encoding,
+CSV structure, header) refuses the campaign before any job is queued, its reason listing the
+lines at fault. Only a campaign that queued no one is ever ``refused``, and a refused campaign
+can be published again under its id: the new request replaces it and is checked afresh. The
+fan-out reads the very version that was checked (``IfMatch`` its ETag); if it changed or went
+away meanwhile, those already queued go out and the rest are reported never queued.
 
 **Deferral.** Marketing outside the sending window (judged in the main zone of the deployment's
-holidays country) and any campaign whose ``send_at`` is ahead are recorded as ``deferred``,
-with nobody queued: one item in the sparse ``DeferredIndex`` per campaign, whatever its size.
-:func:`release_due` (the scheduler) releases each once; the release is fanned out like a fresh
-request. Recipients in other zones are deferred one by one by the sender.
+holidays country) and any campaign whose ``send_at`` is ahead are recorded as ``deferred``
+(``waiting_for`` says which), with nobody queued: one item in the sparse ``DeferredIndex`` per
+campaign, whatever its size; an S3 audience is checked first, so its size is known while it
+waits. :func:`release_due` (the scheduler) releases each once; the release is fanned out like a
+fresh request. Recipients in other zones are deferred one by one by the sender.
 
 **Slices and the cursor.** Recipients are read in list order (inline) or streamed from the S3
 CSV (``Range: bytes=<offset>-``, never loaded whole), and queued in slices: a slice stops
@@ -372,9 +382,11 @@ class FanOut:
             except AlreadyExists:  # a concurrent delivery of the same request
                 campaign = self._get(cid)
         elif campaign.request != stored:
-            self.logger.warning(
-                "campaign already recorded with another request: the recorded one stands",
-                campaign_id=cid,
+            # Not a redelivery: another campaign under a used id. The recorded one stands, and
+            # the publisher must hear that this one will never be sent.
+            raise CampaignRefused(
+                f"campaign_id: {cid!r} is already recorded with another request; it stands, "
+                "this one is not sent: publish it under a new campaign_id"
             )
         if campaign.status == CHECKING:
             self._check(campaign, message_id, 0)

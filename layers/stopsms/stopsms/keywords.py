@@ -6,10 +6,13 @@ de SMS" objects as clearly as STOP. So a reply is read in two steps, the first t
 Rule
 ----
 1. Fold the text: Unicode NFKD (so ``ＳＴＯＰ`` is ``STOP`` and ``Ê`` is ``E`` + accent), drop
-   combining marks (accents, emoji variation selectors), casefold. Letters spelled out with
-   dots, spaces, dashes, underscores, stars or slashes (``S.T.O.P``, ``S T O P``, ``s-t-o-p``)
-   are glued back into ``stop``: nobody writes S, T, O, P as four one-letter words by chance.
-   :func:`normalise` then turns every character that is not a letter or a digit into a space.
+   combining marks (accents, emoji variation selectors) and invisible characters (category
+   Cf: zero-width space/joiner/non-joiner, word joiner, soft hyphen, BOM, bidi marks; they
+   must neither split ``S\u200bT\u200bO\u200bP`` nor hide ``ST\u00adOP``), casefold. Letters
+   spelled out with dots, spaces, dashes of any kind, underscores, stars or slashes
+   (``S.T.O.P``, ``S T O P``, ``s-t-o-p``, ``s–t–o–p``) are glued back into ``stop``: nobody
+   writes S, T, O, P as four one-letter words by chance. :func:`normalise` then turns every
+   character that is not a letter or a digit into a space.
 2. **First-word rule** (keywords, unchanged): the normalised text's WHOLE FIRST WORD, or its
    first two words for two-word keywords (``opt out``, ``stop all``, ``stop tout``, ``stop
    sms``...), is looked up in :data:`KEYWORD_TABLE`; the longest keyword wins, so ``stop all``
@@ -19,23 +22,33 @@ Rule
    an opt-out: on a STOP channel the safe side is to stop sending. This is the only way to an
    opt-in (START) or a help answer.
 3. **Anywhere rule** (opt-outs only), for a reply of at most :data:`MAX_AUTO_WORDS` words:
-   split the folded text into clauses at punctuation (``. , ; : ! ?``, new lines, a spaced or
-   long dash) BEFORE punctuation is folded away, then look in each clause for
+   split the folded text into clauses at punctuation (``. , ; : ! ?``, new lines, a dash with
+   white space on both sides) BEFORE punctuation is folded away. In a word that has letters,
+   digits are read as the letters they stand for (0 o, 1 i, 3 e, 4 a, 5 s, 7 t: ``ST0P``,
+   ``5TOP``, ``d3sabonner``), except a trailing run of digits (``ST0P36111`` is ``stop36111``),
+   and so are Cyrillic and Greek letters drawn like Latin ones (``ЅТОР`` typed in Cyrillic).
+   Then look in each clause for
 
    * a strong opt-out word: the STOP family (``stop``, ``STOPPP``, ``stooop``, ``STOPSMS``,
-     ``stopsvp``, ``STOP36111``; ``stopall``/``stop all``/``stop tout`` have scope ALL), the
-     French verbs ``stopper``/``arrêter`` (``stoppe(z)``, ``arrête(s/z)``, ``arrêter``), the noun
-     ``arrêt``, ``unsubscribe``/``unsub``, every word starting with ``désabon``/``désinscri``
-     (no innocent French word does), ``optout``/``opt out``/``opted out``;
+     ``stopsvp``, ``STOP36111``, the typos ``sotp``/``stpo``; ``stopall``/``stop all``/``stop
+     tout`` have scope ALL), the French verbs ``stopper``/``arrêter`` (``stoppe(z)``,
+     ``arrête(s/z)``, ``arrêter``, and ``arettez``/``arrette`` but not ``arête``), the noun
+     ``arrêt``, ``unsubscribe``/``unsub`` and their typos (``unsuscribe``, ``unscribe``), every
+     word starting with ``désabon``/``désinscri`` (no innocent French word does) and
+     ``désabo``, ``optout``/``opt out``/``opted out``;
    * an objection phrase (keyword ``"objection"``): French "no longer" forms (``ne plus
      m'envoyer``, ``ne plus recevoir``, ``ne m'envoyez plus``, ``je ne veux plus de vos sms``,
      ``plus jamais de sms``, ``je n'en veux plus``, ``je ne veux pas de vos pubs``, ``ne plus
-     être contacté``, ``ne pas me recontacter``), requests to be removed (``désinscrivez-moi``,
+     être contacté``, ``ne pas me recontacter``, ``je ne veux plus que vous m'envoyiez``, ``ne
+     plus faire partie de votre liste``), requests to be removed (``désinscrivez-moi``,
      ``retirez-moi de votre liste``, ``supprimez mon numéro``, ``suppression de mon numéro``,
-     ``merci de me supprimer``, ``l'arrêt des SMS``, ``laissez-moi tranquille``), English
-     ``don't text me``, ``do not contact me``, ``don't send me messages``, ``no more
-     messages``, ``I don't want your texts``, ``quit texting``, ``remove me``, ``take me off``,
-     ``opt me out``, ``leave me alone``.
+     ``merci de me supprimer``, ``merci de me retirer``, ``je souhaite être retiré``,
+     ``l'arrêt des SMS``, ``laissez-moi tranquille``, ``lâchez-moi``), English ``don't text
+     me``, ``do not contact me``, ``don't send me messages``, ``don't send me anything
+     (else)``, ``no more messages``, ``no more`` (the whole clause), ``I don't want your
+     texts``, ``I no longer want these texts``, ``I do not wish to be contacted``, ``I don't
+     want you to text me``, ``quit texting``, ``remove me``, ``take me off``, ``opt me out``,
+     ``leave me alone``.
 
    A match is applied (scope BRAND unless the words say ALL; keyword ``STOP`` for every STOP
    form, the table's spelling for other table words, ``"objection"`` for a phrase) unless a
@@ -58,11 +71,20 @@ Guards (why a word is not applied)
   arrêt``, ``un arrêt``, ``arrêt de bus``, ``arrêt maladie``, ``sans arrêt``); ``arrêté``/
   ``stoppé`` after an auxiliary (``j'ai arrêté de fumer``), reflexive (``ça s'arrête quand ?``)
   or after a subject pronoun other than vous/on (``il faut que j'arrête de dépenser``).
-* Punctuation is a clause boundary and guards never cross it: ``Non, stop !`` and ``Non. STOP``
-  are a "no" then a stop (opt-outs), ``Non-stop ?`` and ``Non stop`` are the compound (not; a
-  "no stop" typed without punctuation is left to review, since it reads both ways).
+* Punctuation is a clause boundary and guards never cross it: ``Non, stop !``, ``Non. STOP``
+  and ``Non – stop`` are a "no" then a stop (opt-outs), ``Non-stop ?`` and ``Non stop`` are the
+  compound (not; a "no stop" typed without punctuation is left to review, since it reads both
+  ways). A dash is a boundary only with white space on both sides; glued to a word on either
+  side it is a hyphen whatever its kind or length (``Non–stop``, ``Non—stop``, ``Non‑stop``,
+  ``Non−stop``, ``Non--stop``, ``Non -stop``): phones and smart keyboards turn the ``-`` (or
+  ``--``) people type into en or em dashes, so a glued long dash says nothing more than ``-``.
 * A question with ``pourquoi``/``why`` blocks the "no longer" phrases: ``Pourquoi vous ne
-  m'envoyez plus de promos ?`` complains that offers stopped coming.
+  m'envoyez plus de promos ?`` complains that offers stopped coming. So does an English
+  subject other than I/we right before one: ``you never send me anything`` is a statement.
+* A phrase whose object is not a message is not an objection: ``don't send me the invoice by
+  post``, ``Merci de ne plus m'envoyer la facture papier``, ``I no longer want to wait``;
+  ``me retirer``/``m'enlever`` is a removal request only at the end of its clause (``merci de
+  me retirer``, ``enlevez-moi svp``), not in ``vous pouvez me retirer le colis ?``.
 * Weak AWS keywords (END, CANCEL, QUIT, REMOVE, TD, REVOKE) count only as the first word:
   ``I want to cancel my order`` or ``see you at the end`` are ordinary sentences. Only the
   unambiguous phrases they make are read anywhere (``quit texting me``, ``remove me``).
@@ -74,6 +96,13 @@ Decisions and trade-offs
   holds for letters: ``WEEKEND`` is not END, ``STANDARD`` is not TD, ``stopped``, ``stoppait``,
   ``arrêtons`` and ``stp`` (s'il te plaît) are not STOP; only the listed glued tails (``sms``,
   ``svp``, ``pls``, ``merci``, ``pub``, ``all``, ``tout``...) and repeated letters are.
+* Digits inside a word are read as letters (``ST0P``, ``St0p``, ``5TOP``, ``S.T.0.P``), only
+  by the anywhere rule (the first-word rule still looks words up as typed, so ``ST0P`` obeys
+  the guards and the length limit). A code that reads STOP is therefore STOP: ``ST0P36111``,
+  ``STOP0`` and ``5TOP20`` are opt-outs, like ``STOP36111``; no code worth keeping spells
+  STOP, and a marketing reply is not where codes are sent. Words without letters stay numbers
+  (``36111``, ``2024``) and trailing digits stay digits (``h24``, ``top5``); what else the
+  reading makes (``7j`` -> ``tj``, ``1er`` -> ``ier``) matches no opt-out word.
 * ``plus de SMS`` is ambiguous in French ("more SMS" or, spoken, "no more SMS"). It is an
   objection only with ``ne``/``n'`` before it (``je ne veux plus de vos SMS``) or with
   ``jamais``/``aucun`` (``plus jamais de SMS``); alone (``Plus de SMS svp``, ``je veux plus de
@@ -93,7 +122,11 @@ Decisions and trade-offs
   of a verb is beyond a keyword reader, and a person who did not mean it can reply START.
 * French verb forms are listed explicitly in the tables, never matched by prefix: ``ARRETE``,
   ``ARRETER``, ``ARRETEZ``, ``STOPPE``, ``STOPPER``, ``STOPPEZ`` are opt-outs; ``STOPPAIT`` or
-  ``ARRETONS`` are not. (``désabon``/``désinscri`` prefixes are used by the anywhere rule only.)
+  ``ARRETONS`` are not. (``désabon``/``désinscri`` prefixes and the typos with one r or two t,
+  ``aretez``, ``arrettez``, are used by the anywhere rule only; ``arête`` is a word.)
+* ``no more`` alone is an objection as a whole clause (``No more!``, ``please no more``), so
+  ``No more?`` (asking whether an offer is over) is one too: over-opting-out, the compliant
+  side. ``is there no more?`` and ``no more than 2 texts a week`` are not.
 * ``T.D.`` normalises to the two words ``t d`` and is accepted as TD at the start.
 * ``STOP TOUT``/``STOP ALL`` opt out of every brand even when followed by more words, so ``Stop
   tout de suite`` (``stop right now``) has scope ALL: over-opting-out is the compliant side.
@@ -111,9 +144,11 @@ like one, so that a person reads it: a blocked match (``contains 'stop' after a 
 reply too long to apply, an ambiguous ``plus de sms``, or a weak keyword (or French
 ``annuler``/``résilier``) within 5 words of ``sms``/``message``/``list``/``liste``/
 ``abonnement``/``subscription``... (``please cancel my subscription``; ``cancel my order`` is
-not flagged: cancel/remove/quit/end are everyday words). A help or opt-in reply can be flagged
-too (``Aide, comment me désabonner ?`` is answered as help by the first-word rule). Replies
-without any opt-out word (``Merci !``, ``weekend``, ``Oui``) are never flagged.
+not flagged: cancel/remove/quit/end are everyday words) or with only courtesy words around it
+in its clause (``please remove``, ``ok cancel``: no sentence, so maybe an opt-out). A help or
+opt-in reply can be flagged too (``Aide, comment me désabonner ?`` is answered as help by the
+first-word rule). Replies without any opt-out word (``Merci !``, ``weekend``, ``Oui``) are
+never flagged.
 
 The tables below are written as operators know the keywords (accents omitted, since matching
 ignores them: ``ARRÊT`` is ``ARRET``); the canonical keyword reported is the table's spelling.
@@ -226,13 +261,30 @@ def _fold(text: str) -> str:
     # "ℌ" -> "H"), and a single pass would make normalise() not idempotent.
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     # Every mark goes, not only accents: emoji variation selectors (U+FE0F, category Mn but
-    # combining class 0) would otherwise glue "❤️STOP" into one word.
-    return "".join(c for c in decomposed if unicodedata.category(c)[0] != "M")
+    # combining class 0) would otherwise glue "❤️STOP" into one word. Invisible characters go
+    # too, so that they neither split a word nor hide one ("S\u200bT\u200bO\u200bP", "ST\u00adOP"):
+    # format characters (category Cf: zero-width space/joiner/non-joiner, word joiner, soft
+    # hyphen, BOM, bidi marks, tags) and the blank Hangul fillers (letters that render as
+    # nothing). Dropped, not turned into spaces: they are never typed to separate words, they
+    # come from copy-paste, keyboards and from people hiding a word from filters.
+    return "".join(c for c in decomposed if not _invisible(c))
+
+
+def _invisible(char: str) -> bool:
+    return (
+        unicodedata.category(char)[0] == "M"
+        or unicodedata.category(char) == "Cf"
+        or (char in _BLANK_LETTERS)
+    )
+
+
+# Hangul fillers: category Lo, yet they display as nothing (U+3164 folds to U+1160 under NFKD).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 def _word_char(char: str) -> str:
-    # Letters and digits stay; everything else (punctuation, symbols, emoji, separators,
-    # format characters) splits words.
+    # Letters and digits stay; everything else (punctuation, symbols, emoji, separators)
+    # splits words.
     return char if unicodedata.category(char)[0] in "LN" else " "
 
 
@@ -271,14 +323,35 @@ UNCLASSIFIED = Classification(None, None, Scope.BRAND)
 
 # --- reading the text ------------------------------------------------------------------------
 
-# S, T, O, P each alone, separated by 1 to 3 dots/spaces/dashes/underscores/stars/slashes, not
-# glued to a letter or digit on either side. Runs on folded (lowercase) text.
-_SEP = r"[\s.\-_*·/]{1,3}"
-_SPELLED_STOP = re.compile(rf"(?<![^\W_])s+{_SEP}t+{_SEP}o+{_SEP}p+(?![^\W_])")
+# Every dash people or their keyboards type, after NFKD: hyphen-minus, Armenian hyphen, U+2010
+# hyphen (U+2011 non-breaking hyphen folds to it), figure dash, en dash, em dash, horizontal
+# bar, hyphen bullet, minus sign, two- and three-em dashes, small em dash. (Fullwidth and small
+# hyphen-minus fold to "-"; the soft hyphen is invisible and dropped by _fold.)
+_DASHES = "\\-\u058a\u2010-\u2015\u2043\u2212\u2e3a\u2e3b\ufe58"
 
-# Clause boundaries: sentence punctuation, new lines, a dash with spaces around it or a long
-# dash. Not the hyphen inside a word ("non-stop", "désinscrivez-moi") nor the apostrophe.
-_CLAUSE_BREAK = re.compile(r"[.!?;:,\n\r\u2013\u2014\u00a1\u00bf]|\s-+\s")
+# S, T, O, P each alone, separated by 1 to 3 dots/spaces/dashes/underscores/stars/slashes, not
+# glued to a letter or digit on either side. Runs on folded (lowercase) text. 0 may stand for
+# the O, as in a glued word (see _read_word).
+_SEP = rf"[\s._*·/{_DASHES}]{{1,3}}"
+_SPELLED_STOP = re.compile(rf"(?<![^\W_])s+{_SEP}t+{_SEP}[o0]+{_SEP}p+(?![^\W_])")
+
+# Clause boundaries: sentence punctuation, new lines, and a run of dashes of any kind with
+# white space (or the start or end of the text) on BOTH sides: "Non – stop", "Non - stop".
+# A dash glued to a word on either side is a hyphen, whatever its length: "non-stop",
+# "Non–stop", "Non—stop" (phones and smart keyboards turn "-" or "--" into en/em dashes),
+# "désinscrivez-moi". The apostrophe never breaks a clause.
+_CLAUSE_BREAK = re.compile(
+    rf"[.!?;:,\n\r\v\f\x85\u2028\u2029\u00a1\u00bf]|(?<!\S)[{_DASHES}]+(?!\S)"
+)
+
+# Characters standing for Latin letters inside a word that has letters: digits ("st0p", "5TOP",
+# "d3sabonner"; a trailing run of digits is kept: "STOP36111", "st0p36111") and the Cyrillic
+# and Greek letters drawn like Latin ones ("ЅТОР" typed with Cyrillic letters), lowercase since
+# the text is casefolded first.
+_LOOKALIKES = str.maketrans(
+    "013457аеѕіјорсухткмнԁαεικνορτυχ",
+    "oieastaesijopcyxtkmhdaeikvoptux",
+)
 
 # "don t" (normalised "don't") -> "dont", so that a negation is one word.
 _CONTRACTION = re.compile(
@@ -292,9 +365,24 @@ def _spell_out(text: str) -> str:
 
 
 def _clauses(folded: str) -> list[list[str]]:
-    """The words of each clause of ``folded`` text, normalised, contractions joined."""
-    clauses = (_CONTRACTION.sub(r"\1t", normalise(part)) for part in _CLAUSE_BREAK.split(folded))
+    """The words of each clause of ``folded`` text, normalised, read, contractions joined."""
+    clauses = (
+        _CONTRACTION.sub(r"\1t", " ".join(_read_word(word) for word in normalise(part).split()))
+        for part in _CLAUSE_BREAK.split(folded)
+    )
     return [clause.split() for clause in clauses if clause]
+
+
+def _read_word(word: str) -> str:
+    """``word`` with its lookalikes read as Latin letters when it has letters: ``st0p`` -> ``stop``.
+
+    The trailing digits stay digits (``st0p36111`` -> ``stop36111``), and so does a word
+    without letters (``36111``, ``2024``).
+    """
+    head = word.rstrip("0123456789")
+    if not any(c.isalpha() for c in head):
+        return word
+    return head.translate(_LOOKALIKES) + word[len(head) :]
 
 
 # --- guards ----------------------------------------------------------------------------------
@@ -407,8 +495,9 @@ class _Family:
     blocked: str | None = None  # why every match is blocked (read for review only)
 
 
-# STOP with repeated letters, and the tails people glue to it: "stopsms", "STOP36111".
-_STOP = r"s+t+o+p+"
+# STOP with repeated letters (and its two transposition typos, which are no word either), and
+# the tails people glue to it: "stopsms", "STOP36111".
+_STOP = r"(?:s+t+o+p+|sotp|stpo)"
 _STOP_TAIL = r"(?:sms|msg|svp|stp|pls|plz|please|merci|pubs?|\d+)"
 _FAMILIES: tuple[_Family, ...] = (
     # Two-word families first: "stop all" is scope ALL, not a plain "stop".
@@ -420,10 +509,19 @@ _FAMILIES: tuple[_Family, ...] = (
     ),
     _Family(re.compile(r"nonstop"), "STOP", Scope.BRAND, blocked=_COMPOUND),
     _Family(re.compile(r"stopp(?:e|es|er|ez)"), "STOPPE", Scope.BRAND, 1, _VERB_BEFORE),
-    _Family(re.compile(r"arret(?:e|es|er|ez)"), "ARRETE", Scope.BRAND, 1, _VERB_BEFORE),
+    # "arrête(s/z)", "arrêter", and their r/t typos ("arettez", "arrette"), but not "arête(s)"
+    # (a fish bone, a ridge).
+    _Family(
+        re.compile(r"ar+et+(?:er|ez)|(?:arr+et+|ar+ett+)(?:e|es)"),
+        "ARRETE",
+        Scope.BRAND,
+        1,
+        _VERB_BEFORE,
+    ),
     _Family(re.compile(r"arret"), "ARRET", Scope.BRAND, 1, _ARRET_BEFORE, _ARRET_AFTER),
-    _Family(re.compile(r"unsub\w*|unsuscrib\w*|unsubcrib\w*"), "UNSUBSCRIBE", Scope.BRAND),
-    _Family(re.compile(r"desabon+\w*"), "DESABONNER", Scope.BRAND),
+    # "unsubscribe" and its typos: "unsuscribe", "unsusbcribe", "unscribe".
+    _Family(re.compile(r"unsub\w*|unsu\w{0,3}cri\w*|unscrib\w*"), "UNSUBSCRIBE", Scope.BRAND),
+    _Family(re.compile(r"desabo|desabon+\w*"), "DESABONNER", Scope.BRAND),
     _Family(re.compile(r"desins?cri\w*"), "DESINSCRIRE", Scope.BRAND),
     _Family(re.compile(r"optout|optedout"), "OPTOUT", Scope.BRAND),
 )
@@ -496,12 +594,22 @@ _OBJ = (
 _REACH_FR = r"(?:re|r)?(?:contact|sollicit|spam|harcel|derang|importun|appel|relanc)\w*"
 _SEND_FR = r"(?:re|r)?(?:envoy|ecri|texto)\w*"
 _SENT_FR = (
-    r"(?: (?:(?:de|d|des|du|vos|ces|les|tous|toutes|votre|ce|cette|autres?|plus|jamais) ){0,3}"
-    rf"{_OBJ}\b| (?:ca|cela|rien|svp|stp|merci|pls)\b|$)"
+    r"(?: (?:(?:de|d|des|du|vos|ces|les|tous|toutes|votre|ce|cette|autres?|plus|jamais|aucune?)"
+    rf" ){{0,3}}{_OBJ}\b| (?:ca|cela|rien|quoi|svp|stp|merci|pls)\b|$)"
 )
 _TO_ME_FR = rf"(?:{_REACH_FR}|{_SEND_FR}{_SENT_FR})"
 _OBJ_EN = r"(?:texts?|txts?|messages?|msgs?|sms|spam|ads|promos?|offers|marketing|notifications?)"
 _SEND_EN = r"(?:text|txt|message|msg|sms|contact|email|spam|bother|harass)\w*"
+# English "no longer" openers: an order ("don't", "never") or a wish ("I no longer want").
+_NOT_EN = r"(?:dont|do not|never|no longer)(?: (?:ever|really))?"
+# Courtesy words that may close a short request: "me retirer svp", "no more please".
+_POLITE = (
+    r"(?:svp|svpl|stp|merci|pls|plz|please|thanks|thx|thank you|ty|s il vous plait"
+    r"|s il te plait|d avance|par avance|beaucoup|bien)"
+)
+# Who says it when an English "no longer" phrase is a statement, not a request: "you never
+# send me anything" complains, "never send me anything" orders.
+_SUBJECTS_EN = frozenset({"you", "u", "ya", "they", "it", "he", "she"})
 
 
 @dataclass(frozen=True)
@@ -515,10 +623,11 @@ class _Phrase:
 
     pattern: re.Pattern[str]
     no_longer: bool
+    not_after: frozenset[str] = frozenset()  # previous word -> a statement, not a request
 
 
-def _phrase(pattern: str, *, no_longer: bool) -> _Phrase:
-    return _Phrase(re.compile(pattern), no_longer)
+def _phrase(pattern: str, *, no_longer: bool, not_after: frozenset[str] = frozenset()) -> _Phrase:
+    return _Phrase(re.compile(pattern), no_longer, not_after)
 
 
 _PHRASES: tuple[_Phrase, ...] = (
@@ -543,6 +652,13 @@ _PHRASES: tuple[_Phrase, ...] = (
     _phrase(r"\b(?:ne|n) en veu\w* plus\b", no_longer=True),
     # "merci de ne pas me recontacter", "ne pas m'envoyer de pub".
     _phrase(rf"\bne pas (?:me|m|nous) {_TO_ME_FR}", no_longer=True),
+    # "je ne veux plus que vous m'envoyiez de sms", "je ne veux pas qu'on me contacte".
+    # (A wish before it: not "ce n'est pas qu'on me dérange".)
+    _phrase(
+        r"\b(?:veu[xt]|voulons|voudrai\w*|souhait\w*|desir\w*|aimerai\w*) (?:plus|pas) (?:que|qu) "
+        rf"(?:vous|tu|on) (?:me|m|nous) {_TO_ME_FR}",
+        no_longer=True,
+    ),
     # "je ne veux pas de vos pubs", "je veux pas recevoir de sms", "ne souhaite pas être contacté"
     _phrase(
         r"\b(?:veux|veut|souhaite|souhaitons|desire|voudrais|voulons) pas "
@@ -571,6 +687,21 @@ _PHRASES: tuple[_Phrase, ...] = (
         no_longer=False,
     ),
     _phrase(r"\b(?:me|m) (?:supprim|desinscri|desabon|rayer)\w*", no_longer=False),
+    # "merci de me retirer", "vous pouvez m'enlever svp": the request ends there. Not "me
+    # retirer le colis", "m'enlever un doute" (something is withdrawn for me).
+    _phrase(rf"\b(?:me|m|nous) (?:retir|enlev|effac)\w*(?: {_POLITE})*$", no_longer=False),
+    # "je souhaite être retiré(e)", "je veux être supprimé de vos fichiers".
+    _phrase(
+        r"\b(?:veu[xt]|voulons|voudrai\w*|souhait\w*|desir\w*|aimerai\w*|demande a) "
+        r"etre (?:retir|supprim|enlev|ray|effac|desinscri|desabonn)\w*",
+        no_longer=False,
+    ),
+    # "je ne veux plus faire partie de votre liste".
+    _phrase(
+        r"\bplus (?:faire )?partie (?:de|d|du|des) (?:\w+ ){0,2}(?:listes?|fichiers?|bases?"
+        r"|diffusion|mailing|contacts|abonnes)\b",
+        no_longer=True,
+    ),
     _phrase(
         r"\b(?:suppression|retrait|radiation) (?:de|d|du) (?:mon|mes|ma|notre|nos) (?:numeros?"
         r"|num|no|tel|telephone|portable|coordonnees|donnees|contact|inscription|abonnement)\b",
@@ -578,21 +709,64 @@ _PHRASES: tuple[_Phrase, ...] = (
     ),
     _phrase(r"\blaiss\w* (?:moi|nous) (?:en paix|tranquilles?)\b", no_longer=False),
     _phrase(r"\b(?:fich|fout)\w* (?:moi|nous) la paix\b", no_longer=False),
+    _phrase(
+        rf"\blach(?:e|ez) (?:moi|nous)(?: (?:la grappe|les baskets|{_POLITE}))*$", no_longer=False
+    ),
     # English "no longer": "don't text me", "do not contact me", "no more messages".
     _phrase(
-        rf"\b(?:dont|do not|never|no longer) (?:ever )?{_SEND_EN}(?: (?:me|us|this number)\b|$)",
+        rf"\b{_NOT_EN} {_SEND_EN}(?: (?:me|us|this number)\b|$)",
         no_longer=True,
+        not_after=_SUBJECTS_EN,
     ),
     _phrase(
-        rf"\b(?:dont|do not|never) send (?:(?:me|us|any|more|anymore|these|your|such) )*"
+        rf"\b{_NOT_EN} send (?:(?:me|us|any|more|anymore|these|your|ur|yr|such|those|of|this) )*"
         rf"{_OBJ_EN}\b",
         no_longer=True,
+        not_after=_SUBJECTS_EN,
+    ),
+    # "don't send me anything (else)", "never send me anything again": nothing at all; not
+    # "don't send me the invoice by post".
+    _phrase(
+        rf"\b{_NOT_EN} send (?:(?:me|us|this number) )?(?:anything|nothing|stuff|any more"
+        rf"|anymore|more)(?: (?:else|more|anymore|again|ever|at all|{_POLITE}))*$",
+        no_longer=True,
+        not_after=_SUBJECTS_EN,
     ),
     _phrase(rf"\bno more (?:of (?:your|these|this|those) )?(?:\w+ )?{_OBJ_EN}\b", no_longer=True),
+    # "no more", "please no more", "ok no more of this": the whole clause (not "is there no
+    # more?", a question about stock).
     _phrase(
-        r"\b(?:dont|do not) want (?:to (?:receive|get) )?"
-        rf"(?:(?:any|more|anymore|your|these|those|such|the) )*{_OBJ_EN}\b",
+        rf"^(?:(?:ok|okay|so|just|seriously|{_POLITE}) )*no more"
+        rf"(?: (?:of (?:this|these|that|it|them)|{_POLITE}))*$",
         no_longer=True,
+    ),
+    # "I don't want your texts", "I no longer want these texts", "I do not wish to receive
+    # messages"; not "I no longer want to wait".
+    _phrase(
+        rf"\b{_NOT_EN} (?:want|wish|need)(?: to (?:receive|get|have|see))? "
+        r"(?:(?:any|more|anymore|your|ur|yr|these|those|such|the|this|of|all|them|further) )*"
+        rf"{_OBJ_EN}\b",
+        no_longer=True,
+        not_after=_SUBJECTS_EN,
+    ),
+    _phrase(
+        rf"\b{_NOT_EN} (?:want|wish|need) (?:to be|being) (?:contacted|texted|messaged|spammed"
+        r"|bothered|emailed|called|disturbed)\b",
+        no_longer=True,
+        not_after=_SUBJECTS_EN,
+    ),
+    # "I don't want you to text me anymore", "I no longer want to be on your list".
+    _phrase(
+        rf"\b{_NOT_EN} (?:want|wish|need) (?:you|u|anyone|them) to (?:ever )?(?:{_SEND_EN}"
+        r"|send)\b",
+        no_longer=True,
+        not_after=_SUBJECTS_EN,
+    ),
+    _phrase(
+        rf"\b{_NOT_EN} (?:want|wish|need) to (?:be|stay) (?:on|in) (?:\w+ )?(?:list|mailing"
+        r"|database|contacts)\b",
+        no_longer=True,
+        not_after=_SUBJECTS_EN,
     ),
     # English removal requests.
     _phrase(
@@ -620,7 +794,9 @@ def _phrase_findings(words: Sequence[str]) -> Iterator[_Finding]:
     for phrase in _PHRASES:
         for match in phrase.pattern.finditer(clause):
             before = clause[: match.start()].split()
-            if phrase.no_longer:
+            if before and before[-1] in phrase.not_after:
+                blocked: str | None = _STATEMENT
+            elif phrase.no_longer:
                 blocked = _QUESTION if _QUESTION_WORDS.intersection(before) else None
             else:
                 blocked = _NEGATION if _negated(before) else None
@@ -694,6 +870,15 @@ _NEAR_WEAK = frozenset(
     }
 )
 _NEAR_WINDOW = 5
+# A weak word with nothing but these around it in its clause ("please remove", "ok cancel",
+# "merci, annuler") is not a sentence about an order: it is flagged. Not "td": two letters
+# are too often something else.
+_COURTESY = frozenset(
+    {
+        *("please", "pls", "plz", "thanks", "thank", "you", "thx", "ok", "okay", "yes", "just"),
+        *("svp", "stp", "merci", "oui", "bon", "alors", "bien", "vraiment", "really"),
+    }
+)
 
 
 def review_reason(text: str | None, classification: Classification) -> str | None:
@@ -734,4 +919,7 @@ def _weak_near(folded: str) -> str | None:
             near = next((w for w in around if w in _NEAR_WEAK), None)
             if near is not None:
                 return f"contains '{word}' near '{near}'"
+            others = words[:index] + words[index + 1 :]
+            if word != "td" and _COURTESY.issuperset(others):
+                return f"contains '{word}' alone"
     return None

@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -23,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from stopsms.brands import MAX_BRAND_CHARS, canonical_brand
+from stopsms.brands import DEFAULT_BRAND, EVERY_BRAND, MAX_BRAND_CHARS, canonical_brand
 from stopsms.controls import first_unsafe
 from stopsms.errors import InvalidPhoneNumber, TemplateError
 from stopsms.personalise import placeholders
@@ -42,11 +43,24 @@ Brand = Annotated[
 ]
 VarValue = str | int | float | bool | None
 
+
+def _iso_only(value: Any) -> Any:
+    # pydantic would read a number as a Unix time: the contract says ISO-8601 with an offset.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO-8601 date-time with an offset, not a number")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
 # An upstream clock may run a little fast; a record far in the future would pin the
 # state of a number until that date, so it is refused.
 MAX_CLOCK_SKEW = timedelta(hours=1)
 # A campaign scheduled further ahead is a typo (year 9999): refused rather than parked.
 MAX_SEND_AHEAD = timedelta(days=366)
+# No SMS consent or opt-out predates this: earlier dates are placeholders (0001-01-01, the
+# "no date" of some systems), and the oldest of them do not even convert to UTC.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_BODY_CHARS = 1600  # 10 UCS-2 segments is already a letter, not an SMS
 MAX_INLINE_RECIPIENTS = 10_000  # an SQS message is 256 KiB anyway; larger lists go to S3
 
@@ -94,13 +108,13 @@ class CampaignRequest(_Contract):
 
     campaign_id: CampaignId
     category: Category
-    brand: Brand = "default"
+    brand: Brand = DEFAULT_BRAND
     language: Literal["fr", "en"] = "fr"
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
     origination_identity: str | None = Field(default=None, min_length=1, max_length=256)
     stop_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,15}$")
     max_segments: int | None = Field(default=None, ge=1, le=10)
-    send_at: AwareDatetime | None = None
+    send_at: Instant | None = None
     recipients: list[str | Recipient] | None = Field(
         default=None, min_length=1, max_length=MAX_INLINE_RECIPIENTS
     )
@@ -143,10 +157,19 @@ class ConsentRecord(_Contract):
 
     action: Literal["opt_in", "opt_out"]
     phone: str
-    brand: Brand = "default"
+    # None: an opt-out for every brand (never a phantom brand), an opt-in for the brand of
+    # campaigns that name none ("default").
+    brand: Brand | None = None
     source: str = Field(min_length=1, max_length=512)
-    captured_at: AwareDatetime
+    captured_at: Instant
     proof: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def scope(self) -> str:
+        """The scope the record applies to (see ``brand``)."""
+        if self.brand is not None:
+            return self.brand
+        return EVERY_BRAND if self.action == "opt_out" else DEFAULT_BRAND
 
     @field_validator("phone")
     @classmethod
@@ -159,9 +182,7 @@ class ConsentRecord(_Contract):
     @field_validator("captured_at")
     @classmethod
     def _not_in_future(cls, value: datetime) -> datetime:
-        if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
-            raise ValueError("is in the future")
-        return value
+        return plausible(value, datetime.now(UTC) + MAX_CLOCK_SKEW)
 
 
 class InboundReply(_Contract):
@@ -178,6 +199,15 @@ class InboundReply(_Contract):
     previous_published_message_id: str | None = Field(
         default=None, alias="previousPublishedMessageId"
     )
+
+
+def plausible(value: datetime, latest: datetime) -> datetime:
+    """``value`` if it can be the instant of a consent or an opt-out, else ``ValueError``."""
+    if value.year < EARLIEST_EVENT.year or value < EARLIEST_EVENT:
+        raise ValueError(f"is before {EARLIEST_EVENT.year}: a placeholder, not a real date")
+    if value > latest:
+        raise ValueError("is in the future")
+    return value
 
 
 def describe(error: ValidationError) -> str:
@@ -202,7 +232,7 @@ class SendJob(_Contract):
     phone: str = Field(max_length=64)
     vars: dict[str, VarValue] = Field(default_factory=dict)
     category: Category
-    brand: Brand = "default"
+    brand: Brand = DEFAULT_BRAND
     language: Literal["fr", "en"] = "fr"
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
     stop_number: str | None = None

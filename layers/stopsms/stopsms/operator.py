@@ -21,6 +21,7 @@ from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
 from stopsms.erasure import erased_key
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent
+from stopsms.models import plausible
 from stopsms.phones import normalize, redact
 from stopsms.settings import Settings
 
@@ -109,10 +110,9 @@ def resolve_review(review_id: str, *, opt_out: bool) -> str:
     """Close a reply's review: ``opt_out`` applies it as the opt-out it was (for the brands it
     concerned, at the instant the person wrote), otherwise it is dismissed. Says what it did."""
     phone, _, key = review_id.strip().partition(" ")
-    try:
-        item = Evidence.get(phone, key)
-    except Evidence.DoesNotExist:
-        raise ValueError(f"no reply {review_id!r}: copy the id printed by 'replies'") from None
+    item = evidence.get(phone, key)
+    if item is None:
+        raise ValueError(f"no reply {review_id!r}: copy the id printed by 'replies'")
     if item.review is None:
         return "already reviewed: nothing to do"
     if not opt_out:
@@ -256,7 +256,7 @@ def import_optouts(
     now = now or datetime.now(UTC)
     default_scope = canonical_brand(brand) if brand else GLOBAL_SCOPE
     result = ImportResult()
-    stream = records(data, multiline=False)
+    stream = records(data)
     columns = _import_header(stream)
     result.ignored_columns = tuple(name for name in columns if name and name not in _IMPORT_COLUMNS)
     pending: list[_Row] = []
@@ -302,6 +302,10 @@ def _import_header(stream: Iterator[Record]) -> dict[str, int]:
             raise ValueError(
                 f"line {record.line} must name the columns, one of them 'phone' (found: {shown})"
             )
+        duplicates = sorted({name for name in columns if name and columns.count(name) > 1})
+        if duplicates:
+            shown = redact(", ".join(duplicates))[:200]
+            raise ValueError(f"line {record.line} names columns twice: {shown}")
         if "scope" in columns and "brand" in columns:
             raise ValueError(f"line {record.line} names both 'scope' and 'brand': keep one")
         return {name: columns.index(name) for name in reversed(columns)}
@@ -355,6 +359,7 @@ def _import_row(
         evidence_key=reference,
         updated_at=now,
         recorded_at=recorded,
+        opted_out_at=at,
     )
     proof_of = Evidence(
         phone,
@@ -412,6 +417,7 @@ def _instant(text: str, now: datetime, column: str) -> datetime | None:
         raise ValueError(f"{column} is not an ISO-8601 date-time") from None
     if value.tzinfo is None:
         raise ValueError(f"{column} needs an offset (e.g. +01:00 or Z)")
-    if value > now:
-        raise ValueError(f"{column} is in the future")
-    return value
+    try:
+        return plausible(value, now)
+    except ValueError as error:
+        raise ValueError(f"{column} {error}") from None

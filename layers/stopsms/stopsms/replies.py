@@ -9,10 +9,11 @@ never touched.
 
 * opt-out (STOP...): evidence ``opt_out`` per scope (the first counted on the campaign
   answered), then the suppression state of each scope (``*`` after STOPALL-type keywords),
-  then the follow-ups: at most one confirmation SMS and, with ``mirror_opt_outs``, the number
-  added to the End User Messaging opt-out list.
-* opt-in (START, UNSTOP...): evidence ``opt_in``, then the same scopes are opened again. An
-  opt-in for every brand only lifts an opt-out for every brand (``stopsms.eligibility``).
+  then the follow-ups: at most one confirmation SMS and, with ``mirror_opt_outs``, an opt-out
+  for every brand added to the End User Messaging opt-out list (``stopsms.optout_list``).
+* opt-in (START, UNSTOP...): evidence ``opt_in``, then the same scopes are opened again (and,
+  with ``mirror_opt_outs``, the number taken off the AWS list). An opt-in for every brand only
+  lifts an opt-out for every brand (``stopsms.eligibility``).
 * help (HELP, AIDE...): evidence ``help`` and one automatic answer naming the brand.
 * anything else: evidence ``reply``, kept for the operator; one that contains an opt-out word
   (and a STOP that could not be applied) is flagged for human review (``review`` attribute,
@@ -64,6 +65,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -83,9 +85,16 @@ from pydantic import BaseModel, ValidationError
 
 from stopsms import clients, keywords, optout_list
 from stopsms.answers import confirmation_text, help_text
-from stopsms.brands import Answered, Target, brands_of_number, canonical_brand, target
+from stopsms.brands import (
+    DEFAULT_BRAND,
+    Answered,
+    Target,
+    brands_of_number,
+    canonical_brand,
+    target,
+)
 from stopsms.dal import campaigns, contacts, deliveries, evidence, inbound, stop_numbers, tables
-from stopsms.dal.tables import Evidence
+from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent, StopSmsError
 from stopsms.keywords import Classification, Intent, Scope
 from stopsms.models import InboundReply, describe
@@ -105,6 +114,7 @@ IDEMPOTENCY_TTL = timedelta(days=7)
 # (the whole text is still read), far under DynamoDB's 400 KB item limit.
 MAX_STORED_BODY = 4096
 OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
+ATTRIBUTION_RETRY_S = 1.5
 _Step = Callable[..., dict[str, Any]]
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
@@ -113,6 +123,11 @@ _CONFIG = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     expires_after_seconds=int(IDEMPOTENCY_TTL.total_seconds()),
 )
+
+
+def sleep(seconds: float) -> None:
+    """A pause (a function so tests need not wait)."""
+    time.sleep(seconds)
 
 
 class InvalidReply(StopSmsError):
@@ -306,6 +321,12 @@ def _target(settings: Settings, reply: dict[str, Any], classification: Classific
     """The brands this reply concerns (``stopsms.brands``): read only what the rule needs."""
     previous = reply["previous_message_id"]
     campaign_id = deliveries.campaign_for_message(previous) if previous else None
+    if previous and campaign_id is None:
+        # A STOP seconds after the SMS may come before its MessageId is written (the sender
+        # writes them by pages as it sends) or indexed: look once more before falling back
+        # on the number's brands, which could stop a brand that did not write.
+        sleep(ATTRIBUTION_RETRY_S)
+        campaign_id = deliveries.campaign_for_message(previous)
     answered = _answered(campaign_id) if campaign_id else None
     every_brand = classification.intent is Intent.OPT_OUT and classification.scope is Scope.ALL
     number_brands: frozenset[str] = frozenset()
@@ -325,7 +346,7 @@ def _answered(campaign_id: str) -> Answered | None:
     if campaign is None:  # expired: the message was ours, its brand is unknown now
         return None
     request = campaign.request or {}
-    brand = canonical_brand(str(request.get("brand") or "default"))
+    brand = canonical_brand(str(request.get("brand") or DEFAULT_BRAND))
     return Answered(campaign_id, brand, "en" if request.get("language") == "en" else "fr")
 
 
@@ -369,8 +390,8 @@ def _opt_out(
     if settings.opt_out_confirmation:
         text = confirmation_text(about.named, about.language)
         outcome["confirmed"] = _answer(settings, reply, "opt_out_confirmation", text)
-    if settings.mirror_opt_outs:
-        outcome["mirrored"] = optout_list.mirror(settings, phone)
+    if settings.mirror_opt_outs and GLOBAL_SCOPE in applied:  # the AWS list is not per brand
+        outcome["mirrored"] = optout_list.mirror(settings, phone, optout_list.ADD)
     return outcome
 
 
@@ -396,9 +417,12 @@ def _opt_in(
             logger.info("Opt-in already applied or older than the stored state", extra=log)
             continue
         applied.append(scope)
+    outcome: dict[str, Any] = {"intent": "opt_in", "applied": applied}
     if applied:
         logger.info("Opted in", extra={**log, "applied": applied})
-    return {"intent": "opt_in", "applied": applied}
+        if settings.mirror_opt_outs:  # AWS would refuse every SMS to a number on its list
+            outcome["mirrored"] = optout_list.mirror(settings, reply["phone"], optout_list.REMOVE)
+    return outcome
 
 
 def _help(

@@ -7,8 +7,9 @@ A batch is worked in stages so that AWS is called per batch, not per recipient:
    for every recipient at once (``BatchGetItem``, 100 keys a request);
 3. decide each recipient: suppressed, duplicate, deferred to its window, or to send;
 4. claim the phones to send to, in one transaction per 100 (exactly once, see below);
-5. send concurrently, within the configured rate;
-6. write every outcome, in one transaction per 100.
+5. send concurrently, within the configured rate, writing the outcomes of what went out by
+   pages of 25 as the answers come in (a quick STOP finds the SMS it answers);
+6. write the other outcomes (``BatchWriteItem``, 25 a page).
 
 Each record's result is then reported on its own to Powertools' batch processor, so a
 throttled recipient is retried by SQS without resending the others.
@@ -28,7 +29,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from pydantic import ValidationError
 from stopsms import clients
 from stopsms.controls import first_unsafe
 from stopsms.dal import campaigns, contacts, deliveries, evidence
-from stopsms.dal.batch import batch_get
+from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.eligibility import OPTED_OUT, Preference, latest, marketing_block
 from stopsms.erasure import erased_key
@@ -172,9 +173,9 @@ class SendBatch:
                 ready.append(recipient)
         self._read_state(ready)
         to_send = self._claim(self._decide(ready, at), at)
-        self._send_all(to_send)
+        written = self._send_all(to_send)
         outcomes = [r.outcome for r in self.records.values() if r.outcome is not None]
-        deliveries.finish(outcomes)
+        deliveries.finish([outcome for outcome in outcomes if id(outcome) not in written])
         for outcome in outcomes:
             self._count(outcome)
         return self
@@ -257,9 +258,7 @@ class SendBatch:
 
     def _preference(self, phone: str, scope: str) -> Preference | None:
         item = self.states.get((phone, scope))
-        if item is None:
-            return None
-        return Preference(item.status, item.status_at)  # type: ignore[arg-type]
+        return None if item is None else contacts.preference(item)
 
     # -- stage 3: decide --------------------------------------------------------------------
     def _decide(self, recipients: list[Recipient], at: datetime) -> list[Recipient]:
@@ -287,7 +286,12 @@ class SendBatch:
                     consent_since=consent_since(at, self.settings.retention_days),
                 )
                 if block is not None:
-                    self._outcome(r, deliveries.SUPPRESSED, block)
+                    # An erased number is recorded under its stand-in: never written again.
+                    stand_in = self._erased(r.phone.e164)
+                    erased = (stand_in, GLOBAL_SCOPE) in self.states
+                    self._outcome(
+                        r, deliveries.SUPPRESSED, block, phone=stand_in if erased else None
+                    )
                     continue
                 if not is_open(self.window, at, r.phone):
                     self._defer(r, next_open(self.window, at, r.phone))
@@ -339,15 +343,29 @@ class SendBatch:
         return [r for r in recipients if r.record.error is None]
 
     # -- stage 5: send -----------------------------------------------------------------------
-    def _send_all(self, recipients: list[Recipient]) -> None:
+    def _send_all(self, recipients: list[Recipient]) -> set[int]:
+        """Send concurrently; the outcomes of what went out are written by full pages as the
+        answers come in, not after the whole batch: a STOP that answers one of these SMS
+        finds its MessageId (and so its brand) within a second or so. Returns the ids of the
+        outcomes written."""
+        written: set[int] = set()
         if not recipients:
-            return
+            return written
         limiter = RateLimiter(self.settings.send_rate)
         workers = max(1, min(len(recipients), self.settings.send_rate, 16))
+        page: list[Delivery] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda r: self._send(r, limiter), recipients))
-        for r, result in zip(recipients, results, strict=True):
-            self._record_send(r, result)
+            futures = {pool.submit(self._send, r, limiter): r for r in recipients}
+            for future in as_completed(futures):
+                r = futures[future]
+                self._record_send(r, future.result())
+                if r.record.outcome is not None and r.record.outcome.status == deliveries.SENT:
+                    page.append(r.record.outcome)
+                if len(page) == WRITE_PAGE:
+                    deliveries.finish(page)
+                    written |= {id(outcome) for outcome in page}
+                    page = []
+        return written
 
     def _send(self, r: Recipient, limiter: RateLimiter) -> SendResult:
         request: dict[str, Any] = {
@@ -430,9 +448,17 @@ class SendBatch:
 
     # -- outcomes ---------------------------------------------------------------------------
     def _outcome(
-        self, r: Recipient, status: str, reason: str | None, claim: bool = True
+        self,
+        r: Recipient,
+        status: str,
+        reason: str | None,
+        claim: bool = True,
+        phone: str | None = None,
     ) -> Delivery:
-        key = deliveries.claim_key(r.phone.e164) if claim else deliveries.outcome_key(r.spec.seq)
+        """Record the recipient's fate: under its claim (``phone``, the number by default),
+        or under its position when it never claimed a phone."""
+        number = phone or r.phone.e164
+        key = deliveries.claim_key(number) if claim else deliveries.outcome_key(r.spec.seq)
         outcome = deliveries.new(r.spec.campaign_id, key, r.spec.seq, status, reason=reason)
         r.record.outcome = outcome
         return outcome

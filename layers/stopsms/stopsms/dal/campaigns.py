@@ -71,12 +71,13 @@ def defer_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) 
 DEFERRED_MIRROR = "mirror"  # DeferredIndex hash key of opt-outs to copy to the AWS list again
 
 
-def park_mirror(phone: str, until: datetime, attempts: int) -> None:
-    """Keep an opt-out whose copy to the End User Messaging opt-out list failed, for the
-    scheduler to try again at ``until`` (the reply that caused it has succeeded already)."""
+def park_mirror(phone: str, until: datetime, attempts: int, action: str) -> None:
+    """Keep a change to the End User Messaging opt-out list that failed (``action``: add or
+    remove the number), for the scheduler to try again at ``until``; the reply that asked for
+    it has succeeded already. One per number: the latest change asked for wins."""
     Campaign(
         mirror_key(phone),
-        request={"phone": phone, "attempts": attempts},
+        request={"phone": phone, "attempts": attempts, "action": action},
         status="deferred",
         deferred=DEFERRED_MIRROR,
         resume_at=until.astimezone(UTC).isoformat(),

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from pynamodb.expressions.update import Action
+
 from stopsms.dal.batch import batch_get
-from stopsms.dal.conditions import save_if
+from stopsms.dal.conditions import update_if
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
 from stopsms.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
 from stopsms.errors import StaleEvent
 
-__all__ = ["GLOBAL_SCOPE", "OPTED_IN", "OPTED_OUT", "apply", "lookup", "state_of"]
+__all__ = ["GLOBAL_SCOPE", "OPTED_IN", "OPTED_OUT", "apply", "lookup", "preference", "state_of"]
 
 
 def apply(
@@ -30,20 +32,25 @@ def apply(
     """Record ``status`` for (phone, scope) unless a later decision is already stored.
 
     On a tie the opt-out wins: when in doubt, do not send. Raises ``StaleEvent`` when refused.
+    An opt-out also sets ``opted_out_at``, which an opt-in leaves in place: once that opt-in
+    lapses (retention), the opt-out it replaced is in force again (``stopsms.eligibility``).
     """
     condition = ContactState.phone.does_not_exist() | (ContactState.status_at < at)
     if status == OPTED_OUT:
         condition |= ContactState.status_at == at
-    item = ContactState(
-        phone,
-        scope,
-        status=status,
-        status_at=at,
-        source=source,
-        evidence_key=evidence_key,
-        updated_at=datetime.now(UTC),
-    )
-    if not save_if(item, condition):
+    actions: list[Action] = [
+        ContactState.status.set(status),
+        ContactState.status_at.set(at),
+        ContactState.source.set(source),
+        ContactState.updated_at.set(datetime.now(UTC)),
+        ContactState.recorded_at.remove(),  # it dated the decision this one replaces
+        ContactState.evidence_key.set(evidence_key)
+        if evidence_key
+        else ContactState.evidence_key.remove(),
+    ]
+    if status == OPTED_OUT:
+        actions.append(ContactState.opted_out_at.set(at))
+    if not update_if(ContactState(phone, scope), actions, condition):
         raise StaleEvent(f"a later decision is stored for scope {scope}")
 
 
@@ -68,4 +75,9 @@ def state_of(phone: str) -> list[ContactState]:
 def _preference(item: ContactState | None) -> Preference | None:
     if item is None:
         return None
-    return Preference(status=item.status, at=item.status_at)  # type: ignore[arg-type]
+    return preference(item)
+
+
+def preference(item: ContactState) -> Preference:
+    """What the eligibility rules read of a stored state."""
+    return Preference(item.status, item.status_at, item.opted_out_at)  # type: ignore[arg-type]

@@ -23,6 +23,14 @@ def append(record: Evidence) -> None:
         raise AlreadyExists(f"evidence {record.event_key} is already recorded")
 
 
+def get(phone: str, event_key: str) -> Evidence | None:
+    """One stored event, read consistently; None when there is none."""
+    try:
+        return Evidence.get(phone, event_key, consistent_read=True)
+    except Evidence.DoesNotExist:
+        return None
+
+
 def history(phone: str) -> list[Evidence]:
     """Every event of a phone, oldest first."""
     return list(Evidence.query(phone, scan_index_forward=True))

@@ -41,6 +41,9 @@ class ContactState(Model):
     # When the decision was first recorded, by StopSMS or the system a stop list came from
     # (an import keeps it); None means ``updated_at``.
     recorded_at = UTCDateTimeAttribute(null=True)
+    # The latest opt-out ever recorded here, kept by a later opt-in: when that opt-in lapses
+    # (retention), this opt-out, whose proof never expires, is in force again.
+    opted_out_at = UTCDateTimeAttribute(null=True)
 
 
 class ReviewIndex(GlobalSecondaryIndex["Evidence"]):  # type: ignore[no-untyped-call]

@@ -61,6 +61,12 @@ class FakeSms:
                 body["Reason"] = reason
             return 400, body
         if operation == "SendTextMessage":
+            if params["DestinationPhoneNumber"] in self.opted_out:  # as AWS does
+                return 400, {
+                    "__type": "ConflictException",
+                    "message": "opted out",
+                    "Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT",
+                }
             message_id = str(uuid.uuid4())
             with self.lock:
                 self.outbox.append(
@@ -69,7 +75,19 @@ class FakeSms:
             return 200, {"MessageId": message_id}
         if operation == "PutOptedOutNumber":
             with self.lock:
-                self.opted_out.append(params["OptedOutNumber"])
+                if params["OptedOutNumber"] not in self.opted_out:
+                    self.opted_out.append(params["OptedOutNumber"])
+            return 200, {
+                "OptOutListName": params["OptOutListName"],
+                "OptedOutNumber": params["OptedOutNumber"],
+                "OptedOutTimestamp": datetime.now(UTC).timestamp(),
+                "EndUserOptedOut": False,
+            }
+        if operation == "DeleteOptedOutNumber":
+            with self.lock:
+                if params["OptedOutNumber"] not in self.opted_out:
+                    return 400, {"__type": "ResourceNotFoundException", "message": "not listed"}
+                self.opted_out.remove(params["OptedOutNumber"])
             return 200, {
                 "OptOutListName": params["OptOutListName"],
                 "OptedOutNumber": params["OptedOutNumber"],
