@@ -53,8 +53,9 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
+# One worker per core (pytest-xdist): the handler and end-to-end tests are CPU-bound on moto.
 unit: venv
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint --region eu-west-3

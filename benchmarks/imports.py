@@ -13,8 +13,9 @@ template's tables in moto, in process, twice in the same run:
 Every AWS call is counted at botocore's ``_make_api_call``. The floor is what the same rows
 cost with full batches: 100 keys per read and 100 items (50 rows) per transaction, 30
 requests per 1,000 rows. Rows per second are the emulator's (moto answers more slowly than
-DynamoDB, and its transactions copy the table): read the ratio between the two designs,
-measured in the same run, rather than the absolute figure.
+DynamoDB, and its transactions copy the tables they write, a cost that grows with the table):
+the rows per second of the two designs in moto say little about DynamoDB, where an import,
+one request at a time, is bound by its round trips: the ratio of requests is its speed ratio.
 """
 
 from __future__ import annotations
@@ -177,13 +178,17 @@ def measure(quick: bool = False) -> list[Figure]:
     return [
         Figure(SECTION, f"rows per second, StopSMS ({rows:,} rows)", ours_rate, "rows/s"),
         Figure(SECTION, "rows per second, naive (same run)", naive_rate, "rows/s"),
+        # No target in the emulator: moto's TransactWriteItems copies the tables it writes,
+        # a cost that grows with their size and that DynamoDB does not have.
+        Figure(SECTION, "speed in moto, StopSMS / naive", ours_rate / naive_rate, "×"),
+        # On DynamoDB an import is bound by round trips (one at a time): this ratio is its speed.
         Figure(
             SECTION,
-            "speed, StopSMS / naive",
-            ours_rate / naive_rate,
+            "round trips, naive / StopSMS",
+            naive_calls / ours_calls,
             "×",
-            "≥ 1×",
-            ours_rate >= naive_rate,
+            "≥ 10×",
+            naive_calls >= 10 * ours_calls,
         ),
         Figure(
             SECTION,

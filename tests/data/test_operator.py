@@ -143,10 +143,21 @@ def test_a_blank_brand_cell_means_no_brand_given(aws: Stack, tmp_path: Path) -> 
     assert {e.brand for n in (1, 3) for e in evidence.history(phone(n))} == {"globex"}
 
 
+@pytest.mark.parametrize(
+    ("failure", "why"),
+    [(RuntimeError("ServiceUnavailable"), "RuntimeError"), (KeyboardInterrupt(), "Ctrl-C")],
+    ids=["dynamodb", "ctrl_c"],
+)
 def test_an_interrupted_import_is_completed_by_running_it_again(
-    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    aws: Stack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: BaseException,
+    why: str,
 ) -> None:
-    # Given an import whose second transaction fails (DynamoDB unavailable)
+    # Given an import whose second transaction fails (DynamoDB unavailable, or the operator's
+    # Ctrl-C: the summary is printed all the same)
     source = tmp_path / "stop.csv"
     source.write_text("phone\n" + "".join(f"{phone(n)}\n" for n in range(120)))
     real_write = stoplist.write
@@ -155,7 +166,7 @@ def test_an_interrupted_import_is_completed_by_running_it_again(
     def failing_write(rows: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
-            raise RuntimeError("ServiceUnavailable")
+            raise failure
         return real_write(rows)
 
     monkeypatch.setattr(stoplist, "write", failing_write)
@@ -163,7 +174,7 @@ def test_an_interrupted_import_is_completed_by_running_it_again(
     assert run_import(source) == 1
     out = capsys.readouterr().out
     assert "imported 50" in out
-    assert "interrupted at line 52 (RuntimeError)" in out  # the first line not written
+    assert f"interrupted at line 52 ({why})" in out  # the first line not written
     assert run_import(source) == 0
     # Then every number has both its suppression and its proof, each exactly once
     assert "already in force 50" in capsys.readouterr().out
@@ -205,7 +216,10 @@ def test_a_later_opt_in_stands_and_a_later_stop_counts_as_in_force(
         capsys.readouterr().out
     )
     assert not opted_out(phone(1), "acme")
-    assert evidence.history(phone(1)) == []  # nothing written for a superseded row
+    # The superseded opt-out's proof is kept, and dates the opt-out the opt-in replaced (in
+    # force again if that opt-in lapses)
+    assert [e.kind for e in evidence.history(phone(1))] == ["opt_out"]
+    assert ContactState.get(phone(1), "acme").opted_out_at == T0
 
 
 def test_dates_must_be_past_and_carry_an_offset(
@@ -237,19 +251,13 @@ def test_export_then_import_round_trips_exactly(
     contacts.apply(phone(3), "acme", "opted_in", T0, source="web-form")
     contacts.apply(phone(4), "acme", "opted_out", T0, source="reply")
     erase(phone(4), get_settings())
-    first = tmp_path / "first.csv"
-    assert main(["optouts", "export", "-o", str(first)]) == 0
-    # When the tables are emptied (a new stack) and the export is imported, then exported
-    for table in ("ContactState", "Evidence"):
-        _empty(aws, table)
-    assert run_import(first) == 0
-    second = tmp_path / "second.csv"
-    assert main(["optouts", "export", "-o", str(second)]) == 0
+    # When they are exported, imported into a new stack and exported again
+    first, second = _round_trip(aws, tmp_path)
     # Then both exports hold the same rows, column for column
-    assert _rows(second) == _rows(first)
-    assert len(_rows(first)) == 4
-    assert {row["scope"] for row in _rows(first)} == {"acme", "globex", GLOBAL_SCOPE}
-    assert any(row["phone"].startswith("erased#") for row in _rows(first))
+    assert second == first
+    assert len(first) == 4
+    assert {row["scope"] for row in first} == {"acme", "globex", GLOBAL_SCOPE}
+    assert any(row["phone"].startswith("erased#") for row in first)
 
 
 def test_the_header_must_name_a_phone_column(
@@ -258,7 +266,9 @@ def test_the_header_must_name_a_phone_column(
     source = tmp_path / "bad.csv"
     source.write_text("numero\n0612345678\n")
     assert run_import(source) == 2
-    assert "line 1 must name the columns, one of them 'phone'" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "line 1 must name the columns, one of them 'phone'" in out.err
+    assert "0 line(s) read: nothing imported" in out.out  # a summary all the same
     source.write_bytes(b"\xef\xbb\xbfPHONE;brand\n")
     assert run_import(source) == 2
     source.write_text("phone,scope,brand\n")
@@ -284,6 +294,18 @@ def test_writes_are_batched(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> None
     assert result.imported == 300
     assert sorted(set(calls)) == ["BatchGetItem", "TransactWriteItems"]
     assert (calls.count("BatchGetItem"), calls.count("TransactWriteItems")) == (3, 6)
+
+
+def _round_trip(aws: Stack, tmp_path: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Export, empty the tables (a new stack), import the export, export again: both rows."""
+    first = tmp_path / "first.csv"
+    assert main(["optouts", "export", "-o", str(first)]) == 0
+    for table in ("ContactState", "Evidence"):
+        _empty(aws, table)
+    assert run_import(first) == 0
+    second = tmp_path / "second.csv"
+    assert main(["optouts", "export", "-o", str(second)]) == 0
+    return _rows(first), _rows(second)
 
 
 def _empty(aws: Stack, logical: str) -> None:
@@ -345,22 +367,26 @@ def test_a_placeholder_date_is_one_refused_line_never_an_interruption(
     assert opted_out(phone(5))
 
 
-def test_a_source_holding_a_line_break_round_trips(
-    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "note",
+    [
+        "call-centre\nagent 42",
+        # Many lines, one of which looks like a row (second adversarial pass): one cell still
+        "agent notes:\n" + "\n".join(f"- remark {i}" for i in range(20)) + "\n+33699999999,*",
+        "\n" * 511 + "x",  # the longest source a consent record may carry: 512 characters
+    ],
+    ids=["one_break", "twenty_lines", "512_breaks"],
+)
+def test_a_source_holding_line_breaks_round_trips(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str], note: str
 ) -> None:
-    # Given an upstream opt-out whose free-text source holds a line break (contract §3)
-    contacts.apply(phone(1), "acme", "opted_out", T0, source="call-centre\nagent 42")
+    # Given an upstream opt-out whose free-text source holds line breaks (contract §3)
+    contacts.apply(phone(1), "acme", "opted_out", T0, source=note)
     contacts.apply(phone(2), "acme", "opted_out", T0, source="reply")
-    first = tmp_path / "first.csv"
-    assert main(["optouts", "export", "-o", str(first)]) == 0
-    # When it is exported, imported into empty tables and exported again
-    for table in ("ContactState", "Evidence"):
-        _empty(aws, table)
-    assert run_import(first) == 0
-    second = tmp_path / "second.csv"
-    assert main(["optouts", "export", "-o", str(second)]) == 0
+    # When it is exported, imported into a new stack and exported again
+    first, second = _round_trip(aws, tmp_path)
     # Then nothing was lost or changed
-    assert _rows(second) == _rows(first)
+    assert second == first
     assert opted_out(phone(1), "acme")
 
 
@@ -398,3 +424,15 @@ def test_erasing_twice_says_it_was_done_before(
     assert "erased: 1 state item(s)" in capsys.readouterr().out
     assert main(["erase", PHONE, "--yes"]) == 0
     assert "already erased on" in capsys.readouterr().out
+
+
+def test_a_stop_list_saved_as_utf16_says_so_and_imports_nothing(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "utf16.csv"
+    source.write_text(f"phone,brand\n{phone(1)},acme\n", encoding="utf-16")
+    assert run_import(source) == 2
+    out = capsys.readouterr()
+    assert "line 1 is not UTF-8 (byte 0xFF at character 1): save the file as UTF-8" in out.err
+    assert "nothing imported" in out.out
+    assert not opted_out(phone(1), "acme")

@@ -207,6 +207,7 @@ def test_malformed_requests_fail_alone_with_a_logged_reason(
         request(campaign_id="bad-placeholder", body="Bonjour {0.__class__}"),
         request(campaign_id="both-sources", audience={"s3_uri": f"s3://{BUCKET}/a.csv"})
         | {"recipients": ["0612345678"]},
+        request(campaign_id="digits-send-at", send_at="20261225"),  # no Unix time (1970)
         request(campaign_id="good-2"),
     ]
     event = sqs_event(bodies, queue="CampaignQueue")
@@ -214,16 +215,17 @@ def test_malformed_requests_fail_alone_with_a_logged_reason(
     # When the batch is handled
     failed = handle(campaign_fn, event["Records"], context)
     # Then exactly the bad ones are reported, and the good ones fanned out
-    assert failed == ids[1:6]
+    assert failed == ids[1:7]
     assert sorted(j["campaign_id"] for j in jobs(aws)) == ["good-1", "good-2"]
     # And each refusal was logged with the field at fault
     reasons = [r.__dict__["reason"] for r in caplog.records if r.getMessage() == "campaign refused"]
-    assert len(reasons) == 5
+    assert len(reasons) == 6
     assert reasons[0].startswith("message: not valid JSON")
     assert reasons[1].startswith("category: Input should be 'marketing'")
     assert reasons[2].startswith("body: Field required")
     assert reasons[3].startswith("body: Value error, invalid placeholder")
     assert "give exactly one of recipients or audience" in reasons[4]
+    assert reasons[5].startswith("send_at: Value error, must be an ISO-8601 date-time")
     assert all("612345678" not in str(r.__dict__) for r in caplog.records)  # no phone in logs
 
 
@@ -275,6 +277,42 @@ def test_a_shorter_mention_that_fits_is_accepted(
     event = sqs_event([request(["0612345678"], body=body, max_segments=1)])
     assert handle(campaign_fn, event["Records"], context) == []
     assert len(jobs(aws)) == 1
+
+
+LONG_NAME = "Marie-Charlotte " * 8  # pushes "Bonjour {first_name}, ..." over one segment
+
+
+def test_a_recipient_whose_variables_overflow_max_segments_refuses_the_campaign(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a body that fits one segment, and a second recipient whose name does not
+    recipients = [
+        {"phone": "0612345678", "vars": {"first_name": "Léa"}},
+        {"phone": "0698765432", "vars": {"first_name": LONG_NAME}},
+    ]
+    event = sqs_event([request(recipients, max_segments=1)])
+    # When it is handled, the campaign is refused whole: nobody is queued (refused sends nothing)
+    assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
+    assert jobs(aws) == []
+    (refusal,) = [r for r in caplog.records if r.getMessage() == "campaign refused"]
+    assert refusal.__dict__["reason"].startswith("recipients[1]: with its variables")
+    assert "0698765432" not in refusal.__dict__["reason"]
+
+
+def test_an_s3_row_whose_variables_overflow_max_segments_refuses_the_campaign(
+    campaign_fn: ModuleType, aws: Stack, context: LambdaContext
+) -> None:
+    data = f"phone,first_name\n0612345678,Léa\n0698765432,{LONG_NAME}\n0611111111,\n".encode()
+    event = sqs_event([request(audience={"s3_uri": upload("long.csv", data)}, max_segments=1)])
+    assert handle(campaign_fn, event["Records"], context) == [event["Records"][0]["messageId"]]
+    assert jobs(aws) == []
+    record = campaigns.get("soldes-hiver-2026")
+    assert record is not None
+    assert record.status == "refused"
+    # the line at fault is named; a missing variable (line 4) is that recipient's outcome
+    assert "1 problem(s) in the file: line 3: with its variables, the text needs 2" in str(
+        record.reason
+    )
 
 
 def test_entries_sqs_reports_failed_are_sent_again(
@@ -869,11 +907,24 @@ def test_a_header_naming_phone_twice_in_two_cases_is_refused(
     assert "line 1 names columns twice: phone" in str(shown["reason"])
 
 
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "06\u201133\u201144\u201155\u201166,Léa",  # non-breaking hyphens: a valid number
+        "06 - 33 - 44 - 55 - 66,Léa",  # wide separators (second adversarial pass)
+        "06 / 33 / 44 / 55 / 66,Léa",
+        "06 . 33 . 44 . 55 . 66,Léa",
+        "phone,06 - 33 - 44 - 55 - 66,06 - 33 - 44 - 55 - 66",  # a column named twice
+    ],
+)
 def test_a_headerless_file_with_unusual_separators_names_no_number(
-    campaign_fn: ModuleType, aws: Stack, context: LambdaContext, caplog: pytest.LogCaptureFixture
+    campaign_fn: ModuleType,
+    aws: Stack,
+    context: LambdaContext,
+    caplog: pytest.LogCaptureFixture,
+    first_line: str,
 ) -> None:
-    written = "06\u201133\u201144\u201155\u201166"  # non-breaking hyphens: a valid number
-    uri = upload("nb.csv", f"{written},Léa\n0611223344,Bob\n".encode())
+    uri = upload("nb.csv", f"{first_line}\n0611223344,Bob\n".encode())
     handle(campaign_fn, sqs_event([request(audience={"s3_uri": uri})])["Records"], context)
     reason = str(report("soldes-hiver-2026")["reason"])
     for text in (reason, *(str(r.__dict__) for r in caplog.records)):

@@ -12,9 +12,11 @@ from unittest import mock
 import pytest
 
 from stopsms import clients
+from stopsms.cli import main
 from stopsms.dal import contacts, evidence
 from stopsms.eligibility import Preference, marketing_block
 from stopsms.local.template import Stack
+from stopsms.retention import consent_since
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sns_event, sqs_event
 from tests.handlers.sms import FakeSms
@@ -259,3 +261,59 @@ def test_a_placeholder_or_numeric_date_is_refused_with_its_reason(
     assert failed_ids(consent.lambda_handler(event, context)) == [event["Records"][0]["messageId"]]
     [refusal] = [r for r in caplog.records if r.getMessage() == "Refused a consent record"]
     assert reason in refusal.__dict__["reason"]
+
+
+# --- second adversarial pass: lapsed opt-ins and late opt-outs ---------------------------------
+
+OLD_OPT_OUT = datetime(2021, 6, 1, 8, 0, tzinfo=UTC)
+OLD_OPT_IN = datetime(2022, 1, 10, 9, 0, tzinfo=UTC)  # lapsed by now (RetentionDays 1,095)
+
+
+def _blocked(now: datetime | None = None, *, enforce: bool = False) -> str | None:
+    """What the sender decides for acme marketing at ``now`` (ConsentPolicy=record unless
+    ``enforce``)."""
+    now = now or datetime.now(UTC)
+    since = consent_since(now, get_settings().retention_days)
+    return marketing_block(state(), None, enforce_consent=enforce, consent_since=since, at=now)
+
+
+@pytest.mark.parametrize("reordered", [False, True], ids=["in_order", "reordered"])
+def test_an_opt_out_learnt_after_a_later_opt_in_is_in_force_once_that_opt_in_lapses(
+    consent: ModuleType, context: LambdaContext, reordered: bool
+) -> None:
+    # Given an opt-out (2021) and the opt-in that replaced it (2022), in either order
+    records = [record("opt_out", OLD_OPT_OUT), record("opt_in", OLD_OPT_IN)]
+    for body in reversed(records) if reordered else records:
+        assert failed_ids(consent.lambda_handler(sqs_event([body]), context)) == []
+    # Then the opt-in stands as the latest decision, and having lapsed gives way to the opt-out
+    assert state() == Preference("opted_in", OLD_OPT_IN)
+    assert _blocked() == "opted_out"
+
+
+def test_an_imported_opt_out_superseded_by_a_lapsed_opt_in_is_in_force_again(
+    consent: ModuleType, context: LambdaContext, tmp_path: Path
+) -> None:
+    assert (
+        failed_ids(consent.lambda_handler(sqs_event([record("opt_in", OLD_OPT_IN)]), context)) == []
+    )
+    stop_list = tmp_path / "old.csv"
+    stop_list.write_text(f"phone,brand,opted_out_at\n{PHONE},acme,{OLD_OPT_OUT.isoformat()}\n")
+    assert main(["optouts", "import", str(stop_list), "--source", "previous-provider"]) == 0
+    assert [e.kind for e in evidence.history(PHONE)] == ["opt_out", "opt_in"]  # proof kept
+    assert _blocked() == "opted_out"
+
+
+def test_raising_retention_never_relies_on_a_proof_already_expired(
+    consent: ModuleType, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an opt-in kept for 365 days, then RetentionDays raised to 1,095
+    monkeypatch.setenv("STOPSMS_RETENTION_DAYS", "365")
+    get_settings.cache_clear()
+    given = datetime.now(UTC).replace(microsecond=0) - timedelta(days=300)
+    assert failed_ids(consent.lambda_handler(sqs_event([record("opt_in", given)]), context)) == []
+    [proof] = evidence.history(PHONE)
+    monkeypatch.setenv("STOPSMS_RETENTION_DAYS", "1095")
+    get_settings.cache_clear()
+    # Then the consent is relied on until its proof expires, and no longer
+    assert _blocked(proof.expires_at - timedelta(days=1), enforce=True) is None
+    assert _blocked(proof.expires_at + timedelta(days=1), enforce=True) == "no_consent"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from unittest import mock
 
@@ -143,3 +145,98 @@ def test_an_erased_number_is_never_written_again_by_a_campaign_waiting_for_its_w
         for item in db.scan(TableName=table)["Items"]:
             if item.get("campaign_id") != {"S": "other"} or "request" not in item:
                 assert "612345678" not in str(item), (table, item)
+
+
+# --- second adversarial pass ------------------------------------------------------------------
+
+
+def test_a_waiting_s3_campaign_neither_texts_nor_stores_an_erased_number(
+    aws: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a transactional campaign whose S3 audience holds the number, scheduled for later
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    phone = "+33612345678"
+    boto3.client("s3", region_name="eu-west-3").put_object(
+        Bucket="audiencebucket", Key="t.csv", Body=f"phone\n{phone}\n{B}\n".encode()
+    )
+    fake = FakeSms()
+    clock = {"at": MONDAY_10H_PARIS}
+    with (
+        mock.patch.object(clients, "sms", return_value=fake),
+        mock.patch.object(fanout, "now", side_effect=lambda: clock["at"]),
+        mock.patch.object(sending, "now", side_effect=lambda: clock["at"]),
+    ):
+        pipeline = Pipeline(aws, fake)
+        pipeline.publish(
+            campaign_id="t1",
+            category="transactional",
+            body="Votre colis arrive",
+            recipients=None,
+            audience={"s3_uri": "s3://audiencebucket/t.csv"},
+            send_at=(MONDAY_10H_PARIS + timedelta(hours=1)).isoformat(),
+        )
+        # When the person's erasure request is run while it waits, and its time comes
+        assert main(["erase", phone, "--yes"]) == 0
+        assert "1 campaign request(s)" in capsys.readouterr().out
+        clock["at"] += timedelta(hours=2)
+        load_function("scheduler").lambda_handler({}, LambdaContext())
+        pipeline.publish(campaign_id="unrelated", category="transactional", recipients=[B])
+    # Then the others are sent, the erased number is neither texted nor written again
+    assert fake.to(phone) == []
+    assert len([m for m in fake.to(B) if m["Context"]["campaign_id"] == "t1"]) == 1
+    stored = boto3.client("dynamodb", region_name="eu-west-3").scan(
+        TableName=aws.tables["DeliveriesTable"]
+    )["Items"]
+    assert "612345678" not in str(stored)
+    [erased] = [d for d in Delivery.query("t1") if d.seq == 0]
+    assert (erased.status, erased.reason) == ("suppressed", "invalid_number")
+
+
+def test_an_erased_imported_number_cannot_be_found_again_by_hashing_candidates(
+    aws: Stack, tmp_path: Path
+) -> None:
+    # Given a stop list imported (its evidence keys hash source, number and scope), then erased
+    stop_list = tmp_path / "stop.csv"
+    stop_list.write_text(f"phone\n{A}\n")
+    assert main(["optouts", "import", str(stop_list), "--source", "old-provider"]) == 0
+    assert main(["erase", A, "--yes"]) == 0
+    # Then hashing candidate numbers the way the import does finds nothing in the table
+    table = str(
+        boto3.client("dynamodb", region_name="eu-west-3").scan(
+            TableName=aws.tables["EvidenceTable"]
+        )["Items"]
+    )
+    candidates = [A[:-4] + f"{n:04d}" for n in range(10_000)]
+    assert [
+        c
+        for c in candidates
+        if hashlib.sha256(f"old-provider|{c}|*".encode()).hexdigest()[:16] in table
+    ] == []
+    # ...while the opt-out holds under the keyed hash
+    assert ContactState.get(erased_key(A, get_settings()), GLOBAL_SCOPE).status == "opted_out"
+
+
+def test_the_same_request_published_again_after_an_erasure_is_no_other_request(
+    aws: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign deferred to Monday's window, then one of its recipients erased
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    consent(A, B)
+    fake = FakeSms()
+    sunday = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+    request = {"campaign_id": "w1", "brand": "acme", "recipients": [A, B]}
+    with (
+        mock.patch.object(clients, "sms", return_value=fake),
+        mock.patch.object(fanout, "now", return_value=sunday),
+        mock.patch.object(sending, "now", return_value=sunday),
+    ):
+        pipeline = Pipeline(aws, fake)
+        assert pipeline.publish(**request) == []
+        assert main(["erase", A, "--yes"]) == 0
+        # When the publisher retries the very same request (or SQS delivers it again)
+        # Then it is recognised, not refused as "another request" (whose advice, a new id,
+        # would text everyone twice)
+        assert pipeline.publish(**request) == []
+        assert pipeline.publish(**{**request, "recipients": [B, A]}) != []  # another one is

@@ -361,3 +361,16 @@ def test_a_variable_holding_a_control_character_fails_that_recipient_only(
     shown = report("soldes-hiver-2026")
     assert shown["failures"] == {"control_character": 2}
     assert shown["suppressed"]["invalid_number"] == 1
+
+
+@pytest.mark.parametrize(
+    "body", ["Soldes non stop au 36111 !", "Ouvert non stop 36111, venez !", "Bus stop 36111"]
+)
+def test_a_stop_that_is_no_instruction_gets_the_mention(
+    sender: ModuleType, sms: FakeSms, body: str
+) -> None:
+    # "non stop" written with a space is no way to opt out (third adversarial pass)
+    consent(A)
+    handle(sender, jobs_of(campaign([A], body=body)))
+    [sent] = sms.sent
+    assert sent["MessageBody"] == f"{body} STOP au 36111"

@@ -17,7 +17,7 @@ from unittest import mock
 import boto3
 import pytest
 
-from stopsms import clients, fanout, sending
+from stopsms import clients, fanout, optout_list, replies, sending
 from stopsms.answers import confirmation_text, help_text
 from stopsms.dal import campaigns, contacts, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE
@@ -63,19 +63,29 @@ class Pipeline:
         self._drain("SendQueue", self.sender_fn)
         return failed
 
-    def reply(self, text: str, *, previous: str | None = None, to: str = "36111") -> Any:
+    def reply(
+        self,
+        text: str,
+        *,
+        previous: str | None = None,
+        to: str = "36111",
+        at: datetime | None = None,
+        inbound_id: str | None = None,
+    ) -> Any:
+        """The person answers; AWS publishes the reply at ``at`` (by default a minute after the
+        one before) as ``inbound_id`` (by default a new one)."""
         self.replies += 1
         payload: dict[str, Any] = {
             "originationNumber": PHONE,
             "destinationNumber": to,
             "messageKeyword": "KEYWORD_123456789012",
             "messageBody": text,
-            "inboundMessageId": f"in-{self.replies}",
+            "inboundMessageId": inbound_id or f"in-{self.replies}",
         }
         if previous is not None:
             payload["previousPublishedMessageId"] = previous
         event = sns_event([payload])
-        at = MONDAY_10H_PARIS + timedelta(minutes=self.replies)
+        at = at or MONDAY_10H_PARIS + timedelta(minutes=self.replies)
         event["Records"][0]["Sns"]["Timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         [outcome] = self.inbound_fn.lambda_handler(event, LambdaContext())
         return outcome
@@ -89,7 +99,11 @@ class Pipeline:
         ]
 
     def answers(self) -> list[str]:
-        return [m["MessageBody"] for m in self.sms.to(PHONE) if m["MessageType"] == "TRANSACTIONAL"]
+        return [m["MessageBody"] for m in self.answer_messages()]
+
+    def answer_messages(self) -> list[dict[str, Any]]:
+        """Our automatic answers (confirmations, HELP) as sent, with their MessageId."""
+        return [m for m in self.sms.to(PHONE) if m["MessageType"] == "TRANSACTIONAL"]
 
     def _drain(self, queue: str, function: ModuleType) -> None:
         url = self.aws.queues[queue]
@@ -433,3 +447,105 @@ def test_a_stop_during_the_senders_batch_finds_the_sms_it_answers(pipeline: Pipe
     assert outcomes[0]["basis"] == "campaign"
     assert brands_opted_out() == {"acme"}
     assert pipeline.answers() == [confirmation_text("acme")]
+
+
+# --- second adversarial pass ------------------------------------------------------------------
+
+
+def test_a_start_answering_a_brands_confirmation_concerns_that_brand_only(
+    pipeline: Pipeline,
+) -> None:
+    # Given acme and globex both on 36111, globex opted out on its own, then a STOP to acme
+    consent("acme")
+    consent("globex")
+    pipeline.publish(campaign_id="globex-1", brand="globex")
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    [globex], [acme] = pipeline.received("globex-1"), pipeline.received("acme-1")
+    pipeline.reply("STOP", previous=globex["MessageId"])
+    pipeline.reply("STOP", previous=acme["MessageId"])
+    confirmation = pipeline.answer_messages()[-1]
+    assert confirmation["MessageBody"] == confirmation_text("acme")
+    # When they answer "START pour vous réabonner" to acme's confirmation
+    outcome = pipeline.reply("START", previous=confirmation["MessageId"])
+    # Then acme is open again, globex's own STOP stands (no consent given to globex)
+    assert (outcome["basis"], outcome["scopes"]) == ("campaign", ["acme"])
+    assert brands_opted_out() == {"globex"}
+    pipeline.publish(campaign_id="globex-2", brand="globex")
+    assert pipeline.received("globex-2") == []
+
+
+def test_a_stop_answering_a_brands_help_answer_stops_that_brand_in_its_language(
+    pipeline: Pipeline,
+) -> None:
+    consent("acme")
+    consent("globex")
+    pipeline.publish(campaign_id="globex-1", brand="globex")
+    pipeline.publish(campaign_id="acme-1", brand="acme", language="en")
+    [acme] = pipeline.received("acme-1")
+    pipeline.reply("HELP", previous=acme["MessageId"])
+    [helped] = pipeline.answer_messages()
+    assert helped["MessageBody"] == help_text("acme", "36111", "en")
+    pipeline.reply("STOP", previous=helped["MessageId"])
+    assert brands_opted_out() == {"acme"}
+    assert pipeline.answers()[-1] == confirmation_text("acme", "en")
+
+
+@pytest.mark.parametrize("spelling", ["acme\ufe0f", "ac\u034fme", "acme\u3164", "\u2800acme"])
+def test_an_invisible_character_makes_no_other_brand(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    monkeypatch.setenv("STOPSMS_CONSENT_POLICY", "record")
+    get_settings.cache_clear()
+    contacts.apply(PHONE, "acme", "opted_out", CONSENTED_AT, source="reply")
+    assert pipeline.publish(campaign_id="invisible", brand=spelling) == []
+    assert pipeline.received("invisible") == []
+
+
+def test_a_stop_crossed_by_a_later_start_for_one_brand_waits_for_a_human(
+    pipeline: Pipeline,
+) -> None:
+    # Given acme and globex on 36111; the person STOPs (unattributed), then STARTs acme, but
+    # the STOP is processed last
+    consent("acme")
+    consent("globex")
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    pipeline.publish(campaign_id="globex-1", brand="globex")
+    [acme] = pipeline.received("acme-1")
+    later = MONDAY_10H_PARIS + timedelta(hours=1)
+    pipeline.reply("START", previous=acme["MessageId"], at=later + timedelta(minutes=2))
+    outcome = pipeline.reply("STOP", at=later + timedelta(minutes=1))
+    # Then globex is stopped, and the part of the STOP acme's START crossed is up for review
+    assert brands_opted_out() == {"globex"}
+    assert outcome["review"] == "stop not applied to acme: a later decision is stored"
+    [waiting] = list(evidence.to_review())
+    assert (waiting.brand, waiting.text) == ("acme", "STOP")
+
+
+def test_a_retried_start_takes_the_number_off_the_aws_list(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given MirrorOptOuts and a STOPALL copied to the AWS opt-out list
+    monkeypatch.setenv("STOPSMS_MIRROR_OPT_OUTS", "true")
+    get_settings.cache_clear()
+    consent("acme")
+    pipeline.reply("STOPALL")
+    assert PHONE in pipeline.sms.opted_out
+    # When a START's invocation dies after writing the state, before the AWS list is updated,
+    # and Lambda retries it
+    real, calls = optout_list.mirror, []
+
+    def dies_the_first_time(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("Task timed out")
+        return real(*args, **kwargs)
+
+    at = MONDAY_10H_PARIS + timedelta(minutes=30)
+    with mock.patch.object(optout_list, "mirror", dies_the_first_time):
+        with pytest.raises(replies.RepliesFailed):
+            pipeline.reply("START", inbound_id="start-1", at=at)
+        pipeline.reply("START", inbound_id="start-1", at=at)
+    # Then the retry takes the number off the list, and acme reaches it again
+    assert PHONE not in pipeline.sms.opted_out
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    assert len(pipeline.received("acme-1")) == 1

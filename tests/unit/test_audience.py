@@ -227,6 +227,8 @@ def test_a_runaway_quoted_field_is_one_problem_and_the_rows_after_it_are_read() 
         (b"phone,a\r\n0611,x\r\n0622,y\r\n", 2),
         # A quoted cell over a few lines is one record
         (b'phone,a\n0611,"l1\nl2\r\nl3"\n0622,y\n', 2),
+        # ...even over hundreds of lines (an exported note, second adversarial pass)
+        (b'phone,a\n0611,"' + b"-\n" * 600 + b'"\n0622,y\n', 2),
     ],
 )
 def test_every_row_is_read_whatever_the_line_ends_and_stray_quotes(data: bytes, rows: int) -> None:

@@ -32,13 +32,23 @@ from stopsms.models import CampaignRequest, ConsentRecord
         ("ＡＣＭＥ", "acme"),  # fullwidth letters
         ("Straße", "strasse"),
         ("Société Générale", "société générale"),
+        # Invisible or blank code points make no other brand (second adversarial pass).
+        ("ac\u00adme", "acme"),  # soft hyphen
+        ("acme\ufe0f", "acme"),  # variation selector
+        ("ac\u034fme", "acme"),  # combining grapheme joiner
+        ("acme\u3164", "acme"),  # Hangul filler
+        ("\u2800acme", "acme"),  # Braille blank
+        ("Acme\u00a0  France", "acme france"),  # blanks of any kind and number are one space
     ],
 )
 def test_every_spelling_of_a_brand_is_one_brand(written: str, canonical: str) -> None:
     assert canonical_brand(written) == canonical
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "*", "*acme", "﹡acme", "a" * 65, "ac\x00me"])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "   ", "\u2800", "*", "*acme", "﹡acme", "a" * 65, "ac\x00me", "ac\u2028me", "ac\u2029me"],
+)
 def test_names_that_cannot_be_a_brand_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="brand name"):
         canonical_brand(bad)

@@ -263,6 +263,11 @@ ISSUE_FALSE_POSITIVES = [
     "Désinscription au 36111 : STOP",
     "Répondez STOP au 36112",
     "STOP au 136111",
+    # A compound or noun written with a space (third adversarial pass)
+    "Soldes non stop au 36111 !",
+    "Ouvert non stop 36111, venez !",
+    "Bus stop 36111",
+    "Le stop au 36111 est gratuit",
 ]
 
 
@@ -550,3 +555,17 @@ def test_every_appended_form_is_recognised(language: str, stop_number: str) -> N
             text = append_mention(body, form)
             assert has_stop_mention(text, stop_number), text
             assert has_stop_mention(text.translate(_SMART_TABLE), stop_number), text
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("Soldes non", "Soldes non\nSTOP au 36111"),  # "non STOP" would read as "non-stop"
+        ("Ouvert le dimanche", "Ouvert le dimanche STOP au 36111"),
+        ("Répondez", "Répondez STOP au 36111"),
+    ],
+)
+def test_the_mention_never_reads_as_a_noun(body: str, text: str) -> None:
+    result = compose(body, marketing=True, stop_number=NUMBER, smart_encoding=False)
+    assert result.text == text
+    assert has_stop_mention(result.text, NUMBER)

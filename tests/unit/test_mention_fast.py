@@ -13,6 +13,7 @@ from stopsms.errors import MessageTooLong
 from stopsms.mention import (
     Composition,
     _instruction,
+    _names_a_thing,
     append_mention,
     compose,
     has_stop_mention,
@@ -22,7 +23,9 @@ from stopsms.mention import (
 
 def _ref_has_stop_mention(text: str, stop_number: str) -> bool:
     """has_stop_mention without the casefold pre-check."""
-    return _instruction(stop_number).search(text) is not None
+    return any(
+        not _names_a_thing(text, m.start()) for m in _instruction(stop_number).finditer(text)
+    )
 
 
 def test_casefold_maps_every_case_form_of_stop_to_ascii() -> None:

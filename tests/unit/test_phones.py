@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stopsms.errors import InvalidPhoneNumber
-from stopsms.phones import Phone, mask, normalize, try_normalize
+from stopsms.phones import Phone, mask, normalize, redact, try_normalize
 
 PARIS = ("Europe/Paris",)
 
@@ -203,6 +203,24 @@ def test_normalize_is_idempotent(
 )
 def test_mask(value: object, masked: str) -> None:
     assert mask(value) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("header: 0633445566, Lea", "header: ********66, Lea"),
+        ("06 33 44 55 66", "********66"),
+        ("06 - 33 - 44 - 55 - 66", "********66"),  # wide separators (second adversarial pass)
+        ("06 / 33 / 44 / 55 / 66", "********66"),
+        ("06 . 33 . 44 . 55 . 66", "********66"),
+        ("+33 (0)6 12 34 56 78", "+33********78"),
+        ("phone,06 - 33 - 44 - 55 - 66,x", "phone,********66,x"),
+        ("line 12 of 345", "line 12 of 345"),  # short numbers stay
+        ("a,1,2,3,4,5,6", "a,1,2,3,4,5,6"),  # list delimiters part digits
+    ],
+)
+def test_redact_masks_every_run_that_could_be_a_number(text: str, shown: str) -> None:
+    assert redact(text) == shown
 
 
 def test_mask_accepts_phone_and_broken_objects() -> None:

@@ -343,6 +343,11 @@ AGREE: list[tuple[str, Any, bool]] = [
     (CONSENT, consent(brand=None), True),  # no brand: an opt-out for every brand
     (CAMPAIGN, campaign(send_at=1796108400), False),  # a Unix time: ISO-8601 only
     (CONSENT, consent(captured_at=1764410000), False),
+    # Digits in a string are no Unix time either (second adversarial pass: read as 1970).
+    (CAMPAIGN, campaign(send_at="20261225"), False),
+    (CAMPAIGN, campaign(send_at="1798200000"), False),
+    (CONSENT, consent(captured_at="1763650000"), False),
+    (CONSENT, consent(captured_at="20251120T140300+0100"), False),  # ISO-8601 basic format
     (CONSENT, "opt_in", False),
 ]
 

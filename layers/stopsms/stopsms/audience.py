@@ -10,9 +10,10 @@ nothing, or accepted whole: :func:`check` reads the file once (in slices, like t
 and lists its problems by line: bytes that are not UTF-8, a quote never closed, a record
 that cannot be parsed, a row with more non-empty cells than the header names (a shifted
 column: the SMS would greet people by the wrong name), a header without a ``phone`` column or
-with a column twice. Only then does :func:`recipients` stream the rows to the send queue. A
-row whose number is not valid is not a problem of the file: it is that recipient's outcome
-(``invalid_number``), decided by the sender.
+with a column twice, and a recipient whose text would need more than ``max_segments`` parts.
+Only then does :func:`recipients` stream the rows to the send queue. A row whose number is
+not valid is not a problem of the file: it is that recipient's outcome (``invalid_number``),
+decided by the sender.
 
 The file is never loaded whole: each slice reads from a byte offset (``Range: bytes=N-``),
 and every record comes with the byte offset just after it (``stopsms.csvrecords``).
@@ -140,8 +141,10 @@ def check(
     *,
     max_rows: int,
     out_of_time: Callable[[], bool] = lambda: False,
+    row_problem: Callable[[Recipient], str | None] = lambda recipient: None,
 ) -> Progress:
-    """Read on from ``start`` and list the problems of the file (module docstring).
+    """Read on from ``start`` and list the problems of the file (module docstring), and those
+    ``row_problem`` finds in a recipient (a text over ``max_segments``).
 
     Stops after ``max_rows`` rows, when ``out_of_time()``, at the end of the file, or once
     ``MAX_PROBLEMS`` problems are known.
@@ -168,6 +171,8 @@ def check(
                         f"line {record.line} has {len(record.cells)} fields, the header names "
                         f"{len(header.columns)} (quote cells that hold a comma)"
                     )
+                elif (problem := row_problem(header.recipient(record.cells))) is not None:
+                    problems.append(f"line {record.line}: {problem}")
         if len(problems) >= MAX_PROBLEMS:
             return Progress(offset, line, rows, header, tuple(problems), True)
         if rows - start.rows >= max_rows or (seen % _CLOCK_EVERY == 0 and out_of_time()):

@@ -63,6 +63,33 @@ class BrandMapError(ValueError):
     """The deployment's ``InboundBrands`` setting cannot be read."""
 
 
+# Unicode's Default_Ignorable_Code_Point ranges other than format characters (Cf), which
+# `unicodedata` does not expose: combining grapheme joiner, Hangul fillers, variation
+# selectors, tag characters... drawn as nothing.
+_IGNORABLE_RANGES: Final = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+_BLANKS: Final = re.compile("[\u2800]")  # drawn blank, not a space to Unicode
+_LINE_BREAKING: Final = frozenset({"Cc", "Zl", "Zp"})  # controls, line and paragraph separators
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    return unicodedata.category(char) == "Cf" or any(
+        low <= code <= high for low, high in _IGNORABLE_RANGES
+    )
+
+
 def canonical_brand(raw: str) -> str:
     """The one spelling of a brand: invisible characters dropped, NFKC, casefolded, outer
     blanks removed.
@@ -71,14 +98,15 @@ def canonical_brand(raw: str) -> str:
     every brand) or holds control characters (bidirectional overrides included).
     """
     unsafe = first_unsafe(raw) or next(
-        (f"U+{ord(c):04X}" for c in raw if unicodedata.category(c) == "Cc" and c != " "), None
+        (f"U+{ord(c):04X}" for c in raw if unicodedata.category(c) in _LINE_BREAKING), None
     )
     if unsafe is not None:  # a bidi override or a line break would reach the SMS text
         raise ValueError(f"a brand name cannot hold the control character {unsafe}")
-    # Invisible characters (zero-width space, soft hyphen, BOM...) would make "ac\u00adme"
-    # another brand than "acme": they are dropped.
-    visible = "".join(c for c in raw if unicodedata.category(c) != "Cf")
-    name = unicodedata.normalize("NFKC", visible).strip().casefold()
+    # Invisible characters (zero-width space, soft hyphen, variation selectors, fillers...)
+    # would make "ac\u00adme" another brand than "acme": they are dropped; blanks of every
+    # kind (Braille blank included) are one space.
+    visible = "".join(c for c in raw if not _invisible(c))
+    name = " ".join(_BLANKS.sub(" ", unicodedata.normalize("NFKC", visible)).split()).casefold()
     if not name:
         raise ValueError("a brand name cannot be empty")
     if len(name) > MAX_BRAND_CHARS:

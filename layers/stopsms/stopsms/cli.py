@@ -147,9 +147,17 @@ def _import(args: argparse.Namespace) -> int:
 
     source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
     with source:
-        result = import_optouts(
-            iter(lambda: source.read(64 * 1024), b""), args.source, args.brand, progress=progress
-        )
+        try:
+            result = import_optouts(
+                iter(lambda: source.read(64 * 1024), b""),
+                args.source,
+                args.brand,
+                progress=progress,
+            )
+        except ValueError as error:  # the header cannot be used: no row could be read
+            print(f"error: {error}", file=sys.stderr)
+            print("0 line(s) read: nothing imported, the header cannot be used; fix it, run again")
+            return 2
     if sys.stderr.isatty():
         print(file=sys.stderr)
     for line in result.refused:

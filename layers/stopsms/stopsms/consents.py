@@ -13,8 +13,9 @@ state of its brand:
   are both kept: a later record never erases an earlier one;
 * the state follows the instant the person acted, not the arrival order: a record older than
   the state already stored is refused by the data layer (``StaleEvent``), logged, and stays in
-  the history as evidence only. Applying the same record twice is harmless (same instant: an
-  opt-out is re-written identically, an opt-in is refused as stale).
+  the history as evidence only (an opt-out older than a stored opt-in still dates the opt-out
+  that opt-in replaced: ``contacts.apply``). Applying the same record twice is harmless (same
+  instant, same evidence: the state is re-written identically).
 * that instant is ``captured_at``, unless the upstream clock runs ahead of AWS's: a record is
   never later than the moment SQS received it (``SentTimestamp``). Otherwise an opt-in
   stamped 45 minutes ahead would outrank a real STOP received by AWS 5 minutes later. The
@@ -129,6 +130,7 @@ def apply(
         expires_at=evidence_expiry(consent.action, at, settings.retention_days),
     )
     new = True
+    proof_until = record.expires_at
     try:
         evidence.append(record)
     except AlreadyExists:
@@ -137,6 +139,8 @@ def apply(
         # The first delivery fixed the instant (and the proof's expiry): a copy published
         # later must not move the state past the moment its proof expires.
         first = evidence.get(consent.phone, key)
+        if first is not None:
+            proof_until = first.expires_at
         if first is not None and first.received_at is not None:
             at = min(consent.captured_at, first.received_at)
     status: Status = OPTED_OUT if consent.action == "opt_out" else OPTED_IN
@@ -148,6 +152,7 @@ def apply(
             at,
             source=consent.source,
             evidence_key=key,
+            proof_expires_at=proof_until,
         )
     except StaleEvent:
         logger.info("Consent record older than the stored state: kept as evidence only", extra=log)

@@ -32,12 +32,16 @@ __all__ = ["BOM", "MAX_RECORD_BYTES", "MAX_RECORD_LINES", "Record", "lines", "re
 
 BOM: Final = b"\xef\xbb\xbf"
 MAX_RECORD_BYTES: Final = 64 * 1024  # one recipient's row, quoted line breaks included
-MAX_RECORD_LINES: Final = 10  # lines one quoted field may span before it is a runaway quote
+# Lines one quoted field may span before it is a runaway quote: an exported note (a consent's
+# `source`, up to 512 characters) may hold a line break per character. The lines after a
+# runaway quote are read again, so a generous limit costs a re-read, never a lost row.
+MAX_RECORD_LINES: Final = 1_000
 _QUOTE: Final = ord('"')
 _COMMA: Final = ord(",")
 _BREAK: Final = re.compile(rb"\r\n|\n|\r")
 _TOO_LONG: Final = f"is longer than {MAX_RECORD_BYTES // 1024} KB (a quote never closed?)"
 _NEVER_CLOSED: Final = "has a quote that is never closed"
+_NOT_CSV: Final = "is not valid CSV"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +142,18 @@ def records(chunks: Iterable[bytes], offset: int = 0, line: int = 1) -> Iterator
             if not in_quotes:  # the record is complete
                 size = sum(part.size for part in held)
                 data = b"".join(part.data or b"" for part in held)
-                if size > MAX_RECORD_BYTES:
-                    yield Record(None, offset + size, line, line + len(held), _TOO_LONG)
-                else:
-                    yield _parse(data, offset + size, line, line + len(held))
-                offset, line, held = offset + size, line + len(held), []
-                continue
-            if len(held) < MAX_RECORD_LINES and sum(p.size for p in held) <= MAX_RECORD_BYTES:
+                record = (
+                    Record(None, offset + size, line, line + len(held), _TOO_LONG)
+                    if size > MAX_RECORD_BYTES
+                    else _parse(data, offset + size, line, line + len(held))
+                )
+                if len(held) == 1 or not (record.problem or "").startswith(_NOT_CSV):
+                    yield record
+                    offset, line, held = offset + size, line + len(held), []
+                    continue
+                # Lines joined by a stray quote that a later, unrelated quote "closed": as
+                # if it never closed (below), so the lines it swallowed are read again.
+            elif len(held) < MAX_RECORD_LINES and sum(p.size for p in held) <= MAX_RECORD_BYTES:
                 continue  # the line break belongs to the quoted field
         elif item is not None and not held:  # an over-long line on its own
             yield Record(None, offset + item.size, line, line + 1, _TOO_LONG)
@@ -173,7 +182,7 @@ def _parse(data: bytes, end: int, line: int, next_line: int) -> Record:
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as error:  # text after a closing quote, a field over csv's size limit
-        return Record(None, end, line, next_line, f"is not valid CSV ({error})")
+        return Record(None, end, line, next_line, f"{_NOT_CSV} ({error})")
     if len(rows) > 1:  # cannot happen with the breaks above; never drop a row silently
         return Record(None, end, line, next_line, "holds several rows (a stray line break?)")
     return Record(rows[0] if rows else [], end, line, next_line)

@@ -24,11 +24,13 @@ Reason = Literal["opted_out", "no_consent"]
 @dataclass(frozen=True)
 class Preference:
     """A decision of the person (``status`` at ``at``), equal to another of the same
-    decision, and the latest opt-out an opt-in replaced (for when that opt-in lapses)."""
+    decision, the latest opt-out an opt-in replaced (for when that opt-in lapses), and when
+    the proof of an opt-in expires."""
 
     status: Status
     at: datetime
     opted_out_at: datetime | None = field(default=None, compare=False)
+    proof_until: datetime | None = field(default=None, compare=False)
 
 
 def latest(*preferences: Preference | None) -> Preference | None:
@@ -45,12 +47,14 @@ def marketing_block(
     *,
     enforce_consent: bool,
     consent_since: datetime | None = None,
+    at: datetime | None = None,
 ) -> Reason | None:
-    """Why a marketing SMS must not be sent, or None when it may be.
+    """Why a marketing SMS must not be sent at ``at``, or None when it may be.
 
-    An opt-in given before ``consent_since`` has lapsed with its proof (retention): it is no
-    consent any more, and no longer lifts the opt-out it replaced, whose proof is kept."""
-    brand, everyone = _relied_on(brand, consent_since), _relied_on(everyone, consent_since)
+    An opt-in given before ``consent_since``, or whose proof expired before ``at``, has lapsed
+    (retention): it is no consent any more, and no longer lifts the opt-out it replaced, whose
+    proof is kept."""
+    brand, everyone = _relied_on(brand, consent_since, at), _relied_on(everyone, consent_since, at)
     if everyone is not None and everyone.status != OPTED_OUT:
         everyone = None  # an opt-in for every brand replaced a STOPALL, nothing more
     decision = latest(brand, everyone)
@@ -61,12 +65,15 @@ def marketing_block(
     return None
 
 
-def _relied_on(preference: Preference | None, since: datetime | None) -> Preference | None:
+def _relied_on(
+    preference: Preference | None, since: datetime | None, at: datetime | None
+) -> Preference | None:
     """The decision still in force: a lapsed opt-in gives way to the opt-out it replaced,
     or to no decision at all."""
-    if preference is None or since is None or preference.status != OPTED_IN:
+    if preference is None or preference.status != OPTED_IN:
         return preference
-    if preference.at >= since:
+    expired = at is not None and preference.proof_until is not None and preference.proof_until <= at
+    if not expired and (since is None or preference.at >= since):
         return preference
     if preference.opted_out_at is not None:
         return Preference(OPTED_OUT, preference.opted_out_at)

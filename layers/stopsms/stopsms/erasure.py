@@ -8,7 +8,8 @@ the stack's ``ErasureKey`` secret), under which
 - an opt-out for every brand, dated at the erasure (without data, consent can no longer be
   proven, so no marketing may reach the number; a later opt-in of the same number wins);
 - the skeleton of each evidence event (kind, brand, date, source, campaign), so audits still
-  reconcile;
+  reconcile; its key keeps the instant, its id is hashed with the same key (an id may be a
+  plain hash of data that held the number);
 - the delivery outcomes, so campaign reports still add up.
 
 The sender looks the hash up beside the number, for marketing only. A plain SHA-256 would not
@@ -22,6 +23,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from stopsms import clients
 from stopsms.dal import campaigns, contacts
@@ -52,6 +54,15 @@ def erased_key(e164: str, settings: Settings) -> str:
     return PREFIX + digest.hexdigest()
 
 
+def _unlinkable(event_key: str, settings: Settings) -> str:
+    """An event key that no longer leads back to the number: its id part may be a plain hash
+    of data that held it (an import's ``sha256(source|phone|scope)``, a consent record's),
+    which hashing every French mobile would reverse. The instant, which orders events, stays."""
+    instant, _, event_id = event_key.partition("#")
+    digest = hmac.new(_key(settings.erasure_key_secret), event_id.encode(), hashlib.sha256)
+    return f"{instant}#{digest.hexdigest()[:32]}"
+
+
 @dataclass
 class Erasure:
     states: int = 0
@@ -80,7 +91,7 @@ def erase(e164: str, settings: Settings) -> Erasure:
         state.delete()
         done.states += 1
     for event in Evidence.query(e164):
-        copy_with_key(event, stand_in, event.event_key, **REDACTED).save()
+        copy_with_key(event, stand_in, _unlinkable(event.event_key, settings), **REDACTED).save()
         event.delete()
         done.events += 1
     campaigns.drop(campaigns.mirror_key(e164))  # a copy to the AWS opt-out list still due
@@ -89,18 +100,28 @@ def erase(e164: str, settings: Settings) -> Erasure:
         copy_with_key(delivery, delivery.campaign_id, f"p#{stand_in}", updated_at=now).save()
         delivery.delete()
         done.deliveries += 1
-    done.campaigns = _redact_requests(e164)
+    done.campaigns = _redact_requests(e164, stand_in)
     return done
 
 
-def _redact_requests(e164: str) -> int:
+# An S3 campaign in these states has not queued its whole file yet.
+_WAITING = (campaigns.CHECKING, campaigns.DEFERRED, campaigns.FANNING_OUT)
+
+
+def _redact_requests(e164: str, stand_in: str) -> int:
     """Replace the number in the requests StopSMS keeps (inline recipients of campaigns, jobs
     parked for their window) by ``ERASED_RECIPIENT``, which no SMS can be sent to: a campaign
     still waiting then records that recipient ``invalid_number``, and never writes the number.
-    A scan of the campaigns table, acceptable for a rare request."""
+    An S3 file is not ours to edit: a campaign that has not queued all of it yet is given the
+    stand-in, and its fan-out queues that row as erased. A scan of the campaigns table,
+    acceptable for a rare request."""
     changed = 0
     for item in Campaign.scan(Campaign.request.exists()):
         request = dict(item.request or {})
+        if request.get("audience") and item.status in _WAITING:
+            item.update(actions=[Campaign.erased.add({stand_in})])
+            changed += 1
+            continue
         found = False
         if _same(request.get("phone"), e164):  # a parked send job
             request["phone"], found = ERASED_RECIPIENT, True
@@ -115,6 +136,20 @@ def _redact_requests(e164: str) -> int:
             item.update(actions=[Campaign.request.set(request)])
             changed += 1
     return changed
+
+
+def same_request(recorded: dict[str, Any], request: dict[str, Any]) -> bool:
+    """Whether ``request`` is the one ``recorded`` (a redelivery, a publisher's retry), once
+    the recipients erased since it was recorded are set aside."""
+    if recorded == request:
+        return True
+    mine, theirs = recorded.get("recipients"), request.get("recipients")
+    if not isinstance(mine, list) or not isinstance(theirs, list) or len(mine) != len(theirs):
+        return False
+    erased = {"phone": ERASED_RECIPIENT, "vars": {}}
+    return {**recorded, "recipients": None} == {**request, "recipients": None} and all(
+        a in (b, erased) for a, b in zip(mine, theirs, strict=True)
+    )
 
 
 def _same(phone: object, e164: str) -> bool:

@@ -10,9 +10,10 @@ A ``CampaignQueue`` message is one of three kinds (told apart by their top-level
 
 A request is checked once, as a whole, before anyone is queued: the contract, a stop number
 for marketing whose replies reach this stack, and the text with its STOP mention against
-``max_segments`` (placeholders left in: an estimate; each recipient's final text is checked by
-the sender). A refused request is logged with its reason and reported as a batch item failure,
-so it ends in the DLQ. A campaign id already used by another request is refused the same way.
+``max_segments``: the body as written, then each recipient's text with its variables (inline
+here, an S3 audience during its check). A refused request is logged with its reason and
+reported as a batch item failure, so it ends in the DLQ. A campaign id already used by another
+request is refused the same way.
 
 **"Refused" means nothing was sent.** An S3 audience is first read whole (status
 ``checking``, in slices like the fan-out, ``audience.check``): a file with problems (encoding,
@@ -80,10 +81,18 @@ from stopsms.dal.campaigns import (
     WINDOW,
 )
 from stopsms.dal.tables import Campaign, bind
-from stopsms.errors import AlreadyExists, InvalidPhoneNumber, MessageTooLong, StopSmsError
+from stopsms.erasure import ERASED_RECIPIENT, erased_key, same_request
+from stopsms.errors import (
+    AlreadyExists,
+    InvalidPhoneNumber,
+    MessageTooLong,
+    MissingVariable,
+    StopSmsError,
+)
 from stopsms.mention import compose
 from stopsms.models import CampaignId, CampaignRequest, Recipient, SendJob, describe
-from stopsms.phones import Phone, normalize
+from stopsms.personalise import placeholders, render
+from stopsms.phones import Phone, normalize, try_normalize
 from stopsms.settings import Settings
 from stopsms.window import SendingWindow, next_open
 
@@ -215,7 +224,37 @@ def prepare(request: CampaignRequest, settings: Settings) -> CampaignRequest:
         raise CampaignRefused(f"body: {error} (placeholders counted as written)") from None
     except ValueError as error:
         raise CampaignRefused(f"body: {error}") from None
+    fits = too_long(request, settings)
+    for index, recipient in enumerate(request.recipients or ()):
+        if isinstance(recipient, Recipient) and (problem := fits(recipient)) is not None:
+            raise CampaignRefused(f"recipients[{index}]: {problem}")
     return request
+
+
+def too_long(request: CampaignRequest, settings: Settings) -> Callable[[Recipient], str | None]:
+    """Why a recipient's final text breaks ``max_segments`` (None when it fits): a problem of
+    the whole campaign, found before anyone is queued (contract §2: refused means nothing was
+    sent). A missing variable or a control character in one is that recipient's outcome."""
+    if request.max_segments is None or not placeholders(request.body):
+        return lambda recipient: None  # the body alone was measured by prepare
+
+    def problem(recipient: Recipient) -> str | None:
+        try:
+            compose(
+                render(request.body, recipient.vars),
+                marketing=request.category.is_marketing,
+                language=request.language,
+                stop_number=request.stop_number,
+                max_segments=request.max_segments,
+                smart_encoding=settings.smart_encoding,
+            )
+        except MessageTooLong as error:
+            return f"with its variables, {error}"
+        except (MissingVariable, ValueError):
+            return None  # the sender records that recipient's outcome
+        return None
+
+    return problem
 
 
 @cache
@@ -381,7 +420,7 @@ class FanOut:
                 campaign = self._record(request, stored, replacing=campaign is not None)
             except AlreadyExists:  # a concurrent delivery of the same request
                 campaign = self._get(cid)
-        elif campaign.request != stored:
+        elif not same_request(campaign.request or {}, stored):
             # Not a redelivery: another campaign under a used id. The recorded one stands, and
             # the publisher must hear that this one will never be sent.
             raise CampaignRefused(
@@ -508,6 +547,7 @@ class FanOut:
                 start,
                 max_rows=self.settings.check_slice_rows,
                 out_of_time=self._out_of_time,
+                row_problem=too_long(request, self.settings),
             )
         if progress.finished and progress.problems:
             self._refuse(cid, audience.refusal(progress.problems))
@@ -605,6 +645,8 @@ class FanOut:
                 except audience.AudienceError as error:
                     self._halt(campaign, str(error))
                     return
+                if campaign.erased:
+                    rows = self._without_erased(rows, set(campaign.erased))
             try:
                 result = self._queue(request, rows, offset, queued)
             except audience.AudienceError as error:
@@ -626,6 +668,18 @@ class FanOut:
             self.logger.info("campaign queued", campaign_id=cid, audience=result.seq)
         else:
             self._continue(cid, result.cursor, result.seq)
+
+    def _without_erased(
+        self, rows: Iterator[audience.Row], erased: set[str]
+    ) -> Iterator[audience.Row]:
+        """The rows, those of numbers erased while the campaign waited queued as erased
+        recipients (no SMS, no number written: the sender records them ``invalid_number``)."""
+        for row in rows:
+            phone = try_normalize(row.recipient.phone)
+            if phone is not None and erased_key(phone.e164, self.settings) in erased:
+                gone = Recipient.model_construct(phone=ERASED_RECIPIENT, vars={})
+                row = audience.Row(gone, row.end)
+            yield row
 
     def _halt(self, campaign: Campaign, problem: str) -> None:
         """The rest of a checked file cannot be read any more (replaced, deleted, access

@@ -13,20 +13,25 @@ Rule
    (``S.T.O.P``, ``S T O P``, ``s-t-o-p``, ``s–t–o–p``) are glued back into ``stop``: nobody
    writes S, T, O, P as four one-letter words by chance. :func:`normalise` then turns every
    character that is not a letter or a digit into a space.
-2. **First-word rule** (keywords, unchanged): the normalised text's WHOLE FIRST WORD, or its
+2. **First-word rule** (keywords): the normalised text's WHOLE FIRST WORD, or its
    first two words for two-word keywords (``opt out``, ``stop all``, ``stop tout``, ``stop
    sms``...), is looked up in :data:`KEYWORD_TABLE`; the longest keyword wins, so ``stop all``
    is a STOPALL-type opt-out while ``stop merci`` is a plain STOP. Everything after the keyword
    is ignored (``Stop merci``, ``STOP 36111``, ``Stop, je ne veux plus``); so a sentence that
    merely starts with a keyword (``Cancel my order``, ``End of story``, ``Arrêt de bus ?``) is
-   an opt-out: on a STOP channel the safe side is to stop sending. This is the only way to an
-   opt-in (START) or a help answer.
+   an opt-out: on a STOP channel the safe side is to stop sending. Only a meaning guard (below)
+   stops it: ``STOP`` that starts a name (``Stop-over à Paris ?``, ``Stop & Go c'est où ?``,
+   ``Stop or encore ?``) and ``arrêter``/``stopper`` about something else (``Arrêtez de me
+   faire rêver avec ces prix !``, ``Arrêtez-vous les soldes ?``); then the reply is read by the
+   anywhere rule like any other. A question after ``STOP`` itself is not enough (``Stop ?``,
+   ``Stop quand ?``). This is the only way to an opt-in (START) or a help answer.
 3. **Anywhere rule** (opt-outs only), for a reply of at most :data:`MAX_AUTO_WORDS` words:
    split the folded text into clauses at punctuation (``. , ; : ! ?``, new lines, a dash with
    white space on both sides) BEFORE punctuation is folded away. In a word that has letters,
    digits are read as the letters they stand for (0 o, 1 i, 3 e, 4 a, 5 s, 7 t: ``ST0P``,
    ``5TOP``, ``d3sabonner``), except a trailing run of digits (``ST0P36111`` is ``stop36111``),
-   and so are Cyrillic and Greek letters drawn like Latin ones (``ЅТОР`` typed in Cyrillic).
+   and so are Cyrillic and Greek letters drawn like Latin ones (``ЅТОР`` typed in Cyrillic)
+   and a ``$`` glued before a letter (``$TOP``).
    Then look in each clause for
 
    * a strong opt-out word: the STOP family (``stop``, ``STOPPP``, ``stooop``, ``STOPSMS``,
@@ -48,7 +53,15 @@ Rule
      (else)``, ``no more messages``, ``no more`` (the whole clause), ``I don't want your
      texts``, ``I no longer want these texts``, ``I do not wish to be contacted``, ``I don't
      want you to text me``, ``quit texting``, ``remove me``, ``take me off``, ``opt me out``,
-     ``leave me alone``.
+     ``leave me alone``; and objections that need no "no longer" (GDPR art. 21): ``je m'oppose
+     à vos SMS``/``au traitement de mes données``, ``opposition aux SMS``, ``I object to your
+     texts``, ``je m'y oppose``/``I object`` as the whole clause, ``droit d'opposition``/``right
+     to object``, ``je refuse (de recevoir) vos SMS``, ``I refuse to be contacted``, ``cessez de
+     m'envoyer des SMS``, ``cessez vos envois``, ``cessez !`` as the whole clause, ``cease
+     sending me texts``, ``cease and desist``, ``je retire mon consentement``, ``I withdraw my
+     consent``, ``I do not consent``, ``je ne consens plus``. Refusing or ceasing is an
+     objection only about messages or contact: ``je refuse de payer ce prix``, ``je refuse
+     votre offre`` (declining one offer) and ``cessez de vous moquer de moi`` are not.
 
    A match is applied (scope BRAND unless the words say ALL; keyword ``STOP`` for every STOP
    form, the table's spelling for other table words, ``"objection"`` for a phrase) unless a
@@ -65,12 +78,44 @@ Guards (why a word is not applied)
   words, not one: ``I don't want you to stop`` is blocked too; the price is that ``je n'ai
   jamais demandé ça stop`` waits for review instead of being applied (a false positive would
   never be reviewed, a blocked match is).
-* A compound or a noun: ``non-stop``/``non stop``, ``bus stop``, ``pit stop``, ``auto-stop``,
-  ``faire du stop``, ``the/a/next stop``, ``stop-motion``, ``stop sign``, ``stop by``; the noun
-  ``arrêt`` after a determiner or before ``de``/``du``/``des`` (``l'arrêt``, ``le prochain
-  arrêt``, ``un arrêt``, ``arrêt de bus``, ``arrêt maladie``, ``sans arrêt``); ``arrêté``/
+* A compound or a noun: ``non-stop``/``non stop``, ``bus stop``, ``train stop``, ``pit stop``,
+  ``auto-stop``, ``faire du stop``, ``stop-motion``, ``stop sign``, ``stop by``; ``stop`` after
+  a determiner, a possessive, an ordinal or an adjective of place (``the/a/this/which/what
+  stop``, ``is this my stop?``, ``the next/last/closest/nearest stop``, ``at stop 5``). Only
+  the word before counts, so ``stop the messages`` stays the verb, and so does ``make this
+  stop`` (``this`` is the object of a causative verb); ``stop`` as the first word is still a
+  keyword. The noun ``arrêt`` after a determiner or before ``de``/``du``/``des`` (``l'arrêt``,
+  ``le prochain arrêt``, ``un arrêt``, ``arrêt de bus``, ``arrêt maladie``, ``sans arrêt``);
+  ``arrêté``/
   ``stoppé`` after an auxiliary (``j'ai arrêté de fumer``), reflexive (``ça s'arrête quand ?``)
   or after a subject pronoun other than vous/on (``il faut que j'arrête de dépenser``).
+* A name that starts with ``stop`` (meaning guard; read on the text before punctuation is folded
+  away): ``stop`` glued by a hyphen (any dash, as below) to a word that is not a tail, what is
+  sent or an object (``Stop-over``, ``stop-and-go``, ``Stop-motion``; not ``Stop-sms``,
+  ``STOP-PUB``, ``stop-all``, ``STOP-36111``, ``Stop-it``), and ``stop`` + ``&``/``and``/``or``/
+  ``ou``/``'n'`` + one word that ends the clause or a question (``Stop & Go c'est où ?``, ``Stop
+  or encore ?``, ``stop'n'go``), unless that word goes on a sentence (``Stop or I'll sue``,
+  ``Stop ou je porte plainte``, ``Stop or else``, ``Stop et merci``, ``Stop and go away``).
+  Glued without a dash it is no STOP at all (``stopover``).
+* Something else that stops (meaning guards, for ``stop``/``stopper``/``arrêter``; never when
+  the clause names the messages or reaching me: ``sms``, ``messages``, ``pubs``, ``texting``,
+  ``m'envoyer``, ``m'écrire``, ``me contacter``, ``m'embêter``, ``mon téléphone``...):
+
+  - a question about when: ``quand``/``when``/``what time``/``à quelle heure``/``how long``...
+    in a clause ending with ``?`` or that is not a conjunction before I/we/it (``Vous arrêtez
+    quand les soldes ?``, ``Quand arrêtez-vous la promo ?``, ``When does the sale stop?``; not
+    ``Quand je dis stop c'est stop``, ``stop quand même``). ``Vous arrêtez quand de m'envoyer
+    des SMS ?`` and ``When will you stop texting me?`` name the messages: applied;
+  - a question (``?``, or ``does``/``will``/``is``/``est-ce que``... first) about a sale, a shop,
+    an event or a product (``soldes``, ``sale``, ``magasin``, ``shop``, ``produit``...), or
+    whose subject is an offer (``promo``, ``offer``, ``deal``... before the verb): ``Does the
+    offer stop tomorrow?``, ``Vous arrêtez ce produit ?``. After the verb an offer is what is
+    sent: ``Can you stop the promos?`` is applied;
+  - ``arrêter``/``stopper`` + ``de`` + an infinitive (``Arrêtez de me faire rêver avec ces prix
+    !``, ``arrête de mentir``); ``arrêtez de m'envoyer des SMS``, ``de m'écrire``, ``de me
+    spammer`` are about the messages.
+* A denied objection: ``aucune opposition à vos SMS``, ``no objection to your texts``;
+  ``sans cesse`` is "constantly" (``vous m'envoyez sans cesse des SMS`` complains).
 * Punctuation is a clause boundary and guards never cross it: ``Non, stop !``, ``Non. STOP``
   and ``Non – stop`` are a "no" then a stop (opt-outs), ``Non-stop ?`` and ``Non stop`` are the
   compound (not; a "no stop" typed without punctuation is left to review, since it reads both
@@ -117,9 +162,12 @@ Decisions and trade-offs
   a paragraph a stray "stop" or "désabonner" is too often about something else. They are
   flagged for review instead.
 * Over-opting-out stays the compliant side for the words we do apply: ``stop all`` anywhere is
-  scope ALL as at the start, ``don't message me before 9`` is an objection, and an unguarded
-  "stop" in a short reply is applied even in ``When does the sale stop?``: guessing the subject
-  of a verb is beyond a keyword reader, and a person who did not mean it can reply START.
+  scope ALL as at the start, ``don't message me before 9`` is an objection, ``Vos promos stop
+  !`` and ``I need the deals to stop`` are applied (not questions). The meaning guards send
+  their matches to review rather than guess: ``When will it stop?`` and ``Vous arrêtez quand
+  ?`` wait for a person, like ``When does the sale stop?`` (once applied, now reviewed), and so
+  does ``Stop ou plainte``. A question after ``STOP`` as the first word is applied (``Stop
+  quand ?``): the keyword of the mention wins.
 * French verb forms are listed explicitly in the tables, never matched by prefix: ``ARRETE``,
   ``ARRETER``, ``ARRETEZ``, ``STOPPE``, ``STOPPER``, ``STOPPEZ`` are opt-outs; ``STOPPAIT`` or
   ``ARRETONS`` are not. (``désabon``/``désinscri`` prefixes and the typos with one r or two t,
@@ -127,6 +175,9 @@ Decisions and trade-offs
 * ``no more`` alone is an objection as a whole clause (``No more!``, ``please no more``), so
   ``No more?`` (asking whether an offer is over) is one too: over-opting-out, the compliant
   side. ``is there no more?`` and ``no more than 2 texts a week`` are not.
+* ``stop`` after a noun marker waits for review even when it is the verb: ``Right stop texting
+  me`` (said without a comma) is the price of ``is this the right stop?``. The marker is one
+  word before, so ``stop the messages`` (verb then object) is applied.
 * ``T.D.`` normalises to the two words ``t d`` and is accepted as TD at the start.
 * ``STOP TOUT``/``STOP ALL`` opt out of every brand even when followed by more words, so ``Stop
   tout de suite`` (``stop right now``) has scope ALL: over-opting-out is the compliant side.
@@ -144,11 +195,17 @@ like one, so that a person reads it: a blocked match (``contains 'stop' after a 
 reply too long to apply, an ambiguous ``plus de sms``, or a weak keyword (or French
 ``annuler``/``résilier``) within 5 words of ``sms``/``message``/``list``/``liste``/
 ``abonnement``/``subscription``... (``please cancel my subscription``; ``cancel my order`` is
-not flagged: cancel/remove/quit/end are everyday words) or with only courtesy words around it
-in its clause (``please remove``, ``ok cancel``: no sentence, so maybe an opt-out). A help or
+not flagged: cancel/remove/quit/end are everyday words; so are ``refuser`` and ``cesser``) or
+with only courtesy words or a subject pronoun around it in its clause (``please remove``, ``ok
+cancel``, ``je refuse``: no sentence, so maybe an opt-out), or a word of the objection
+vocabulary (``oppose``/``opposition``/``objection``/``I object``/``consent``/``consentement``)
+that was not applied (``je ne m'oppose pas``, ``je m'oppose à la hausse des prix``, ``I never
+consented``: rarely innocent in a reply to marketing, so a person reads it). A help or
 opt-in reply can be flagged too (``Aide, comment me désabonner ?`` is answered as help by the
-first-word rule). Replies without any opt-out word (``Merci !``, ``weekend``, ``Oui``) are
-never flagged.
+first-word rule). So is a reply that may be a mistyped STOP: ``Stp`` alone (``s'il te plaît``,
+or STOP missing a letter?) and a STOP split in pieces with nothing else but courtesy words
+(``Sto p``, ``st op``). Other replies without any opt-out word (``Merci !``, ``weekend``,
+``Oui``, ``stp rappelez moi``) are never flagged.
 
 The tables below are written as operators know the keywords (accents omitted, since matching
 ignores them: ``ARRÊT`` is ``ARRET``); the canonical keyword reported is the table's spelling.
@@ -353,24 +410,83 @@ _LOOKALIKES = str.maketrans(
     "oieastaesijopcyxtkmhdaeikvoptux",
 )
 
-# "don t" (normalised "don't") -> "dont", so that a negation is one word.
-_CONTRACTION = re.compile(
-    r"\b(don|doesn|didn|won|can|couldn|shouldn|wouldn|isn|aren|wasn|weren|ain|mustn) t\b"
-)
-
 
 def _spell_out(text: str) -> str:
     """Folded ``text`` with spelled-out ``s.t.o.p`` glued back into ``stop``."""
     return _SPELLED_STOP.sub("stop", _fold(text))
 
 
+# "$TOP": a dollar sign glued before a letter is an S (read by the anywhere rule only, like
+# digits: the first-word rule looks words up as typed).
+_DOLLAR = re.compile(r"\$(?=[^\W\d_])")
+# What may join two words of a clause: a hyphen (a run of dashes glued to a word on at least one
+# side: the spaced ones are clause breaks) or an ampersand ("Stop & Go", "stop+go").
+_HYPHEN = "-"
+_AMPERSAND = "&"
+_HYPHEN_GAP = re.compile(rf"\s*[{_DASHES}]+\s*")
+_AMPERSAND_GAP = re.compile(r"\s*[&+]\s*")
+# What may follow a clause up to the next word: a "?" there makes the clause a question.
+_AFTER_CLAUSE = re.compile(r"[\W_]*")
+_CONTRACTED = frozenset(
+    {"don", "doesn", "didn", "won", "can", "couldn", "shouldn", "wouldn", "isn", "aren"}
+    | {"wasn", "weren", "ain", "mustn"}
+)
+
+
+@dataclass(frozen=True)
+class _Clause:
+    """The words of a clause, normalised, read, contractions joined, and what joined them."""
+
+    words: tuple[str, ...]
+    joins: tuple[str, ...]  # joins[i]: _HYPHEN, _AMPERSAND or "" between words i and i + 1
+    question: bool  # a "?" follows it
+
+
+def _clause_list(folded: str) -> list[_Clause]:
+    """The clauses of ``folded`` text (see :func:`_clauses`), their joins and question marks."""
+    clauses: list[_Clause] = []
+    start = 0
+    for brk in [*_CLAUSE_BREAK.finditer(folded), None]:
+        end = len(folded) if brk is None else brk.start()
+        trailer = _AFTER_CLAUSE.match(folded, end)
+        clause = _clause(folded[start:end], trailer is not None and "?" in trailer.group())
+        if clause.words:
+            clauses.append(clause)
+        if brk is not None:
+            start = brk.end()
+    return clauses
+
+
+def _clause(part: str, question: bool) -> _Clause:
+    text = _fold(_DOLLAR.sub("s", part))
+    # The words normalise() would make, with their places in ``text`` to read what joins them.
+    mapped = "".join(_word_char(c) for c in text)
+    words: list[str] = []
+    joins: list[str] = []
+    previous = 0
+    for match in re.finditer(r"\S+", mapped):
+        word = _read_word(match.group())
+        gap = text[previous : match.start()]
+        previous = match.end()
+        if not words:
+            words.append(word)
+        elif word == "t" and words[-1] in _CONTRACTED:
+            words[-1] += "t"  # "don t" (normalised "don't") -> "dont": a negation is one word
+        else:
+            words.append(word)
+            joins.append(
+                _HYPHEN
+                if _HYPHEN_GAP.fullmatch(gap)
+                else _AMPERSAND
+                if _AMPERSAND_GAP.fullmatch(gap)
+                else ""
+            )
+    return _Clause(tuple(words), tuple(joins), question)
+
+
 def _clauses(folded: str) -> list[list[str]]:
     """The words of each clause of ``folded`` text, normalised, read, contractions joined."""
-    clauses = (
-        _CONTRACTION.sub(r"\1t", " ".join(_read_word(word) for word in normalise(part).split()))
-        for part in _CLAUSE_BREAK.split(folded)
-    )
-    return [clause.split() for clause in clauses if clause]
+    return [list(clause.words) for clause in _clause_list(folded)]
 
 
 def _read_word(word: str) -> str:
@@ -417,17 +533,30 @@ _STATEMENT = "after a subject pronoun"
 _QUESTION = "in a question"
 
 # "bus stop", "non-stop", "pit stop", "auto-stop"; French "faire du stop", "en stop".
+# A determiner, a possessive, an ordinal or an adjective of place makes "stop" a noun: "the
+# closest stop", "which stop?", "is this my stop?", "get off at stop 5". Only the word BEFORE
+# counts: "stop the messages" is the verb followed by its object.
 _STOP_BEFORE: Mapping[str, str] = {
     **dict.fromkeys(
-        ("non", "bus", "pit", "auto", "truck", "tram", "whistle", "full", "one"),
+        ("non", "bus", "pit", "auto", "truck", "tram", "train", "metro", "subway", "tube"),
         _COMPOUND,
     ),
+    **dict.fromkeys(("whistle", "full", "one", "rest", "request"), _COMPOUND),
     **dict.fromkeys(
-        ("the", "a", "an", "next", "last", "first", "my", "your", "our", "their", "his", "her"),
+        (
+            *("the", "a", "an", "this", "that", "which", "what", "whose", "each", "every"),
+            *("my", "your", "ur", "our", "their", "his", "her", "its", "at"),
+            *("next", "last", "first", "second", "third", "final", "previous", "following"),
+            *("closest", "nearest", "nearby", "local", "same", "right", "wrong", "correct"),
+        ),
         _NOUN,
     ),
     **dict.fromkeys(("le", "un", "du", "au", "en", "prochain", "dernier", "premier"), _NOUN),
 }
+# "make this stop", "let that stop": after a causative verb "this"/"that" is its object and
+# "stop" the verb, not "this stop".
+_CAUSATIVES = frozenset({"make", "makes", "let", "lets"})
+_DEMONSTRATIVES = frozenset({"this", "that"})
 # "stop-motion", "stop sign", "stop by (the shop)".
 _STOP_AFTER: Mapping[str, str] = dict.fromkeys(
     ("motion", "sign", "signs", "light", "lights", "over", "watch", "loss", "by"), _COMPOUND
@@ -493,6 +622,12 @@ class _Family:
     before: Mapping[str, str] = _NO_GUARD  # previous word -> why it blocks the match
     after: Mapping[str, str] = _NO_GUARD  # next word -> why it blocks the match
     blocked: str | None = None  # why every match is blocked (read for review only)
+    # The meaning guards (see _meaning_blocked): a verb that may start a name ("stop-over",
+    # "Stop & Go"), a verb whose subject or object may be a sale ("when does the sale stop?"),
+    # a French verb followed by "de" + an infinitive ("arrêtez de me faire rêver").
+    names: bool = False
+    asks: bool = False
+    infinitive: bool = False
 
 
 # STOP with repeated letters (and its two transposition typos, which are no word either), and
@@ -505,10 +640,25 @@ _FAMILIES: tuple[_Family, ...] = (
     _Family(re.compile(r"opt(?:ed)? out"), "OPT-OUT", Scope.BRAND, 2),
     _Family(re.compile(rf"{_STOP}(?:all|tout)"), "STOPALL", Scope.ALL, 1, _STOP_BEFORE),
     _Family(
-        re.compile(rf"{_STOP}{_STOP_TAIL}?"), "STOP", Scope.BRAND, 1, _STOP_BEFORE, _STOP_AFTER
+        re.compile(rf"{_STOP}{_STOP_TAIL}?"),
+        "STOP",
+        Scope.BRAND,
+        1,
+        _STOP_BEFORE,
+        _STOP_AFTER,
+        names=True,
+        asks=True,
     ),
     _Family(re.compile(r"nonstop"), "STOP", Scope.BRAND, blocked=_COMPOUND),
-    _Family(re.compile(r"stopp(?:e|es|er|ez)"), "STOPPE", Scope.BRAND, 1, _VERB_BEFORE),
+    _Family(
+        re.compile(r"stopp(?:e|es|er|ez)"),
+        "STOPPE",
+        Scope.BRAND,
+        1,
+        _VERB_BEFORE,
+        asks=True,
+        infinitive=True,
+    ),
     # "arrête(s/z)", "arrêter", and their r/t typos ("arettez", "arrette"), but not "arête(s)"
     # (a fish bone, a ridge).
     _Family(
@@ -517,6 +667,8 @@ _FAMILIES: tuple[_Family, ...] = (
         Scope.BRAND,
         1,
         _VERB_BEFORE,
+        asks=True,
+        infinitive=True,
     ),
     _Family(re.compile(r"arret"), "ARRET", Scope.BRAND, 1, _ARRET_BEFORE, _ARRET_AFTER),
     # "unsubscribe" and its typos: "unsuscribe", "unsusbcribe", "unscribe".
@@ -537,7 +689,8 @@ class _Finding:
     blocked_by: str | None
 
 
-def _word_findings(words: Sequence[str]) -> Iterator[_Finding]:
+def _word_findings(clause: _Clause) -> Iterator[_Finding]:
+    words = clause.words
     index = 0
     while index < len(words):
         found = _family_at(words, index)
@@ -547,7 +700,7 @@ def _word_findings(words: Sequence[str]) -> Iterator[_Finding]:
         family, end = found
         text = " ".join(words[index:end])
         keyword, scope = _keyword_for(text, family)
-        yield _Finding(text, keyword, scope, _word_blocked(family, words, index, end))
+        yield _Finding(text, keyword, scope, _word_blocked(family, clause, index, end))
         index = end
 
 
@@ -569,16 +722,22 @@ def _keyword_for(text: str, family: _Family) -> tuple[str, Scope]:
     return family.keyword, family.scope
 
 
-def _word_blocked(family: _Family, words: Sequence[str], start: int, end: int) -> str | None:
+def _word_blocked(family: _Family, clause: _Clause, start: int, end: int) -> str | None:
+    words = clause.words
     if family.blocked is not None:
         return family.blocked
-    if start > 0 and words[start - 1] in family.before:
+    if start > 0 and words[start - 1] in family.before and not _caused(words, start):
         return family.before[words[start - 1]]
     if end < len(words) and words[end] in family.after:
         return family.after[words[end]]
     if _negated(words[:start]):
         return _NEGATION
-    return None
+    return _meaning_blocked(family, clause, start, end)
+
+
+def _caused(words: Sequence[str], start: int) -> bool:
+    """True for "make this stop": the word before ``start`` is the object of a causative."""
+    return start > 1 and words[start - 1] in _DEMONSTRATIVES and words[start - 2] in _CAUSATIVES
 
 
 # --- objection phrases -----------------------------------------------------------------------
@@ -586,7 +745,8 @@ def _word_blocked(family: _Family, words: Sequence[str], start: int, end: int) -
 # What is objected to.
 _OBJ = (
     r"(?:sms|messages?|msgs?|textos?|pubs?|publicites?|promos?|promotions?|offres?|notifs?"
-    r"|notifications?|mails?|emails?|spams?|relances?|newsletters?)"
+    r"|notifications?|mails?|emails?|spams?|relances?|newsletters?|demarchages?|prospections?"
+    r"|sollicitations?)"
 )
 # French verbs the sender does to "me". Reaching me is an objection whatever follows ("ne plus
 # me contacter"); sending or writing is one only about messages, not about an invoice ("ne plus
@@ -600,6 +760,13 @@ _SENT_FR = (
 _TO_ME_FR = rf"(?:{_REACH_FR}|{_SEND_FR}{_SENT_FR})"
 _OBJ_EN = r"(?:texts?|txts?|messages?|msgs?|sms|spam|ads|promos?|offers|marketing|notifications?)"
 _SEND_EN = r"(?:text|txt|message|msg|sms|contact|email|spam|bother|harass)\w*"
+_REACHED_EN = r"(?:contacted|texted|messaged|spammed|bothered|emailed|called|disturbed|harassed)"
+# What a GDPR objection may be about besides the messages: "je m'oppose au traitement de mes
+# données", "I object to the sale of my number", "je m'oppose à la réception de vos SMS".
+_OBJECTED = (
+    rf"(?:{_OBJ}|{_OBJ_EN}|envois?|appels?|calls|reception|receiving|traitement|processing"
+    r"|donnees|data|numeros?|number|communications?|contact\w*|texting|messaging)"
+)
 # English "no longer" openers: an order ("don't", "never") or a wish ("I no longer want").
 _NOT_EN = r"(?:dont|do not|never|no longer)(?: (?:ever|really))?"
 # Courtesy words that may close a short request: "me retirer svp", "no more please".
@@ -609,7 +776,15 @@ _POLITE = (
 )
 # Who says it when an English "no longer" phrase is a statement, not a request: "you never
 # send me anything" complains, "never send me anything" orders.
-_SUBJECTS_EN = frozenset({"you", "u", "ya", "they", "it", "he", "she"})
+_SUBJECTS_EN: Mapping[str, str] = dict.fromkeys(
+    ("you", "u", "ya", "they", "it", "he", "she"), _STATEMENT
+)
+# "aucune opposition à vos SMS", "no objection to your texts": the objection is denied.
+_DENIED: Mapping[str, str] = dict.fromkeys(("no", "aucune", "aucun", "sans", "without"), _NEGATION)
+# "vous m'envoyez sans cesse des SMS": "sans cesse" is "constantly", a complaint (reviewed).
+_CONSTANTLY: Mapping[str, str] = {"sans": _COMPOUND}
+# Adverbs that may stand with an objection that is the whole clause: "je m'y oppose formellement".
+_FIRMLY = r"(?:formellement|fermement|strongly|totalement|completement|absolument|vraiment)"
 
 
 @dataclass(frozen=True)
@@ -623,11 +798,11 @@ class _Phrase:
 
     pattern: re.Pattern[str]
     no_longer: bool
-    not_after: frozenset[str] = frozenset()  # previous word -> a statement, not a request
+    before: Mapping[str, str] = _NO_GUARD  # previous word -> why it blocks the match
 
 
-def _phrase(pattern: str, *, no_longer: bool, not_after: frozenset[str] = frozenset()) -> _Phrase:
-    return _Phrase(re.compile(pattern), no_longer, not_after)
+def _phrase(pattern: str, *, no_longer: bool, before: Mapping[str, str] = _NO_GUARD) -> _Phrase:
+    return _Phrase(re.compile(pattern), no_longer, before)
 
 
 _PHRASES: tuple[_Phrase, ...] = (
@@ -716,13 +891,13 @@ _PHRASES: tuple[_Phrase, ...] = (
     _phrase(
         rf"\b{_NOT_EN} {_SEND_EN}(?: (?:me|us|this number)\b|$)",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     _phrase(
         rf"\b{_NOT_EN} send (?:(?:me|us|any|more|anymore|these|your|ur|yr|such|those|of|this) )*"
         rf"{_OBJ_EN}\b",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     # "don't send me anything (else)", "never send me anything again": nothing at all; not
     # "don't send me the invoice by post".
@@ -730,7 +905,7 @@ _PHRASES: tuple[_Phrase, ...] = (
         rf"\b{_NOT_EN} send (?:(?:me|us|this number) )?(?:anything|nothing|stuff|any more"
         rf"|anymore|more)(?: (?:else|more|anymore|again|ever|at all|{_POLITE}))*$",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     _phrase(rf"\bno more (?:of (?:your|these|this|those) )?(?:\w+ )?{_OBJ_EN}\b", no_longer=True),
     # "no more", "please no more", "ok no more of this": the whole clause (not "is there no
@@ -747,26 +922,25 @@ _PHRASES: tuple[_Phrase, ...] = (
         r"(?:(?:any|more|anymore|your|ur|yr|these|those|such|the|this|of|all|them|further) )*"
         rf"{_OBJ_EN}\b",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     _phrase(
-        rf"\b{_NOT_EN} (?:want|wish|need) (?:to be|being) (?:contacted|texted|messaged|spammed"
-        r"|bothered|emailed|called|disturbed)\b",
+        rf"\b{_NOT_EN} (?:want|wish|need) (?:to be|being) {_REACHED_EN}\b",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     # "I don't want you to text me anymore", "I no longer want to be on your list".
     _phrase(
         rf"\b{_NOT_EN} (?:want|wish|need) (?:you|u|anyone|them) to (?:ever )?(?:{_SEND_EN}"
         r"|send)\b",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     _phrase(
         rf"\b{_NOT_EN} (?:want|wish|need) to (?:be|stay) (?:on|in) (?:\w+ )?(?:list|mailing"
         r"|database|contacts)\b",
         no_longer=True,
-        not_after=_SUBJECTS_EN,
+        before=_SUBJECTS_EN,
     ),
     # English removal requests.
     _phrase(
@@ -784,6 +958,72 @@ _PHRASES: tuple[_Phrase, ...] = (
     _phrase(r"\b(?:take|get) (?:me|my number) off\b", no_longer=False),
     _phrase(r"\bopt me out\b", no_longer=False),
     _phrase(r"\bleave (?:me|us) alone\b", no_longer=False),
+    # Objections without "no longer" (GDPR art. 21 needs no keyword), French and English.
+    # "je m'oppose à vos SMS", "opposition au démarchage", "I object to your texts", "je
+    # m'oppose à ce que vous m'envoyiez des SMS"; not "je m'oppose à la hausse des prix"
+    # (reviewed), nor "aucune opposition", "no objection to".
+    _phrase(
+        rf"\b(?:oppos(?!ite)\w*|object(?:s|ed|ing)? to) (?:\w+ ){{0,8}}{_OBJECTED}\b",
+        no_longer=False,
+        before=_DENIED,
+    ),
+    # "Je m'y oppose.", "Opposition !", "I strongly object": the objection is the whole clause.
+    _phrase(
+        rf"^(?:(?:je|j|m|me|y|nous|i|we|{_FIRMLY}|{_POLITE}) )*(?:oppos(?!ite)\w*|object"
+        rf"|objection)(?: (?:{_FIRMLY}|{_POLITE}))*$",
+        no_longer=False,
+    ),
+    _phrase(r"\b(?:droits? (?:d|de) opposition|right to object)\b", no_longer=False),
+    # "je retire mon consentement", "I withdraw my consent", "consent revoked", "je ne consens
+    # plus", "I do not consent".
+    _phrase(
+        r"\b(?:retir|withdr|revo[kq]|annul|cancel|retrait|revocation)\w* "
+        r"(?:(?:de|d|of|mon|my|our|notre|the|this|all|any) ){0,2}consent\w*"
+        r"|\bconsent\w* (?:(?:is|est) )?(?:withdrawn|revoked|retire|revoque|annule)\b",
+        no_longer=False,
+    ),
+    _phrase(rf"\b{_NOT_EN} consent\b", no_longer=True, before=_SUBJECTS_EN),
+    _phrase(r"\b(?:ne|n) consen\w* (?:plus|pas)\b", no_longer=True),
+    # "je refuse (de recevoir) vos SMS", "I refuse to be contacted", "je refuse que vous me
+    # contactiez"; not "je refuse de payer ce prix", nor "je refuse votre offre" (declining one
+    # offer, not the messages).
+    _phrase(
+        r"\brefus\w* (?:(?:de|d|to) (?:recevoir|receive|get|accept) )?"
+        r"(?:(?:vos|ces|tes|les|le|la|l|des|de|d|tout|toute|tous|toutes|votre|ce|cette|your|ur"
+        r"|these|those|the|any|all|such|more) ){0,2}"
+        rf"(?!offres?\b|offers?\b)(?:{_OBJ}|{_OBJ_EN}|appels?|calls)\b",
+        no_longer=False,
+    ),
+    _phrase(
+        rf"\brefus\w* (?:(?:de|d|to) (?:etre|be|being) (?:{_REACH_FR}|{_REACHED_EN})"
+        rf"|(?:que|qu) (?:vous|tu|on) (?:me|m|nous) {_TO_ME_FR})",
+        no_longer=False,
+    ),
+    # "cessez de m'envoyer des SMS", "cessez vos envois", "cesser de recevoir"; not "cessez de
+    # vous moquer de moi" (something else stops) nor "sans cesse des SMS" (constantly).
+    _phrase(
+        rf"\bcess\w* (?:de|d) (?:(?:me|m|nous) {_TO_ME_FR}|{_SEND_FR}{_SENT_FR}|recevoir\b)",
+        no_longer=False,
+        before=_CONSTANTLY,
+    ),
+    _phrase(
+        r"\bcess\w* (?:(?:vos|ces|tes|les|tous|toutes|tout|votre|ce|cette|de|d|des) ){1,2}"
+        rf"(?:{_OBJ}|envois?|appels?)\b",
+        no_longer=False,
+        before=_CONSTANTLY,
+    ),
+    # "cease sending me texts", "cease all contact", "cease and desist"; not "cease fire".
+    _phrase(
+        r"\bcease (?:and desist|(?:(?:all|any|your|ur|these|those|the|further|sending|to send"
+        rf"|me|us) )*(?:{_OBJ_EN}|{_SEND_EN}|communications?|calls))\b",
+        no_longer=False,
+    ),
+    # "Cessez !", "cease now", "cessez ça svp": the whole clause.
+    _phrase(
+        rf"^(?:(?:ok|{_POLITE}) )*(?:cess(?:ez|e|er)|cease)"
+        rf"(?: (?:ca|cela|ceci|tout|immediatement|maintenant|now|it|this|{_POLITE}))*$",
+        no_longer=False,
+    ),
 )
 
 _QUESTION_WORDS = frozenset({"pourquoi", "pq", "pk", "why"})
@@ -794,8 +1034,8 @@ def _phrase_findings(words: Sequence[str]) -> Iterator[_Finding]:
     for phrase in _PHRASES:
         for match in phrase.pattern.finditer(clause):
             before = clause[: match.start()].split()
-            if before and before[-1] in phrase.not_after:
-                blocked: str | None = _STATEMENT
+            if before and before[-1] in phrase.before:
+                blocked: str | None = phrase.before[before[-1]]
             elif phrase.no_longer:
                 blocked = _QUESTION if _QUESTION_WORDS.intersection(before) else None
             else:
@@ -803,12 +1043,165 @@ def _phrase_findings(words: Sequence[str]) -> Iterator[_Finding]:
             yield _Finding(match.group(), OBJECTION, Scope.BRAND, blocked)
 
 
+# --- meaning guards --------------------------------------------------------------------------
+# Guards that read more than the word next to a STOP or an "arrêter": the names STOP starts, the
+# questions about a sale that stops, "arrêter de" + another verb. They block a first-word
+# keyword too (see _said_otherwise); nothing about messages may be in the clause for the last
+# two.
+
+_ELSE = "about something else"
+_ELSE_QUESTION = "in a question about something else"
+
+_PLAIN_STOP = re.compile(_STOP)
+# "Stop-over", "stop-and-go": a hyphen glues STOP to any word but a tail ("Stop-sms", "stop-all",
+# "STOP-36111", "stop-pub"), what is sent ("stop-spam") or the object of the verb ("stop-it").
+_STOP_SUFFIXES = re.compile(
+    rf"{_STOP_TAIL}|{_STOP}\w*|all|tout|{_OBJ}|{_OBJ_EN}|it|this|that|them|now|moi|ca|la"
+)
+# "Stop & Go", "Stop or encore ?", "stop ou encore", "stop'n'go": STOP, a coordinator and one word
+# that ends the clause (or a question: "Stop & Go c'est où ?").
+_COORDINATORS = frozenset({"and", "or", "ou", "n"})
+# ... unless that word goes on a sentence: "Stop or I'll sue", "Stop ou je porte plainte",
+# "Stop or else", "stop and thanks", or is an opt-out word itself ("stop and unsubscribe").
+_NOT_A_NAME = frozenset(
+    {
+        *("i", "je", "j", "we", "nous", "you", "u", "vous", "tu", "on", "il", "elle", "they"),
+        *("ils", "elles", "me", "moi", "else", "sinon", "autrement", "desist", "basta"),
+        *("now", "maintenant", "immediately", "immediatement", "tout", "all", "everything"),
+        *("never", "jamais", "please", "pls", "plz", "thanks", "thank", "thx", "merci", "svp"),
+        *("stp", "ok", "okay", "bien", "what", "quoi", "not", "pas"),
+    }
+)
+
+# What the messages are: a clause naming them is about the messages whatever else it says
+# ("Vous arrêtez quand de m'envoyer des SMS ?", "When will you stop texting me?"). Not "promo"
+# nor "offre": "Quand arrêtez-vous la promo ?" asks about the promotion, not the messages.
+_MESSAGES = (
+    r"(?:sms|messages?|msgs?|textos?|pubs?|publicites?|notifs?|notifications?|e?mails?|spams?"
+    r"|relances?|newsletters?|demarchages?|prospections?|sollicitations?|envois?|appels?"
+    r"|texts?|txts?|ads|marketing|calls)"
+)
+# "Arrêtez de m'embêter", "de nous saouler", "de me faire chier": pestering me is about the
+# messages too.
+_PESTER_FR = (
+    r"(?:(?:me|m|nous) (?:embet|emmerd|saoul|soul|gonfl|bombard|inond|pollu|pourri|ennuy|agac"
+    r"|fatigu)\w*|faire (?:chier|suer))"
+)
+_ABOUT_MESSAGES = re.compile(
+    rf"\b(?:{_MESSAGES}|{_REACH_FR}|{_SEND_FR}|{_PESTER_FR}|recevoir|{_SEND_EN}|messag\w*"
+    r"|sending|calling|writing|reaching|(?:mon|ma|notre|nos|my|our) (?:tel|telephone|portable"
+    r"|phone|mobile|boite|messagerie|inbox))\b"
+)
+
+# "Arrêtez de me faire rêver", "arrête d'être aussi cher": "de", the pronouns of the verb, then
+# an infinitive (what is stopped is not the messages).
+_DE = frozenset({"de", "d"})
+_CLITICS = frozenset(
+    {"me", "m", "te", "t", "se", "s", "nous", "vous", "le", "la", "l", "les", "lui", "leur", "en"}
+    | {"y"}
+)
+_INFINITIVE = re.compile(r"\w{2,}(?:er|ir|re)")
+
+# A question about when: "Vous arrêtez quand les soldes ?", "When does the sale stop?", "à
+# quelle heure ?", "je veux savoir quand vous arrêtez la promo". Not "quand même" (anyway), nor
+# "quand"/"when" before I, we or it: there it is a conjunction ("Quand je dis stop c'est stop",
+# "when I say stop"), unless a "?" ends the clause.
+_SUBJECT = r"(?:je|j|i|we|nous|on|it|ca|c|cela)"
+_WHEN_WORDS = r"what time|what day|which day|quel\w* (?:heure|jour|date)|how long|combien de temps"
+_WHEN = re.compile(rf"\b(?:quand(?! meme\b)|when|{_WHEN_WORDS})\b")
+_WHEN_ASKED = re.compile(rf"\b(?:(?:quand(?! meme\b)|when)\b(?! {_SUBJECT}\b)|{_WHEN_WORDS}\b)")
+# A clause is a question when a "?" follows it, or when it starts like one: "When does the sale
+# stop", "Does the offer stop", "Est-ce que vous arrêtez les soldes".
+_QUESTION_START = re.compile(
+    rf"^(?:(?:a|at|until|till|jusqu) )?(?:(?:quand|when)\b(?! {_SUBJECT}\b)|{_WHEN_WORDS}"
+    r"|does|do|did|will|would|is|are|est ce)\b"
+)
+# What stops, asked about anywhere in the clause: the sale, the shop, the event, the product.
+_EVENTS = frozenset(
+    {
+        *("soldes", "solde", "sale", "sales", "vente", "ventes", "magasin", "magasins"),
+        *("boutique", "boutiques", "shop", "shops", "store", "stores", "event", "events"),
+        *("evenement", "evenements", "concert", "concerts", "festival", "salon", "destockage"),
+        *("liquidation", "operation", "concours", "contest", "jeu", "livraison", "livraisons"),
+        *("delivery", "deliveries", "travaux", "fabrication", "production", "produit"),
+        *("produits", "product", "products", "modele", "modeles", "model", "collection"),
+        *("gamme", "article", "articles", "reference"),
+    }
+)
+# What stops when it is the subject (before the verb: "Does the offer stop tomorrow?"); after
+# it, it is what is sent ("Can you stop the promos?").
+_OFFERS = frozenset(
+    {
+        *("promo", "promos", "promotion", "promotions", "offre", "offres", "offer", "offers"),
+        *("deal", "deals", "reduction", "reductions", "reduc", "remise", "remises"),
+        *("discount", "discounts", "code", "codes", "prix", "price", "prices", "tarif", "tarifs"),
+    }
+)
+
+
+def _meaning_blocked(family: _Family, clause: _Clause, start: int, end: int) -> str | None:
+    """Why a STOP or an "arrêter" is not meant as an opt-out, or ``None`` (see the guards)."""
+    words = clause.words
+    if family.names and not _PLAIN_STOP.fullmatch(words[start]):
+        return None  # "STOP36111", "stopsms": a tail says what is stopped
+    if family.names and _names(clause, end):
+        return _COMPOUND
+    if _ABOUT_MESSAGES.search(" ".join(words)):
+        return None
+    if family.infinitive and _other_infinitive(words, end):
+        return _ELSE
+    if family.asks and _asks_about_else(clause, start):
+        return _ELSE_QUESTION
+    return None
+
+
+def _names(clause: _Clause, after: int) -> bool:
+    """True when the STOP before ``after`` starts a name: "stop-over", "Stop & Go", "stop or X"."""
+    words, joins = clause.words, clause.joins
+    if after >= len(words):
+        return False
+    if joins[after - 1] == _HYPHEN:
+        return not _STOP_SUFFIXES.fullmatch(words[after])
+    if joins[after - 1] == _AMPERSAND:
+        other = after
+    elif words[after] in _COORDINATORS:
+        other = after + 1
+    else:
+        return False
+    return (
+        other < len(words)
+        and words[other] not in _NOT_A_NAME
+        and _family_at(words, other) is None  # "stop and stop", "STOP n'stop" (a negation)
+        and (other == len(words) - 1 or clause.question)
+    )
+
+
+def _other_infinitive(words: Sequence[str], after: int) -> bool:
+    """True for "arrêtez de me faire rêver": "de", pronouns, an infinitive after the verb."""
+    if after >= len(words) or words[after] not in _DE:
+        return False
+    index = after + 1
+    while index < len(words) and words[index] in _CLITICS:
+        index += 1
+    return index < len(words) and _INFINITIVE.fullmatch(words[index]) is not None
+
+
+def _asks_about_else(clause: _Clause, start: int) -> bool:
+    """True for a question about when something stops, or about a sale that stops."""
+    words = clause.words
+    text = " ".join(words)
+    question = clause.question or _QUESTION_START.match(text) is not None
+    if _WHEN_ASKED.search(text) or (clause.question and _WHEN.search(text)):
+        return True
+    return question and (not _EVENTS.isdisjoint(words) or not _OFFERS.isdisjoint(words[:start]))
+
+
 def _findings(folded: str) -> list[_Finding]:
     """Every opt-out word or phrase of the (spelled-out, folded) text, clause by clause."""
     found: list[_Finding] = []
-    for words in _clauses(folded):
-        found.extend(_word_findings(words))
-        found.extend(_phrase_findings(words))
+    for clause in _clause_list(folded):
+        found.extend(_word_findings(clause))
+        found.extend(_phrase_findings(clause.words))
     return found
 
 
@@ -825,7 +1218,7 @@ def classify(text: str | None) -> Classification:
     folded = _spell_out(text)
     words = normalise(folded).split()
     first = _first_words(words)
-    if first is not None:
+    if first is not None and not _said_otherwise(folded, first):
         return first
     if len(words) > MAX_AUTO_WORDS:
         return UNCLASSIFIED
@@ -839,6 +1232,22 @@ def _first_words(words: Sequence[str]) -> Classification | None:
             if match is not None:
                 return match
     return None
+
+
+def _said_otherwise(folded: str, first: Classification) -> bool:
+    """True when a first-word opt-out is a name or about something else ("Stop-over à Paris ?",
+    "Arrêtez de me faire rêver", "Arrêtez-vous les soldes ?"): then the reply is read by the
+    anywhere rule, like any other. A question after STOP itself is not enough ("Stop quand ?",
+    "STOP when will this end"): the keyword of the mention comes first."""
+    if first.intent is not Intent.OPT_OUT:
+        return False
+    clauses = _clause_list(folded)
+    found = _family_at(clauses[0].words, 0) if clauses else None
+    if found is None:
+        return False
+    family, end = found
+    reason = _meaning_blocked(family, clauses[0], 0, end)
+    return reason is not None and not (family.names and reason == _ELSE_QUESTION)
 
 
 def _anywhere(findings: Sequence[_Finding]) -> Classification:
@@ -858,6 +1267,10 @@ _WEAK_WORDS = frozenset(
     {
         *(normalise(k) for k in WEAK_OPT_OUT_KEYWORDS if " " not in normalise(k)),
         *("annuler", "annulez", "annule", "resilier", "resiliez", "resilie"),
+        # Refusing or ceasing is an objection only about messages (see _PHRASES): "je refuse
+        # de payer", "cessez de vous moquer de moi" are not; "sans cesse des SMS" may be.
+        *("refuse", "refuses", "refuser", "refusez", "refus", "refused"),
+        *("cesse", "cesses", "cesser", "cessez", "cease"),
     }
 )
 # What a weak word must be near to look like an opt-out rather than an everyday sentence.
@@ -871,13 +1284,21 @@ _NEAR_WEAK = frozenset(
 )
 _NEAR_WINDOW = 5
 # A weak word with nothing but these around it in its clause ("please remove", "ok cancel",
-# "merci, annuler") is not a sentence about an order: it is flagged. Not "td": two letters
-# are too often something else.
+# "merci, annuler", "je refuse") is not a sentence about an order: it is flagged. Not "td":
+# two letters are too often something else.
 _COURTESY = frozenset(
     {
         *("please", "pls", "plz", "thanks", "thank", "you", "thx", "ok", "okay", "yes", "just"),
         *("svp", "stp", "merci", "oui", "bon", "alors", "bien", "vraiment", "really"),
+        *("i", "we", "je", "j", "nous"),
     }
+)
+# The vocabulary of a GDPR objection: a reply using it that was not applied is read by a person
+# ("je ne m'oppose pas", "je m'oppose à la hausse des prix", "I never consented"). English
+# "object" only as the verb ("I object", "objects to"), not the noun ("what is this object?").
+_OBJECTION_WORD = re.compile(
+    r"\b(?:oppos(?!ite)\w*|objections?|object(?:ed|ing)|object(?:s)? to|(?:i|we) (?:\w+ )?object"
+    r"|consent\w*|consens)\b"
 )
 
 
@@ -899,7 +1320,7 @@ def review_reason(text: str | None, classification: Classification) -> str | Non
         return f"contains '{applied.text}'" + (" in a long reply" if long else "")
     if findings:
         return f"contains '{findings[0].text}' {findings[0].blocked_by}"
-    return _ambiguous(folded) or _weak_near(folded)
+    return _ambiguous(folded) or _objection_word(folded) or _weak_near(folded) or _stop_typo(folded)
 
 
 def _ambiguous(folded: str) -> str | None:
@@ -907,6 +1328,14 @@ def _ambiguous(folded: str) -> str | None:
         match = _AMBIGUOUS.search(" ".join(words))
         if match is not None:
             return f"contains '{match.group()}' (more or no more?)"
+    return None
+
+
+def _objection_word(folded: str) -> str | None:
+    for words in _clauses(folded):
+        match = _OBJECTION_WORD.search(" ".join(words))
+        if match is not None:
+            return f"contains '{match.group()}' (an objection word)"
     return None
 
 
@@ -922,4 +1351,15 @@ def _weak_near(folded: str) -> str | None:
             others = words[:index] + words[index + 1 :]
             if word != "td" and _COURTESY.issuperset(others):
                 return f"contains '{word}' alone"
+    return None
+
+
+def _stop_typo(folded: str) -> str | None:
+    """ "Stp" alone (s'il te plaît, or STOP missing a letter?), "Sto p" (STOP split in two)."""
+    words = [word for clause in _clauses(folded) for word in clause]
+    if words and set(words) <= {"stp", "stpp"}:
+        return f"contains '{words[0]}' alone"
+    pieces = [word for word in words if word not in _COURTESY]
+    if len(pieces) > 1 and _PLAIN_STOP.fullmatch("".join(pieces)):
+        return f"contains '{' '.join(pieces)}' (a split stop)"
     return None

@@ -22,7 +22,8 @@ stricter one only costs a second mention. Precisely:
   "par SMS" / "by SMS" ("envoyez STOP par SMS au 36111"). That is the whole set: "STOP aux prix
   fous, infos au 36111", "prix stop! Infos au 36111" or "STOP au numéro 36111" do not count.
   Words before STOP ("Envoyez", "Reply", "Text", "Désinscription :") do not matter, so they
-  need no place in the set.
+  need no place in the set; a word that makes STOP a noun or a compound written with a space
+  does ("Soldes non stop au 36111", "Bus stop 36111", "le stop au 36111": the mention is added).
 - Order: STOP first, as in every mention we append. "36111 : STOP" is not counted: that is not
   how the instruction is written, and reading backwards would count texts such as "Infos au
   36111 : stop aux prix fous !".
@@ -190,7 +191,38 @@ def has_stop_mention(text: str, stop_number: str) -> bool:
     # as "ſ", to the ASCII letter): most bodies have no STOP and skip the regex scan.
     if "stop" not in text.casefold():
         return False
-    return _instruction(stop_number).search(text) is not None
+    return any(
+        not _names_a_thing(text, match.start())
+        for match in _instruction(stop_number).finditer(text)
+    )
+
+
+# Words that make the STOP after them a noun or a compound written with a space: "Soldes non
+# stop au 36111", "Bus stop 36111", "le stop au 36111". Hand-written: a guard list, like the
+# reply classifier's; instruction words ("Répondez", "Reply") and any sentence end stay fine.
+# Not "a": smart encoding turns "À" (as in "À STOP au 36111") into it.
+# fmt: off
+_NOUN_MAKERS: Final = frozenset({
+    "non", "nonstop", "sans", "bus", "pit", "truck", "full", "one", "last", "next", "first",
+    "final", "the", "an", "this", "that", "your", "my", "our", "their", "le", "la", "les",
+    "un", "une", "ce", "cet", "cette", "mon", "ton", "son", "notre", "votre", "nos", "vos",
+    "leur", "leurs", "du", "des", "dernier", "dernière", "prochain", "prochaine", "premier",
+    "première", "au", "aux",
+})
+# fmt: on
+# The last word before STOP, on the same line, with only blanks between (and the characters
+# smart encoding deletes, anywhere: "AU\u200b STOP" is sent as "AU STOP").
+_WORD_BEFORE: Final = re.compile(
+    rf"((?:\w|[{_INVISIBLE}])*\w(?:\w|[{_INVISIBLE}])*)(?:[^\S\r\n]|[{_INVISIBLE}])+\Z"
+)
+_INVISIBLES: Final = re.compile(f"[{_INVISIBLE}]")
+
+
+def _names_a_thing(text: str, start: int) -> bool:
+    """Whether the STOP at ``start`` follows a word that makes it a noun ("non stop"), on the
+    same line (a line break, like punctuation, ends what comes before)."""
+    word = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    return word is not None and _INVISIBLES.sub("", word.group(1)).casefold() in _NOUN_MAKERS
 
 
 @lru_cache(maxsize=256)
@@ -210,11 +242,14 @@ def longest_mention(language: str, stop_number: str) -> str:
 
 
 def append_mention(body: str, mention: str) -> str:
-    """``body`` + one space + ``mention``; no space after a line break or an empty body."""
+    """``body`` + one space + ``mention``; no space after a line break or an empty body, a line
+    break after a word that would make the STOP a noun ("... non" + "STOP au 36111")."""
     # Only a text ending in a blank has anything to trim: skip the regex scan otherwise.
     trimmed = _TRAILING_BLANKS.sub("", body) if body[-1:].isspace() else body
     if not trimmed or trimmed.endswith(("\n", "\r")):
         return trimmed + mention
+    if _names_a_thing(f"{trimmed} {mention}", len(trimmed) + 1):
+        return f"{trimmed}\n{mention}"
     return f"{trimmed} {mention}"
 
 

@@ -44,8 +44,15 @@ Brand = Annotated[
 VarValue = str | int | float | bool | None
 
 
+# YYYY-MM-DDThh:mm, the start of an ISO-8601 extended date-time (pydantic checks the rest).
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
 def _iso_only(value: Any) -> Any:
-    # pydantic would read a number as a Unix time: the contract says ISO-8601 with an offset.
+    # pydantic would read a number, or a string of digits ("20261225", "1798200000"), as a
+    # Unix time: the contract says an ISO-8601 date-time with an offset.
+    if isinstance(value, str) and not _ISO_DATE_TIME.match(value.strip()):
+        raise ValueError("must be an ISO-8601 date-time with an offset (2026-12-24T18:00:00+01:00)")
     if isinstance(value, int | float):
         raise ValueError("must be an ISO-8601 date-time with an offset, not a number")
     return value

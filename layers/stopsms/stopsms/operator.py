@@ -49,10 +49,12 @@ def _state(item: ContactState, settings: Settings) -> dict[str, Any]:
         "source": item.source,
     }
     if item.status == contacts.OPTED_IN:
-        # The consent lapses when its proof expires (stopsms.retention).
-        shown["relied_on_until"] = (
-            item.status_at + timedelta(days=settings.retention_days)
-        ).isoformat()
+        # The consent lapses when its proof expires (stopsms.retention), at the latest when
+        # the proof written then does (RetentionDays raised since).
+        until = item.status_at + timedelta(days=settings.retention_days)
+        if item.proof_expires_at is not None:
+            until = min(until, item.proof_expires_at)
+        shown["relied_on_until"] = until.isoformat()
     return shown
 
 
@@ -201,7 +203,7 @@ class ImportResult:
     lines: int = 0  # data lines read (blank lines aside)
     imported: int = 0
     in_force: int = 0  # already opted out for that scope: nothing to do
-    superseded: int = 0  # the person decided again later (a START): kept out, not imported
+    superseded: int = 0  # the person decided again later (a START): proof kept, state stands
     refused: list[str] = field(default_factory=list)  # "line N: reason"
     ignored_columns: tuple[str, ...] = ()
     interrupted: str | None = None  # where and why the import stopped before the end
@@ -247,7 +249,8 @@ def import_optouts(
 
     Every data line ends imported, already in force (the number is opted out for that scope:
     judged by the suppression state, not by past imports), superseded (a later opt-in of the
-    person stands; nothing is written) or refused with its line number and reason. A line
+    person stands: the proof is kept, and the opt-out is in force again if that opt-in
+    lapses) or refused with its line number and reason. A line
     that cannot be read (not UTF-8, an unbalanced quote) is refused on its own. Rows are
     written 50 to a transaction (evidence and state together), so an interruption loses
     nothing: the result says where it stopped, and a second run completes the rest.
@@ -281,9 +284,10 @@ def import_optouts(
             if len(pending) == ROWS_PER_READ:
                 _flush(pending, result)
         _flush(pending, result)
-    except Exception as error:  # report what was done; a re-run completes the rest
+    except (Exception, KeyboardInterrupt) as error:  # report what was done, even on Ctrl-C
         first = pending[0].line if pending else "the end"
-        result.interrupted = f"line {first} ({clients.error_code(error)})"
+        why = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else clients.error_code(error)
+        result.interrupted = f"line {first} ({why})"
     return result
 
 
@@ -346,7 +350,10 @@ def _import_row(
     # An export says which evidence its state points to, none included: kept as it is, so
     # the import of an export exports the same again (the import's own evidence is stored).
     reference = (given or None) if "evidence_key" in columns else key
-    original = cell("source")[:512]
+    # Free text, kept as written (an export imported elsewhere exports the same again).
+    index = columns.get("source")
+    written = cells[index] if index is not None and index < len(cells) else ""
+    original = written[:512] if written.strip() else ""
     proof: dict[str, Any] = {"file_line": line, "import": source}
     if original:
         proof["original_source"] = original
@@ -389,6 +396,7 @@ def _flush(rows: list[_Row], result: ImportResult) -> None:
                 result.in_force += 1
                 rows.remove(row)
             elif state is not None and state.status_at > row.opt_out.state.status_at:
+                _superseded(row)
                 result.superseded += 1
                 rows.remove(row)
             else:
@@ -406,6 +414,14 @@ def _flush(rows: list[_Row], result: ImportResult) -> None:
                 # Refused rows stay in ``rows``: decided again on a fresh read.
     if rows:
         raise RuntimeError("rows kept changing under the import")
+
+
+def _superseded(row: _Row) -> None:
+    """An opt-out a later opt-in replaced: its proof is kept, and it is the opt-out in force
+    again once that opt-in lapses (``contacts.replaced_opt_out``). Rare: written one by one."""
+    with contextlib.suppress(AlreadyExists):  # an earlier run kept it
+        evidence.append(row.opt_out.evidence)
+    contacts.replaced_opt_out(row.key[0], row.key[1], row.opt_out.state.status_at)
 
 
 def _instant(text: str, now: datetime, column: str) -> datetime | None:

@@ -188,10 +188,11 @@ def mask(value: object) -> str:
     return f"+{cc}{stars}{visible}" if cc else f"{stars}{visible}"
 
 
-# A digit, then at least five more, with up to two separators between two digits (any
+# A digit, then at least five more, with up to four separators between two digits (any
 # character that is not a letter, a digit or a list delimiter: spaces of every width,
-# hyphens of every kind, dots, slashes, underscores...): anything this long could be a number.
-_DIGIT_RUN = re.compile(r"\+?\d(?:(?:[^\w,;:|]|_){0,2}\d){5,}")
+# hyphens of every kind, dots, slashes, underscores... "06 - 33 - 44" spaces its digits with
+# three): anything this long could be a number.
+_DIGIT_RUN = re.compile(r"\+?\d(?:(?:[^\w,;:|]|_){0,4}\d){5,}")
 
 
 def redact(text: str) -> str:

@@ -44,8 +44,9 @@ SNS and Lambda may deliver a reply twice, and an invocation may crash half-way a
    carry another SNS timestamp), so every later step writes the same keys;
 3. evidence is a conditional put (``AlreadyExists`` on repeat); for a STOP it is written in one
    transaction with the campaign's ``opt_outs + 1``, so the counter grows exactly once;
-4. the contact state is a conditional put: the same opt-out at the same instant is a no-op,
-   the same opt-in at the same instant is refused as stale (already applied);
+4. the contact state is a conditional put: the same decision at the same instant is written
+   again, so a retry redoes the follow-ups (an opt-in taken off the AWS list by the retry of
+   an attempt that died before);
 5. the SMS answer (confirmation or help) is sent last, through its own idempotent function
    keyed on ``inboundMessageId``: a retry never sends it again once it went out. Mirroring to
    the AWS opt-out list comes after the confirmation (AWS would refuse to text a number
@@ -93,7 +94,16 @@ from stopsms.brands import (
     canonical_brand,
     target,
 )
-from stopsms.dal import campaigns, contacts, deliveries, evidence, inbound, stop_numbers, tables
+from stopsms.dal import (
+    answers,
+    campaigns,
+    contacts,
+    deliveries,
+    evidence,
+    inbound,
+    stop_numbers,
+    tables,
+)
 from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent, StopSmsError
 from stopsms.keywords import Classification, Intent, Scope
@@ -304,7 +314,8 @@ def _process(*, reply: dict[str, Any]) -> dict[str, Any]:
     # to stop in words StopSMS cannot safely read on its own ("Aide, comment me désabonner ?").
     if reason := outcome.get("review") or keywords.review_reason(reply["body"], classification):
         per_scope = classification.intent in (Intent.OPT_OUT, Intent.OPT_IN)
-        _review(reply, _key(reply, at, about.scopes[0] if per_scope else None, about), reason)
+        scope = outcome.pop("review_scope", about.scopes[0]) if per_scope else None
+        _review(reply, _key(reply, at, scope, about), reason)
         outcome["review"] = reason
     metrics.add_metric(name=f"Replies.{outcome['intent']}", unit=MetricUnit.Count, value=1)
     return {
@@ -321,6 +332,9 @@ def _target(settings: Settings, reply: dict[str, Any], classification: Classific
     """The brands this reply concerns (``stopsms.brands``): read only what the rule needs."""
     previous = reply["previous_message_id"]
     campaign_id = deliveries.campaign_for_message(previous) if previous else None
+    if previous and campaign_id is None:
+        # A reply to our confirmation or HELP answer concerns the campaign that answer was about.
+        campaign_id = answers.campaign_answered(previous)
     if previous and campaign_id is None:
         # A STOP seconds after the SMS may come before its MessageId is written (the sender
         # writes them by pages as it sends) or indexed: look once more before falling back
@@ -361,6 +375,7 @@ def _opt_out(
     phone: str = reply["phone"]
     counted = False
     applied: list[str] = []
+    crossed: list[str] = []
     for scope in about.scopes:
         record = _evidence(settings, reply, "opt_out", scope, at, classification, about)
         try:
@@ -379,17 +394,22 @@ def _opt_out(
                 "Opt-out older than the stored state: evidence kept only",
                 extra={**log, "scope": scope},
             )
+            crossed.append(scope)
             continue
         applied.append(scope)
     outcome: dict[str, Any] = {"intent": "opt_out", "applied": applied, "counted": counted}
+    if crossed:
+        # A STOP that a later decision crossed, for one brand or all, deserves a human look.
+        shown = "every brand" if crossed == [GLOBAL_SCOPE] else ", ".join(crossed)
+        outcome["review"] = f"stop not applied to {shown}: a later decision is stored"
+        outcome["review_scope"] = crossed[0]
     if not applied:
-        # A STOP that changes nothing deserves a human look (a START crossed it?).
-        return {**outcome, "review": "stop not applied: a later decision is stored"}
+        return outcome
     logger.info("Opted out", extra={**log, "applied": applied})
     # From here on the opt-out is in force: the follow-ups below never fail the reply.
     if settings.opt_out_confirmation:
         text = confirmation_text(about.named, about.language)
-        outcome["confirmed"] = _answer(settings, reply, "opt_out_confirmation", text)
+        outcome["confirmed"] = _answer(settings, reply, "opt_out_confirmation", text, about)
     if settings.mirror_opt_outs and GLOBAL_SCOPE in applied:  # the AWS list is not per brand
         outcome["mirrored"] = optout_list.mirror(settings, phone, optout_list.ADD)
     return outcome
@@ -409,12 +429,16 @@ def _opt_in(
         _keep(record)
         try:
             contacts.apply(
-                reply["phone"], scope, "opted_in", at, source=SOURCE, evidence_key=record.event_key
+                reply["phone"],
+                scope,
+                "opted_in",
+                at,
+                source=SOURCE,
+                evidence_key=record.event_key,
+                proof_expires_at=record.expires_at,
             )
-        except StaleEvent:
-            # Either this very opt-in was applied by an earlier attempt, or a later decision
-            # exists.
-            logger.info("Opt-in already applied or older than the stored state", extra=log)
+        except StaleEvent:  # a later decision exists (a retry of this one is re-applied)
+            logger.info("Opt-in older than the stored state", extra=log)
             continue
         applied.append(scope)
     outcome: dict[str, Any] = {"intent": "opt_in", "applied": applied}
@@ -434,7 +458,7 @@ def _help(
 ) -> dict[str, Any]:
     _keep(_evidence(settings, reply, "help", _brand_label(about), at, classification, about))
     text = help_text(about.named, reply["destination_number"], about.language)
-    return {"intent": "help", "answered": _answer(settings, reply, "help", text)}
+    return {"intent": "help", "answered": _answer(settings, reply, "help", text, about)}
 
 
 # --- evidence -------------------------------------------------------------------------------
@@ -523,7 +547,9 @@ def _review(reply: dict[str, Any], event_key: str, reason: str) -> None:
 # --- follow-ups: answers and the AWS opt-out list -------------------------------------------
 
 
-def _answer(settings: Settings, reply: dict[str, Any], purpose: str, text: str) -> bool:
+def _answer(
+    settings: Settings, reply: dict[str, Any], purpose: str, text: str, about: Target
+) -> bool:
     """Send one TRANSACTIONAL SMS back from the number the person wrote to, at most once.
 
     Never raises: the reply's own work is done, a failed answer is logged and counted."""
@@ -534,6 +560,8 @@ def _answer(settings: Settings, reply: dict[str, Any], purpose: str, text: str) 
         "purpose": purpose,
         "text": text,
     }
+    if about.basis == "campaign" and about.campaign_id:  # a reply to this answer is about it too
+        message["about_campaign"] = about.campaign_id
     log = {"inbound_message_id": reply["inbound_message_id"], "phone": mask(reply["phone"])}
     try:
         send = _once(_send, settings, data="message", prefix="stopsms.inbound-answer")
@@ -571,6 +599,15 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
         extra={**log, "purpose": message["purpose"], "message_id": response.get("MessageId")},
     )
     metrics.add_metric(name="RepliesAnswered", unit=MetricUnit.Count, value=1)
+    if message.get("about_campaign") and response.get("MessageId"):
+        try:
+            until = datetime.now(UTC) + timedelta(days=get_settings().retention_days)
+            answers.record(response["MessageId"], message["about_campaign"], until)
+        except Exception as error:  # it went out: raising would send it again on retry
+            # A reply to it then falls back on the stop number's brands.
+            logger.warning(
+                "Answer's campaign not recorded", extra={**log, "error": clients.error_code(error)}
+            )
     return {"sent": True, "message_id": response.get("MessageId")}
 
 

@@ -284,6 +284,7 @@ class SendBatch:
                     ),
                     enforce_consent=self.settings.consent_policy == "enforce",
                     consent_since=consent_since(at, self.settings.retention_days),
+                    at=at,
                 )
                 if block is not None:
                     # An erased number is recorded under its stand-in: never written again.

@@ -17,7 +17,16 @@ from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
 from stopsms.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
 from stopsms.errors import StaleEvent
 
-__all__ = ["GLOBAL_SCOPE", "OPTED_IN", "OPTED_OUT", "apply", "lookup", "preference", "state_of"]
+__all__ = [
+    "GLOBAL_SCOPE",
+    "OPTED_IN",
+    "OPTED_OUT",
+    "apply",
+    "lookup",
+    "preference",
+    "replaced_opt_out",
+    "state_of",
+]
 
 
 def apply(
@@ -28,16 +37,28 @@ def apply(
     *,
     source: str,
     evidence_key: str | None = None,
+    proof_expires_at: datetime | None = None,
 ) -> None:
     """Record ``status`` for (phone, scope) unless a later decision is already stored.
 
-    On a tie the opt-out wins: when in doubt, do not send. Raises ``StaleEvent`` when refused.
+    On a tie the opt-out wins: when in doubt, do not send. The very same decision again (same
+    instant, same evidence: a retry) is written again, so the caller redoes its follow-ups.
+    Raises ``StaleEvent`` when refused.
+
     An opt-out also sets ``opted_out_at``, which an opt-in leaves in place: once that opt-in
     lapses (retention), the opt-out it replaced is in force again (``stopsms.eligibility``).
+    An opt-out older than a stored opt-in (delivered late, or imported) was replaced by that
+    opt-in all the same: it moves ``opted_out_at`` forward, then is refused as stale.
     """
     condition = ContactState.phone.does_not_exist() | (ContactState.status_at < at)
     if status == OPTED_OUT:
         condition |= ContactState.status_at == at
+    elif evidence_key:
+        condition |= (
+            (ContactState.status_at == at)
+            & (ContactState.status == status)
+            & (ContactState.evidence_key == evidence_key)
+        )
     actions: list[Action] = [
         ContactState.status.set(status),
         ContactState.status_at.set(at),
@@ -50,8 +71,27 @@ def apply(
     ]
     if status == OPTED_OUT:
         actions.append(ContactState.opted_out_at.set(at))
-    if not update_if(ContactState(phone, scope), actions, condition):
-        raise StaleEvent(f"a later decision is stored for scope {scope}")
+    actions.append(
+        ContactState.proof_expires_at.set(proof_expires_at)
+        if proof_expires_at
+        else ContactState.proof_expires_at.remove()
+    )
+    if update_if(ContactState(phone, scope), actions, condition):
+        return
+    if status == OPTED_OUT:
+        replaced_opt_out(phone, scope, at)
+    raise StaleEvent(f"a later decision is stored for scope {scope}")
+
+
+def replaced_opt_out(phone: str, scope: str, at: datetime) -> None:
+    """Date the opt-out a stored, later opt-in replaced: ``at`` if it is more recent than the
+    one known (an opt-out learnt late). Nothing happens when the state is no such opt-in."""
+    condition = (
+        (ContactState.status == OPTED_IN)
+        & (ContactState.status_at > at)
+        & (ContactState.opted_out_at.does_not_exist() | (ContactState.opted_out_at < at))
+    )
+    update_if(ContactState(phone, scope), [ContactState.opted_out_at.set(at)], condition)
 
 
 def lookup(
@@ -80,4 +120,9 @@ def _preference(item: ContactState | None) -> Preference | None:
 
 def preference(item: ContactState) -> Preference:
     """What the eligibility rules read of a stored state."""
-    return Preference(item.status, item.status_at, item.opted_out_at)  # type: ignore[arg-type]
+    return Preference(
+        item.status,  # type: ignore[arg-type]
+        item.status_at,
+        item.opted_out_at,
+        proof_until=item.proof_expires_at,
+    )

@@ -44,6 +44,9 @@ class ContactState(Model):
     # The latest opt-out ever recorded here, kept by a later opt-in: when that opt-in lapses
     # (retention), this opt-out, whose proof never expires, is in force again.
     opted_out_at = UTCDateTimeAttribute(null=True)
+    # When the proof of this opt-in expires (its evidence's TTL): the opt-in lapses then at the
+    # latest, even if RetentionDays was raised since it was written.
+    proof_expires_at = UTCDateTimeAttribute(null=True)
 
 
 class ReviewIndex(GlobalSecondaryIndex["Evidence"]):  # type: ignore[no-untyped-call]
@@ -119,6 +122,9 @@ class Campaign(Model):
     created_at = UTCDateTimeAttribute()
     reason = UnicodeAttribute(null=True)  # why it was refused, or why some were never queued
     source_etag = UnicodeAttribute(null=True)  # ETag of the S3 audience being fanned out
+    # Stand-ins (erasure.erased_key) of numbers erased while this S3 campaign waited: the
+    # fan-out queues them as erased recipients, so their number is never written again.
+    erased = UnicodeSetAttribute(null=True)
 
     deferred_index = DeferredIndex()
 
@@ -133,6 +139,18 @@ class StopNumberUse(Model):
 
     campaign_id = UnicodeAttribute(hash_key=True)  # "stop#<number key>"
     brands = UnicodeSetAttribute()
+
+
+class AnswerSent(Model):
+    """The campaign an automatic answer (confirmation, HELP) was about (``dal.answers``), in
+    ``CampaignsTable`` under ``answer#<its MessageId>``."""
+
+    class Meta:
+        table_name = "CampaignsTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)  # "answer#<MessageId>"
+    answered = UnicodeAttribute()
+    expires_at = TTLAttribute()
 
 
 class MessageIdIndex(GlobalSecondaryIndex["Delivery"]):  # type: ignore[no-untyped-call]
@@ -178,7 +196,14 @@ def copy_with_key[M: Model](
     return type(item)(hash_key, range_key, **(values | changes))
 
 
-MODELS: tuple[type[Model], ...] = (ContactState, Evidence, Campaign, StopNumberUse, Delivery)
+MODELS: tuple[type[Model], ...] = (
+    ContactState,
+    Evidence,
+    Campaign,
+    StopNumberUse,
+    AnswerSent,
+    Delivery,
+)
 
 
 def bind(settings: Settings) -> None:
@@ -188,6 +213,7 @@ def bind(settings: Settings) -> None:
         Evidence: settings.evidence_table,
         Campaign: settings.campaigns_table,
         StopNumberUse: settings.campaigns_table,
+        AnswerSent: settings.campaigns_table,
         Delivery: settings.deliveries_table,
     }
     for model, name in names.items():
