@@ -436,3 +436,16 @@ def test_a_stop_list_saved_as_utf16_says_so_and_imports_nothing(
     assert "line 1 is not UTF-8 (byte 0xFF at character 1): save the file as UTF-8" in out.err
     assert "nothing imported" in out.out
     assert not opted_out(phone(1), "acme")
+
+
+def test_a_cell_ending_with_a_control_character_is_a_refused_line(
+    aws: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python strips U+0085 as a blank: the cells are checked as written
+    source = tmp_path / "stop.csv"
+    source.write_text(f"phone,brand\n{phone(1)},acme\x85\n{phone(2)}\x85,acme\n{phone(3)},acme\n")
+    assert run_import(source) == 1
+    out = capsys.readouterr()
+    assert "line 2: a brand name cannot hold the control character U+0085" in out.err
+    assert "line 3: not a valid phone number (control_character)" in out.err
+    assert "imported 1" in out.out

@@ -317,3 +317,12 @@ def test_raising_retention_never_relies_on_a_proof_already_expired(
     # Then the consent is relied on until its proof expires, and no longer
     assert _blocked(proof.expires_at - timedelta(days=1), enforce=True) is None
     assert _blocked(proof.expires_at + timedelta(days=1), enforce=True) == "no_consent"
+
+
+@pytest.mark.parametrize("char", ["\x85", "\x0b", "\u2028"])
+def test_a_phone_ending_with_a_control_character_is_refused(
+    consent: ModuleType, context: LambdaContext, char: str
+) -> None:
+    body = record("opt_in", T0, phone=f"{PHONE}{char}")
+    assert failed_ids(consent.lambda_handler(sqs_event([body]), context)) != []
+    assert contacts.state_of(PHONE) == []

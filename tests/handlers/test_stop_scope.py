@@ -549,3 +549,34 @@ def test_a_retried_start_takes_the_number_off_the_aws_list(
     assert PHONE not in pipeline.sms.opted_out
     pipeline.publish(campaign_id="acme-1", brand="acme")
     assert len(pipeline.received("acme-1")) == 1
+
+
+# --- fourth adversarial pass ------------------------------------------------------------------
+
+
+def test_a_stopall_crossed_by_a_later_brand_start_waits_for_a_human(pipeline: Pipeline) -> None:
+    # Given acme and globex; the person STARTs acme after a STOPALL, the START processed first
+    consent("acme")
+    consent("globex")
+    pipeline.publish(campaign_id="acme-1", brand="acme")
+    pipeline.publish(campaign_id="globex-1", brand="globex")
+    [acme] = pipeline.received("acme-1")
+    later = MONDAY_10H_PARIS + timedelta(hours=1)
+    pipeline.reply("START", previous=acme["MessageId"], at=later + timedelta(minutes=2))
+    outcome = pipeline.reply("STOPALL", previous=acme["MessageId"], at=later)
+    # Then acme (its START is the later decision) still sends, globex does not, and the STOPALL
+    # waits for a human for acme
+    pipeline.publish(campaign_id="acme-2", brand="acme")
+    pipeline.publish(campaign_id="globex-2", brand="globex")
+    assert (len(pipeline.received("acme-2")), pipeline.received("globex-2")) == (1, [])
+    assert outcome["review"] == "stop not applied to acme: a later decision is stored"
+    [waiting] = list(evidence.to_review())
+    assert waiting.text == "STOPALL"
+
+
+@pytest.mark.parametrize("char", ["\x85", "\x0b", "\u2028", "\u2029", "\x1f"])
+def test_a_brand_ending_with_a_control_character_is_refused(pipeline: Pipeline, char: str) -> None:
+    # Python strips U+0085, U+000B and the line separators as blanks: checked before that
+    consent("acme")
+    assert len(pipeline.publish(campaign_id="controls", brand=f"acme{char}")) == 1
+    assert pipeline.sms.sent == []

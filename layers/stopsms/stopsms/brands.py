@@ -43,6 +43,7 @@ __all__ = [
     "canonical_brand",
     "number_key",
     "parse_brand_map",
+    "refuse_unsafe",
     "reply_numbers",
     "target",
 ]
@@ -90,6 +91,18 @@ def _invisible(char: str) -> bool:
     )
 
 
+def refuse_unsafe(raw: str) -> str:
+    """``raw`` unchanged, or ``ValueError`` if it holds a control character, a bidirectional
+    one or a line separator anywhere (check before any stripping: Python strips U+0085 and
+    U+2028 as blanks)."""
+    unsafe = first_unsafe(raw) or next(
+        (f"U+{ord(c):04X}" for c in raw if unicodedata.category(c) in _LINE_BREAKING), None
+    )
+    if unsafe is not None:  # a bidi override or a line break would reach the SMS text
+        raise ValueError(f"a brand name cannot hold the control character {unsafe}")
+    return raw
+
+
 def canonical_brand(raw: str) -> str:
     """The one spelling of a brand: invisible characters dropped, NFKC, casefolded, outer
     blanks removed.
@@ -97,11 +110,7 @@ def canonical_brand(raw: str) -> str:
     Raises ``ValueError`` for a name that is empty, too long, starts with ``*`` (the scope of
     every brand) or holds control characters (bidirectional overrides included).
     """
-    unsafe = first_unsafe(raw) or next(
-        (f"U+{ord(c):04X}" for c in raw if unicodedata.category(c) in _LINE_BREAKING), None
-    )
-    if unsafe is not None:  # a bidi override or a line break would reach the SMS text
-        raise ValueError(f"a brand name cannot hold the control character {unsafe}")
+    refuse_unsafe(raw)
     # Invisible characters (zero-width space, soft hyphen, variation selectors, fillers...)
     # would make "ac\u00adme" another brand than "acme": they are dropped; blanks of every
     # kind (Braille blank included) are one space.

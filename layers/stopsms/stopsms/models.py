@@ -24,7 +24,13 @@ from pydantic import (
     model_validator,
 )
 
-from stopsms.brands import DEFAULT_BRAND, EVERY_BRAND, MAX_BRAND_CHARS, canonical_brand
+from stopsms.brands import (
+    DEFAULT_BRAND,
+    EVERY_BRAND,
+    MAX_BRAND_CHARS,
+    canonical_brand,
+    refuse_unsafe,
+)
 from stopsms.controls import first_unsafe
 from stopsms.errors import InvalidPhoneNumber, TemplateError
 from stopsms.personalise import placeholders
@@ -39,6 +45,8 @@ Brand = Annotated[
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=MAX_BRAND_CHARS, pattern=r"^[^*\s]"
     ),
+    # Runs before the stripping above (it wraps it): Python strips U+0085, U+2028 as blanks.
+    BeforeValidator(lambda raw: refuse_unsafe(raw) if isinstance(raw, str) else raw),
     AfterValidator(canonical_brand),
 ]
 VarValue = str | int | float | bool | None
@@ -178,9 +186,9 @@ class ConsentRecord(_Contract):
             return self.brand
         return EVERY_BRAND if self.action == "opt_out" else DEFAULT_BRAND
 
-    @field_validator("phone")
+    @field_validator("phone", mode="before")  # before stripping: controls are refused
     @classmethod
-    def _e164(cls, value: str) -> str:
+    def _e164(cls, value: object) -> str:
         try:
             return normalize(value).e164
         except InvalidPhoneNumber as error:

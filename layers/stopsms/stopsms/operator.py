@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from stopsms import clients
-from stopsms.brands import canonical_brand
+from stopsms.brands import canonical_brand, refuse_unsafe
 from stopsms.csvrecords import Record, records
 from stopsms.dal import contacts, evidence, stoplist
 from stopsms.dal.batch import batch_get
@@ -324,18 +324,22 @@ def _import_row(
     default_scope: str,
     now: datetime,
 ) -> _Row:
-    def cell(name: str) -> str:
+    def written(name: str) -> str:
         index = columns.get(name)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    def cell(name: str) -> str:
+        return written(name).strip()
 
     raw = cell("phone")
     if _ERASED.match(raw):
         phone = raw
     else:
         try:
-            phone = normalize(raw).e164
+            phone = normalize(written("phone")).e164  # unstripped: controls are refused
         except InvalidPhoneNumber as error:
             raise ValueError(f"not a valid phone number ({error.reason})") from None
+    refuse_unsafe(written("scope") + written("brand"))  # before stripping, as for campaigns
     scope_cell = cell("scope") or cell("brand")
     scope = GLOBAL_SCOPE if scope_cell == GLOBAL_SCOPE else default_scope
     if scope_cell and scope_cell != GLOBAL_SCOPE:
@@ -351,9 +355,7 @@ def _import_row(
     # the import of an export exports the same again (the import's own evidence is stored).
     reference = (given or None) if "evidence_key" in columns else key
     # Free text, kept as written (an export imported elsewhere exports the same again).
-    index = columns.get("source")
-    written = cells[index] if index is not None and index < len(cells) else ""
-    original = written[:512] if written.strip() else ""
+    original = written("source")[:512] if cell("source") else ""
     proof: dict[str, Any] = {"file_line": line, "import": source}
     if original:
         proof["original_source"] = original

@@ -37,6 +37,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 import phonenumbers
 from phonenumbers import (
@@ -204,15 +205,20 @@ def redact(text: str) -> str:
 # --- parsing helpers ----------------------------------------------------------------------
 
 
+_SEPARATORS: Final = "\u2028\u2029"  # line and paragraph separators: no number holds one
+
+
 def _as_text(raw: object) -> str:
     if raw is None:
         raise InvalidPhoneNumber("empty", "no number given")
     if not isinstance(raw, str):
         raise InvalidPhoneNumber("not_a_number", f"expected a string, got {type(raw).__name__}")
+    # Checked before stripping: Python strips some controls (U+0085, U+000B) as blanks.
+    unsafe = first_unsafe(raw) or next((f"U+{ord(c):04X}" for c in raw if c in _SEPARATORS), None)
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber("empty", "blank number")
-    if (unsafe := first_unsafe(text)) is not None:
+    if unsafe is not None:
         # phonenumbers would skip it; a number carrying NUL or a bidi override is no number.
         raise InvalidPhoneNumber("control_character", f"holds {unsafe}")
     return text

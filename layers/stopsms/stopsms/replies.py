@@ -397,6 +397,16 @@ def _opt_out(
             crossed.append(scope)
             continue
         applied.append(scope)
+    if GLOBAL_SCOPE in applied:
+        # A STOPALL in force all the same leaves a brand's own later opt-in (a START sent after
+        # it, processed first) deciding for that brand: crossed for that brand too.
+        crossed += [
+            state.scope
+            for state in contacts.state_of(phone)
+            if state.scope != GLOBAL_SCOPE
+            and state.status == contacts.OPTED_IN
+            and state.status_at > at
+        ]
     outcome: dict[str, Any] = {"intent": "opt_out", "applied": applied, "counted": counted}
     if crossed:
         # A STOP that a later decision crossed, for one brand or all, deserves a human look.
