@@ -554,8 +554,13 @@ def test_a_retried_start_takes_the_number_off_the_aws_list(
 # --- fourth adversarial pass ------------------------------------------------------------------
 
 
-def test_a_stopall_crossed_by_a_later_brand_start_waits_for_a_human(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("mirror", [False, True], ids=["own_list", "mirrored"])
+def test_a_stopall_crossed_by_a_later_brand_start_waits_for_a_human(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, mirror: bool
+) -> None:
     # Given acme and globex; the person STARTs acme after a STOPALL, the START processed first
+    monkeypatch.setenv("STOPSMS_MIRROR_OPT_OUTS", str(mirror).lower())
+    get_settings.cache_clear()
     consent("acme")
     consent("globex")
     pipeline.publish(campaign_id="acme-1", brand="acme")
@@ -569,6 +574,7 @@ def test_a_stopall_crossed_by_a_later_brand_start_waits_for_a_human(pipeline: Pi
     pipeline.publish(campaign_id="acme-2", brand="acme")
     pipeline.publish(campaign_id="globex-2", brand="globex")
     assert (len(pipeline.received("acme-2")), pipeline.received("globex-2")) == (1, [])
+    assert pipeline.sms.opted_out == set()  # not on the AWS list, which would silence acme
     assert outcome["review"] == "stop not applied to acme: a later decision is stored"
     [waiting] = list(evidence.to_review())
     assert waiting.text == "STOPALL"

@@ -420,7 +420,9 @@ def _opt_out(
     if settings.opt_out_confirmation:
         text = confirmation_text(about.named, about.language)
         outcome["confirmed"] = _answer(settings, reply, "opt_out_confirmation", text, about)
-    if settings.mirror_opt_outs and GLOBAL_SCOPE in applied:  # the AWS list is not per brand
+    # The AWS list is not per brand: only an opt-out for every brand that no brand's own later
+    # opt-in overrides goes there (AWS would refuse that brand's SMS).
+    if settings.mirror_opt_outs and GLOBAL_SCOPE in applied and not crossed:
         outcome["mirrored"] = optout_list.mirror(settings, phone, optout_list.ADD)
     return outcome
 
