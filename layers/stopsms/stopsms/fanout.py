@@ -212,14 +212,7 @@ def prepare(request: CampaignRequest, settings: Settings) -> CampaignRequest:
             "InboundTopic)"
         )
     try:
-        compose(
-            request.body,
-            marketing=request.category.is_marketing,
-            language=request.language,
-            stop_number=request.stop_number,
-            max_segments=request.max_segments,
-            smart_encoding=settings.smart_encoding,
-        )
+        _compose(request, request.body, settings)
     except MessageTooLong as error:
         raise CampaignRefused(f"body: {error} (placeholders counted as written)") from None
     except ValueError as error:
@@ -231,6 +224,18 @@ def prepare(request: CampaignRequest, settings: Settings) -> CampaignRequest:
     return request
 
 
+def _compose(request: CampaignRequest, text: str, settings: Settings) -> None:
+    """Compose ``text`` as this campaign's sender will: MessageTooLong, ValueError if not."""
+    compose(
+        text,
+        marketing=request.category.is_marketing,
+        language=request.language,
+        stop_number=request.stop_number,
+        max_segments=request.max_segments,
+        smart_encoding=settings.smart_encoding,
+    )
+
+
 def too_long(request: CampaignRequest, settings: Settings) -> Callable[[Recipient], str | None]:
     """Why a recipient's final text breaks ``max_segments`` (None when it fits): a problem of
     the whole campaign, found before anyone is queued (contract §2: refused means nothing was
@@ -240,14 +245,7 @@ def too_long(request: CampaignRequest, settings: Settings) -> Callable[[Recipien
 
     def problem(recipient: Recipient) -> str | None:
         try:
-            compose(
-                render(request.body, recipient.vars),
-                marketing=request.category.is_marketing,
-                language=request.language,
-                stop_number=request.stop_number,
-                max_segments=request.max_segments,
-                smart_encoding=settings.smart_encoding,
-            )
+            _compose(request, render(request.body, recipient.vars), settings)
         except MessageTooLong as error:
             return f"with its variables, {error}"
         except (MissingVariable, ValueError):
