@@ -12,7 +12,7 @@ SAM      := $(VENV_SAM)/bin/sam
 # `sam build` looks for the runtime's interpreter (python3.12) on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
 
-.PHONY: help venv demo test unit lint typecheck validate checks build bench schemas clean
+.PHONY: help venv demo test unit lint typecheck validate checks build bench schemas roles clean
 
 help:
 	@echo "make demo      run the whole pipeline locally (embedded AWS emulator)"
@@ -20,6 +20,7 @@ help:
 	@echo "make checks    security checks of template.yaml (cfn-lint, checkov)"
 	@echo "make bench     benchmarks (prints figures)"
 	@echo "make schemas   regenerate schemas/*.schema.json from the models (CI checks them)"
+	@echo "make roles     regenerate the IAM statements the tests enforce from template.yaml"
 
 $(VENV)/.installed: requirements-dev.txt layers/stopsms/requirements.txt
 	@case "$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in \
@@ -57,8 +58,11 @@ typecheck: venv
 unit: venv
 	$(VENV)/bin/pytest -n auto
 
+# The tests run each function with the statements SAM expands from the template: they must
+# be those of this template.
 validate: $(VENV_SAM)/.installed
 	$(SAM) validate --lint --region eu-west-3
+	$(VENV_SAM)/bin/python scripts/expand_roles.py --check
 
 # Exceptions are skip comments next to their resource in template.yaml, each with its reason.
 checks: $(VENV_SAM)/.installed $(VENV_CHECKS)/.installed
@@ -80,6 +84,10 @@ bench: venv
 # The JSON Schemas publishers validate against; tests/unit/test_schemas.py fails when stale.
 schemas: venv
 	$(PY) -m stopsms schemas
+
+# After changing a policy in template.yaml: the statements the tests and `make demo` enforce.
+roles: $(VENV_SAM)/.installed
+	$(VENV_SAM)/bin/python scripts/expand_roles.py
 
 clean:
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

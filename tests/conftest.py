@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from stopsms import clients, replies
 from stopsms.dal import tables
-from stopsms.local import template
+from stopsms.local import iam, template
 from stopsms.local.stack import one_backup_per_transaction
 from stopsms.settings import Settings, get_settings
 
@@ -42,9 +42,17 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replies, "sleep", lambda _seconds: None)
 
 
+ACCOUNT = "123456789012"  # moto's default account
+
+
 @pytest.fixture
 def aws() -> Iterator[template.Stack]:
-    """A fresh emulated account with every resource of the template, and its settings bound."""
+    """A fresh emulated account with every resource of the template, and its settings bound.
+
+    IAM is enforced: a handler loaded with ``load_function`` runs with only its template role
+    (``stopsms.local.iam``); the test's own calls act as an administrator. A refused call fails
+    the test even when the code under test swallowed the error.
+    """
     one_backup_per_transaction()  # moto copies a table per transaction item otherwise
     with mock_aws():
         stack = template.create(
@@ -53,6 +61,8 @@ def aws() -> Iterator[template.Stack]:
                 for name in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")
             }
         )
+        enforcement = iam.Enforcement(template.load(), stack, REGION, ACCOUNT)
+        enforcement.create_users(boto3.client("iam", region_name=REGION))
         env = stack.environment(template.load())
         previous = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
@@ -61,7 +71,9 @@ def aws() -> Iterator[template.Stack]:
         tables.reset_connections()
         tables.bind(get_settings())
         try:
-            yield stack
+            with enforcement.active():
+                yield stack
+            assert not enforcement.refusals, "\n".join(map(str, enforcement.refusals))
         finally:
             for name, value in previous.items():
                 if value is None:

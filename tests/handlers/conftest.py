@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from stopsms.local import iam
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-3"
@@ -29,7 +32,25 @@ def load_function(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
+    module.lambda_handler = with_its_role(name, module.lambda_handler)
     return module
+
+
+def with_its_role(directory: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The handler, run (when IAM is enforced) with only its function's template role, after
+    what Lambda itself does with that role (poll its queue, send to its failure destination)."""
+
+    @functools.wraps(handler)
+    def invoke(event: Any, context: Any) -> Any:
+        enforcement = iam.current()
+        if enforcement is None:
+            return handler(event, context)
+        function = enforcement.function_named(directory)
+        enforcement.invoked_by_lambda(function)
+        with enforcement.acting_as(function):
+            return handler(event, context)
+
+    return invoke
 
 
 def sqs_record(

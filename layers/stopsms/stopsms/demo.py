@@ -41,6 +41,8 @@ STOP_REPLIES = [
 UNCLEAR_REPLY = "Je ne veux pas arrêter, mais moins souvent svp"  # a human decides
 # The demo must run at any hour: the legal window is opened around the clock here only.
 DEMO_WINDOW = "Mon-Sun 00:00-23:59 no-holidays"
+# Who acts, with the template's managed policies: upstream systems publish, operators report.
+PUBLISHER, OPERATOR = "PublisherPolicy", "OperatorPolicy"
 
 
 def _step(title: str) -> float:
@@ -82,19 +84,31 @@ def _batches(items: list[Any], size: int = 10) -> Iterator[list[Any]]:
 
 
 def _publish(stack: LocalStack, queue: str, bodies: list[dict[str, Any]]) -> None:
-    """Publish in batches of 10, letting the functions keep up (as Lambda would)."""
+    """Publish in batches of 10 as a publisher would (``PublisherPolicy``), letting the
+    functions keep up (as Lambda would)."""
     sqs = stack.client("sqs")
     for number, chunk in enumerate(_batches(bodies), start=1):
-        sqs.send_message_batch(
-            QueueUrl=stack.queue(queue),
-            Entries=[{"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(chunk)],
-        )
+        with stack.acting_as(PUBLISHER):
+            sqs.send_message_batch(
+                QueueUrl=stack.queue(queue),
+                Entries=[{"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(chunk)],
+            )
         if number % 20 == 0:
             stack.pump(until_idle=False)
 
 
-def _print_report(campaign_id: str) -> None:
-    print("\n".join("   " + line for line in render_table(report(campaign_id)).splitlines()))
+def _upload(stack: LocalStack, key: str, body: bytes) -> None:
+    """A publisher uploads an audience file."""
+    with stack.acting_as(PUBLISHER):
+        stack.client("s3").put_object(
+            Bucket=stack.stack.buckets["AudienceBucket"], Key=key, Body=body
+        )
+
+
+def _print_report(stack: LocalStack, campaign_id: str) -> None:
+    with stack.acting_as(OPERATOR):
+        table = render_table(report(campaign_id))
+    print("\n".join("   " + line for line in table.splitlines()))
 
 
 def _masked(phone: str) -> str:
@@ -115,19 +129,21 @@ def _broken_file(stack: LocalStack, phones: list[str]) -> list[str]:
         "audience": {"s3_uri": f"s3://{bucket}/flash.csv"},
     }
     before = len(stack.sms.outbox)
-    stack.client("s3").put_object(Bucket=bucket, Key="flash.csv", Body=broken)
+    _upload(stack, "flash.csv", broken)
     _publish(stack, "CampaignQueue", [request])
     stack.pump()
-    refused = report("flash")
+    with stack.acting_as(OPERATOR):
+        refused = report("flash")
     print(f"   {refused['status']}, {len(stack.sms.outbox) - before} SMS sent: {refused['reason']}")
     problems = []
     if refused["status"] != "refused" or len(stack.sms.outbox) != before:
         problems.append("a campaign with a broken file was not refused whole")
     fixed = broken.replace(b"L\xe9a", "Léa".encode())
-    stack.client("s3").put_object(Bucket=bucket, Key="flash.csv", Body=fixed)
+    _upload(stack, "flash.csv", fixed)
     _publish(stack, "CampaignQueue", [request])  # the same campaign_id, once fixed
     stack.pump()
-    sent = report("flash")
+    with stack.acting_as(OPERATOR):
+        sent = report("flash")
     print(f"   fixed and published again under the same id: {sent['status']}, {sent['sent']} sent")
     if sent["sent"] + sum(sent["suppressed"].values()) != len(phones):
         problems.append("the fixed campaign did not reach its whole audience")
@@ -172,9 +188,7 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     _done(started)
 
     started = _step(f"Campaign 'soldes-hiver' (marketing) to an S3 audience of {audience}+ rows")
-    stack.client("s3").put_object(
-        Bucket=stack.stack.buckets["AudienceBucket"], Key="soldes.csv", Body=csv_text.encode()
-    )
+    _upload(stack, "soldes.csv", csv_text.encode())
     _publish(
         stack,
         "CampaignQueue",
@@ -193,7 +207,7 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     )
     stack.pump()
     _done(started, f"({len(sms.outbox)} SMS sent)")
-    _print_report("soldes-hiver")
+    _print_report(stack, "soldes-hiver")
 
     problems += _broken_file(stack, consented[:40])
 
@@ -206,7 +220,8 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     stack.reply(consented[6], UNCLEAR_REPLY)
     print(f"   {_masked(consented[6])} writes {UNCLEAR_REPLY!r}")
     stack.pump()
-    waiting = replies_to_review()
+    with stack.acting_as(OPERATOR):
+        waiting = replies_to_review()
     print(f"   replies waiting for a human (python -m stopsms replies): {len(waiting)}")
     for item in waiting:
         print(f"      {item['text']!r}: {item['reason']}")
@@ -235,7 +250,7 @@ def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
     if reached & set(stoppers):
         problems.append("a STOP replier was reached by the next campaign")
     _done(started)
-    _print_report("soldes-j2")
+    _print_report(stack, "soldes-j2")
 
     started = _step("Transactional message (order shipped) to someone who replied STOP")
     before = len(sms.outbox)
@@ -305,7 +320,17 @@ def run(audience: int = AUDIENCE) -> int:
     with LocalStack(overrides=overrides, quiet=True) as stack:
         print(f"   AWS emulator at {stack.endpoint}, SMS endpoint at {stack.sms.url}")
         print(f"   sending window opened to '{DEMO_WINDOW}' for the demo")
+        print(
+            "   IAM enforced: each function runs with only its template role, publishers with"
+            " PublisherPolicy, the operator with OperatorPolicy"
+        )
         problems = play(stack, audience)
+        refusals = stack.iam.refusals if stack.iam else []
+        print(f"\n== Least privilege: {len(refusals)} call(s) refused under IAM enforcement")
+        for refusal in refusals[:5]:
+            print(f"   {refusal}")
+        if refusals:
+            problems.append("calls were refused under the template's IAM policies")
         if stack.errors:
             print(f"\n{len(stack.errors)} invocation(s) failed; the first:\n{stack.errors[0]}")
             problems.append("function invocations failed")

@@ -2,7 +2,9 @@
 
 ``local up`` starts the stack and keeps feeding the functions until Ctrl-C; it writes the
 endpoints to ``.stopsms-local.json`` so that the other commands (``publish``, ``reply``,
-``outbox``) and the operator commands run with ``--local`` find it.
+``outbox``) and the operator commands run with ``--local`` find it. IAM is enforced there as
+in AWS: operator commands act with ``OperatorPolicy``, ``publish`` with ``PublisherPolicy``,
+and ``reply`` as End User Messaging itself.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import boto3
 from pydantic import ValidationError
 
+from stopsms.local import iam
 from stopsms.models import CampaignRequest, ConsentRecord, describe
 
 STATE = Path(".stopsms-local.json")
@@ -71,10 +74,15 @@ def _up(args: argparse.Namespace) -> int:
     overrides = {"SENDING_WINDOW": args.window} if args.window else {}
     with LocalStack(overrides=overrides) as stack:
         environment = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "STOPSMS_"))}
+        environment.update(stack.credentials("OperatorPolicy"))
         STATE.write_text(
             json.dumps(
                 {
                     "environment": environment,
+                    "credentials": {
+                        "publisher": stack.credentials("PublisherPolicy"),
+                        "service": stack.credentials(iam.ADMIN),
+                    },
                     "queues": stack.stack.queues,
                     "topics": stack.stack.topics,
                     "buckets": stack.stack.buckets,
@@ -96,9 +104,15 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(service: str) -> Any:
+def _client(service: str, acting_as: str) -> Any:
+    """A client of the local stack acting as ``publisher`` or ``service`` (see the module)."""
     use_local()
-    return boto3.session.Session().client(service)  # type: ignore[call-overload]
+    keys = load_state().get("credentials", {}).get(acting_as, {})
+    return boto3.session.Session().client(  # type: ignore[call-overload]
+        service,
+        aws_access_key_id=keys.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=keys.get("AWS_SECRET_ACCESS_KEY"),
+    )
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -110,7 +124,7 @@ def _publish(args: argparse.Namespace) -> int:
         print(f"refused: {describe(error)}")
         return 1
     queue = load_state()["queues"]["CampaignQueue" if args.queue == "campaign" else "ConsentQueue"]
-    response = _client("sqs").send_message(QueueUrl=queue, MessageBody=text)
+    response = _client("sqs", "publisher").send_message(QueueUrl=queue, MessageBody=text)
     print(f"published {response['MessageId']}")
     return 0
 
@@ -136,7 +150,7 @@ def _reply(args: argparse.Namespace) -> int:
     if previous:
         payload["previousPublishedMessageId"] = previous[-1]["MessageId"]
     topic = load_state()["topics"]["InboundTopic"]
-    _client("sns").publish(TopicArn=topic, Message=json.dumps(payload))
+    _client("sns", "service").publish(TopicArn=topic, Message=json.dumps(payload))
     print(f"reply published ({payload['inboundMessageId']})")
     return 0
 

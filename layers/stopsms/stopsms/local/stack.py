@@ -3,7 +3,8 @@
 - a moto server on loopback holds the queues, topic, tables and bucket, created from
   ``template.yaml`` itself (a resource added there appears here without code changes);
 - the fake End User Messaging endpoint records every SMS (``fake_sms``);
-- every function of the template runs in this process, fed the way Lambda feeds it: SQS
+- every function of the template runs in this process with only the permissions of its template
+  role (IAM enforced by the emulator, ``stopsms.local.iam``), fed the way Lambda feeds it: SQS
   batches of the event source's ``BatchSize`` with ``batchItemFailures`` honoured (failed
   messages come back after a visibility timeout, and reach the DLQ after the queue's
   ``maxReceiveCount``), SNS notifications (through a bridge queue subscribed to the topic,
@@ -38,6 +39,7 @@ import boto3
 
 from stopsms import clients
 from stopsms.dal.tables import reset_connections
+from stopsms.local import iam
 from stopsms.local import template as cfn
 from stopsms.local.fake_sms import FakeSms
 from stopsms.settings import get_settings
@@ -110,11 +112,15 @@ class Function:
     handler: Callable[[dict[str, Any], Any], Any]
     timeout_s: int
     quiet: bool = False  # swallow what the function prints (EMF metrics)
+    enforcement: iam.Enforcement | None = None  # run with only its template role
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        if not self.quiet:
-            return self.handler(event, Context(self.name, self.timeout_s))
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.ExitStack() as scope:
+            if self.enforcement is not None:
+                self.enforcement.invoked_by_lambda(self.name)
+                scope.enter_context(self.enforcement.acting_as(self.name))
+            if self.quiet:
+                scope.enter_context(contextlib.redirect_stdout(io.StringIO()))
             return self.handler(event, Context(self.name, self.timeout_s))
 
 
@@ -147,6 +153,7 @@ class LocalStack:
         overrides: dict[str, str] | None = None,
         retry_delay: int = 1,
         quiet: bool = False,
+        enforce_iam: bool = True,
     ) -> None:
         self.root = root
         self.template = cfn.load(root / "template.yaml")
@@ -163,6 +170,11 @@ class LocalStack:
         # SQS and SNS deliver at least once: this share of messages is delivered twice.
         self.duplicates = 0.0
         self.rng = random.Random(7)  # noqa: S311 - duplicated deliveries, not secrets
+        # Each function runs with only its template role; the stack's own calls (set-up,
+        # polling, the phone network's replies) act as an administrator.
+        self.enforce_iam = enforce_iam
+        self.iam: iam.Enforcement | None = None
+        self._scope = contextlib.ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -186,6 +198,10 @@ class LocalStack:
             {s: self.client(s) for s in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")},
             self.template,
         )
+        if self.enforce_iam:
+            self.iam = iam.Enforcement(self.template, self.stack, REGION, ACCOUNT)
+            self.iam.create_users(self.client("iam"))
+            self._scope.enter_context(self.iam.active())
         env = self.stack.environment(self.template)
         env.update({f"STOPSMS_{k}": v for k, v in self.overrides.items()})
         if self.quiet:
@@ -197,6 +213,7 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        self._scope.close()
         self.sms.stop()
         if self.server is not None:
             self.server.stop()
@@ -223,6 +240,22 @@ class LocalStack:
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
 
+    def acting_as(self, principal: str) -> contextlib.AbstractContextManager[None]:
+        """Calls of this process made as one of the template's principals (``PublisherPolicy``,
+        ``OperatorPolicy``…) while IAM is enforced."""
+        if self.iam is None:
+            return contextlib.nullcontext()
+        return self.iam.acting_as(principal)
+
+    def credentials(self, principal: str) -> dict[str, str]:
+        """AWS_* variables for another process acting as ``principal`` (the CLI with --local)."""
+        if self.iam is None:
+            return {}
+        keys = self.iam.principals[principal].credentials
+        if keys is None:
+            raise RuntimeError("the stack's IAM users are not created yet")
+        return {"AWS_ACCESS_KEY_ID": keys.access_key, "AWS_SECRET_ACCESS_KEY": keys.secret_key}
+
     def client(self, service: str) -> Any:
         return boto3.session.Session().client(  # type: ignore[call-overload]
             service,
@@ -244,7 +277,9 @@ class LocalStack:
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         timeout = int(properties.get("Timeout", globals_.get("Timeout", 3)))
-        return Function(name, getattr(module, attribute), timeout, quiet=self.quiet)
+        return Function(
+            name, getattr(module, attribute), timeout, quiet=self.quiet, enforcement=self.iam
+        )
 
     def _wire_functions(self) -> None:
         sqs = self.client("sqs")
@@ -303,6 +338,10 @@ class LocalStack:
 
         Returns the number of invocations. Raises TimeoutError if work never settles.
         """
+        with self.acting_as(iam.ADMIN):  # Lambda's pollers, not whoever called
+            return self._pump(until_idle, timeout_s, max_invocations)
+
+    def _pump(self, until_idle: bool, timeout_s: float, max_invocations: int | None) -> int:
         sqs = self.client("sqs")
         deadline = time.monotonic() + timeout_s
         invocations = 0
