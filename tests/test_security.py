@@ -26,10 +26,11 @@ ALARM_TARGET = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "A
 
 # Resources that are not the stack's, written as ARN patterns, and why.
 SERVICE_SCOPED_RESOURCES = {
-    # End User Messaging: the origination identity (phone number, sender ID, pool) and the
-    # opt-out list are chosen per message and are not resources of this stack. Scoped to
-    # this account and region.
+    # End User Messaging: the origination identity (phone number, sender ID, pool) is chosen
+    # per message and is not a resource of this stack. Scoped to this account and region.
     "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:*",
+    # The opt-out list the stack mirrors to: a parameter, not a resource of this stack.
+    "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:opt-out-list/${OptOutListName}",
 }
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 

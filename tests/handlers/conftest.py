@@ -47,8 +47,12 @@ def with_its_role(directory: str, handler: Callable[..., Any]) -> Callable[..., 
             return handler(event, context)
         function = enforcement.function_named(directory)
         enforcement.invoked_by_lambda(function)
-        with enforcement.acting_as(function):
-            return handler(event, context)
+        try:
+            with enforcement.acting_as(function):
+                return handler(event, context)
+        except Exception:
+            enforcement.failed_in_lambda(function)
+            raise
 
     return invoke
 

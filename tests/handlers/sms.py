@@ -1,5 +1,8 @@
 """A recording stand-in for the ``pinpoint-sms-voice-v2`` client.
 
+Each call is authorised as the acting principal when IAM is enforced (``stopsms.local.iam``),
+as End User Messaging would: a function whose role lacks ``sms-voice:SendTextMessage`` fails.
+
 moto does not implement End User Messaging SMS. For single sequences botocore's Stubber is
 used directly; for whole batches (sent concurrently, in no fixed order) this fake validates
 every call against the real service model, as Stubber does, and records it. It keeps an
@@ -16,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
+
+from stopsms.local import iam
 
 _MODEL = (
     boto3.session.Session()
@@ -43,6 +48,9 @@ class FakeSms:
 
     def _call(self, operation: str, params: dict[str, Any]) -> None:
         validate_parameters(params, _MODEL.operation_model(operation).input_shape)
+        # No botocore client carries this call: authorise it as the acting principal here.
+        if (enforcement := iam.current()) is not None:
+            enforcement.authorise("sms-voice", operation, params)
         with self._lock:
             self.calls.append((operation, params))
 

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from stopsms.dal import campaigns
 from stopsms.local import iam
 from stopsms.local.template import Stack
 from tests.handlers.conftest import LambdaContext, load_function, sqs_event
@@ -141,6 +142,33 @@ def test_moto_refuses_an_action_the_policy_does_not_grant(
     assert refusal.startswith("PublisherPolicy: Scan refused (emulator: ")
 
 
+def test_a_refusal_looks_like_the_services_own(aws: Stack) -> None:
+    # An audience in a bucket the campaign role cannot read: S3 answers 403 AccessDenied, and
+    # the campaign is refused at once as in AWS (not retried as a transient failure).
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(
+        Bucket="publishers-own-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    s3.put_object(Bucket="publishers-own-bucket", Key="a.csv", Body=b"phone\n+33612345678\n")
+    request = {
+        "campaign_id": "elsewhere",
+        "category": "transactional",
+        "brand": "acme",
+        "body": "Votre colis arrive",
+        "audience": {"s3_uri": "s3://publishers-own-bucket/a.csv"},
+    }
+    load_function("campaign").lambda_handler(sqs_event([request], "CampaignQueue"), LambdaContext())
+    stored = campaigns.get("elsewhere")
+    assert stored is not None
+    assert stored.status == "refused"
+    assert "access denied" in str(stored.reason)
+    [refusal] = take_refusals()
+    assert refusal == (
+        "CampaignFunction: GetObject refused "
+        "(s3:GetObject on arn:aws:s3:::publishers-own-bucket/a.csv)"
+    )
+
+
 @pytest.mark.parametrize(
     ("service", "operation", "params", "expected"),
     [
@@ -194,6 +222,37 @@ def test_moto_refuses_an_action_the_policy_does_not_grant(
             ["s3:GetObject audiencebucket/a.csv", "kms:Decrypt key/DataKey"],
         ),
         (
+            "s3",
+            "GetObject",
+            {"Bucket": "audiencebucket", "Key": "a.csv", "VersionId": "v1"},
+            ["s3:GetObjectVersion audiencebucket/a.csv", "kms:Decrypt key/DataKey"],
+        ),
+        (
+            "s3",
+            "PutObject",
+            {"Bucket": "audiencebucket", "Key": "a.csv", "Tagging": "team=crm"},
+            [
+                "s3:PutObject audiencebucket/a.csv",
+                "s3:PutObjectTagging audiencebucket/a.csv",
+                "kms:GenerateDataKey key/DataKey",
+            ],
+        ),
+        (
+            "sms-voice",
+            "SendTextMessage",
+            {"OriginationIdentity": "phone-1234", "ConfigurationSetName": "stopsms"},
+            [
+                "sms-voice:SendTextMessage phone-number/phone-1234",
+                "sms-voice:SendTextMessage configuration-set/stopsms",
+            ],
+        ),
+        (
+            "sms-voice",
+            "SendTextMessage",
+            {"OriginationIdentity": "pool-9"},
+            ["sms-voice:SendTextMessage pool/pool-9"],
+        ),
+        (
             "sms-voice",
             "PutOptedOutNumber",
             {"OptOutListName": "Default", "OptedOutNumber": "+33612345678"},
@@ -209,7 +268,15 @@ def test_what_a_request_needs(
 
 
 def _tail(arn: str) -> str:
-    for marker in (":table/", ":key/", ":opt-out-list/", ":::"):
+    for marker in (
+        ":table/",
+        ":key/",
+        ":opt-out-list/",
+        ":phone-number/",
+        ":configuration-set/",
+        ":pool/",
+        ":::",
+    ):
         if marker in arn:
             return (
                 arn.split(marker, 1)[1] if marker == ":::" else marker[1:] + arn.split(marker, 1)[1]

@@ -21,7 +21,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from stopsms import clients, erasure, fanout, sending
+from stopsms import clients, erasure, fanout, replies, sending
 from stopsms.answers import confirmation_text, help_text
 from stopsms.cli import main
 from stopsms.dal import campaigns, contacts, evidence
@@ -40,23 +40,43 @@ from tests.handlers.conftest import (
 from tests.handlers.sms import FakeSms, client_error
 
 # principal -> {"<action> on <resource>" (a line of ``Enforcement.unused``): why it is granted}
+# Outputs of the stack are read with DescribeStacks (README, "Permissions").
+_OUTPUTS = (
+    "the README has them read the stack's outputs (queue URLs, table names, the secret); the"
+    " emulated resources belong to no CloudFormation stack, so no test describes one"
+)
+_ANY_IDENTITY = (
+    "the origination identity (phone number, pool or sender ID) is chosen per message; the"
+    " account and region bound it"
+)
 REASONS: dict[str, dict[str, str]] = {
     "CampaignFunction": {
         "s3:ListBucket on AudienceBucket": "without it S3 answers a missing audience file 403,"
         " not 404 NoSuchKey, and the campaign is refused for the wrong reason (moto answers 404"
         " either way, so no test can show it)",
+        "s3:GetObject on AudienceBucket/*": "any audience file a campaign names (publishers"
+        " choose the keys)",
     },
     "InboundFunction": {
         "dynamodb:GetItem on IdempotencyTable": "Powertools Idempotency reads the record when a"
         " conditional put is refused without returning the item (DynamoDB returns it, so the"
         " tour's duplicated reply never needs the read)",
-        "dynamodb:DeleteItem on IdempotencyTable": "Powertools Idempotency deletes its record"
-        " when the handler raises, so that Lambda's retry runs the reply again",
+        "sms-voice:SendTextMessage on arn:aws:sms-voice:<region>:<account>:*": _ANY_IDENTITY,
     },
+    "SenderFunction": {
+        "sms-voice:SendTextMessage on arn:aws:sms-voice:<region>:<account>:*": _ANY_IDENTITY,
+    },
+    "PublisherPolicy": {
+        "s3:PutObject on AudienceBucket/*": "publishers choose the keys of their audience files",
+        "cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS,
+    },
+    "OperatorPolicy": {"cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS},
+    "AuditorPolicy": {"cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS},
 }
 
 PUBLISHER = "PublisherPolicy"
 OPERATOR = "OperatorPolicy"
+AUDITOR = "AuditorPolicy"
 REGION = "eu-west-3"
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SCHEDULED = json.loads((EVENTS / "scheduler.json").read_text(encoding="utf-8"))
@@ -80,21 +100,18 @@ V = "+33612345608"  # a reply kept for review
 Y = "+33612345609"  # in a previous provider's stop list
 P = "+33612345610"  # throttled through every retry of an invocation: left to SQS
 Z = "+33612345611"  # in an S3 audience deferred on Sunday, erased before it is released
+W = "+33612345612"  # a STOP whose processing crashes until Lambda gives up, then SNS retries
 
 
 class AuthorisedSms(FakeSms):
-    """The fake End User Messaging endpoint, each call authorised first as the acting principal
-    (it is no botocore client, so the enforcement's patch never sees it); ``failing`` lists
-    operations to answer once with an error, in order."""
+    """The fake End User Messaging endpoint (each call authorised as the acting principal);
+    ``failing`` lists operations to answer once with an error, in order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.failing: list[str] = []
 
     def _call(self, operation: str, params: dict[str, Any]) -> None:
-        enforcement = iam.current()
-        if enforcement is not None:
-            enforcement.authorise("sms-voice", operation, params)
         super()._call(operation, params)
         if operation in self.failing:
             self.failing.remove(operation)
@@ -209,8 +226,8 @@ class Tour:
         return result
 
     # -- the operator ------------------------------------------------------------------------
-    def operator(self, *argv: str) -> int:
-        with self.enforcement.acting_as(OPERATOR):
+    def operator(self, *argv: str, acting_as: str = OPERATOR) -> int:
+        with self.enforcement.acting_as(acting_as):
             erasure._key.cache_clear()  # the operator's own process
             return main(list(argv))
 
@@ -445,6 +462,31 @@ def run_the_tour(
     assert "no reply is waiting for review" in capsys.readouterr().out
     assert opted_out(V)
 
+    # A reply whose processing crashes: Powertools forgets its record, Lambda's retries fail
+    # too, and Lambda sends the event to the OnFailure queue; SNS's next delivery completes it
+    crashes = [RuntimeError("Lambda ran out of time")] * 3
+
+    def apply_then_crash(*args: Any, **kwargs: Any) -> Any:
+        applied = original_apply(*args, **kwargs)
+        if crashes:
+            raise crashes.pop()
+        return applied
+
+    original_apply = replies.contacts.apply
+    monkeypatch.setattr(replies.contacts, "apply", apply_then_crash)
+    for _attempt in range(3):
+        with pytest.raises(replies.RepliesFailed):
+            tour.reply("STOP", W)
+        tour.replies -= 1  # the same reply, retried
+    tour.reply("STOP", W)
+    assert opted_out(W)
+
+    # The auditor answers an audit's questions, reading only
+    assert tour.operator("report", "inline-1", acting_as=AUDITOR) == 0
+    assert tour.operator("status", W, acting_as=AUDITOR) == 0
+    assert tour.operator("optouts", "export", "-o", str(exported), acting_as=AUDITOR) == 0
+    assert tour.operator("replies", acting_as=AUDITOR) == 0
+
     # Someone who received SMS asks to be forgotten: their delivery records are re-keyed
     assert tour.received(A, "inline-1")
     assert deliveries_of(A)
@@ -464,28 +506,39 @@ def test_every_permission_is_used_by_some_path_or_has_a_reason(
         run_the_tour(tour, monkeypatch, tmp_path, capsys)
     finally:  # shown even when the tour stopped at a refusal (then it is incomplete)
         with capsys.disabled():
-            print("\nunused permissions after the tour:")
+            print("\nafter the tour, granted but unused, or granted by a pattern:")
             for name in principals:
-                print(f"{name}:")
-                for line in enforcement.unused(name) or ["(none)"]:
-                    print(f"  {line}")
+                lines = enforcement.unused(name) + enforcement.wildcards(name)
+                print(f"{name}:" if lines else f"{name}: (none)")
+                for line in lines:
+                    print(f"  {line}  <- {REASONS.get(name, {}).get(line, 'NO REASON')}")
     assert [str(r) for r in enforcement.refusals] == []
 
-    unused = {name: enforcement.unused(name) for name in principals}
-
+    # Each unused grant, and each grant by a pattern (one use makes it "used" whatever else it
+    # allows), has its reason; no reason is left for a grant that is gone or now used.
+    to_explain = {
+        name: enforcement.unused(name) + enforcement.wildcards(name) for name in principals
+    }
     unexplained = {
         name: [line for line in lines if line not in REASONS.get(name, {})]
-        for name, lines in unused.items()
+        for name, lines in to_explain.items()
     }
     stale = {
-        name: [line for line in reasons if line not in unused.get(name, [])]
+        name: [line for line in reasons if line not in to_explain.get(name, [])]
         for name, reasons in REASONS.items()
     }
     unexplained = {name: lines for name, lines in unexplained.items() if lines}
-    assert not unexplained, "granted, never used by the tour, and no reason in REASONS:\n" + (
+    assert not unexplained, "granted, unused or by a pattern, and no reason in REASONS:\n" + (
         json.dumps(unexplained, indent=4)
     )
     stale = {name: lines for name, lines in stale.items() if lines}
     assert not stale, "in REASONS, but used by the tour or no longer granted:\n" + (
         json.dumps(stale, indent=4)
     )
+
+
+def test_no_permission_is_granted_twice(aws: Stack) -> None:
+    enforcement = iam.current()
+    assert enforcement is not None
+    twice = {name: enforcement.duplicates(name) for name in enforcement.principals}
+    assert {name: lines for name, lines in twice.items() if lines} == {}

@@ -10,6 +10,8 @@ and ``reply`` as End User Messaging itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -22,9 +24,12 @@ import boto3
 from pydantic import ValidationError
 
 from stopsms.local import iam
+from stopsms.local import template as cfn
+from stopsms.local.stack import ACCOUNT, REGION
 from stopsms.models import CampaignRequest, ConsentRecord, describe
 
 STATE = Path(".stopsms-local.json")
+_SCOPE = contextlib.ExitStack()  # this process's principal, for its lifetime
 
 
 def add_commands(commands: Any) -> None:
@@ -63,9 +68,19 @@ def load_state() -> dict[str, Any]:
     return state
 
 
-def use_local() -> None:
-    """Point this process's AWS calls and settings at the running local stack."""
-    os.environ.update(load_state()["environment"])
+def use_local(principal: str = "OperatorPolicy") -> None:
+    """Point this process's AWS calls and settings at the running local stack, acting as
+    ``principal`` of the template. The stack's emulator checks each call's signature and
+    action; this process checks what it cannot (resources, KMS use), as the stack does for
+    its functions."""
+    state = load_state()
+    os.environ.update(state["environment"])
+    if "principals" not in state:
+        return
+    enforcement = iam.Enforcement(cfn.load(), cfn.Stack(**state["stack"]), REGION, ACCOUNT)
+    enforcement.adopt_credentials(state["principals"])
+    _SCOPE.enter_context(enforcement.active(emulator_in_process=False))
+    _SCOPE.enter_context(enforcement.acting_as(principal))
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -74,14 +89,19 @@ def _up(args: argparse.Namespace) -> int:
     overrides = {"SENDING_WINDOW": args.window} if args.window else {}
     with LocalStack(overrides=overrides) as stack:
         environment = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "STOPSMS_"))}
-        environment.update(stack.credentials("OperatorPolicy"))
         STATE.write_text(
             json.dumps(
                 {
                     "environment": environment,
-                    "credentials": {
-                        "publisher": stack.credentials("PublisherPolicy"),
-                        "service": stack.credentials(iam.ADMIN),
+                    "stack": dataclasses.asdict(stack.stack),
+                    "principals": {
+                        name: stack.credentials(name)
+                        for name in (
+                            "OperatorPolicy",
+                            "AuditorPolicy",
+                            "PublisherPolicy",
+                            iam.ADMIN,
+                        )
                     },
                     "queues": stack.stack.queues,
                     "topics": stack.stack.topics,
@@ -93,9 +113,14 @@ def _up(args: argparse.Namespace) -> int:
         )
         print(f"StopSMS is running: AWS emulator {stack.endpoint}, SMS endpoint {stack.sms.url}")
         print(f"State in {STATE}; publish with 'python -m stopsms local publish FILE.json'.")
+        shown = 0
         try:
             while True:
                 stack.pump(until_idle=False)
+                refusals = stack.iam.refusals if stack.iam else []
+                for refusal in refusals[shown:]:  # a function lacking a permission: say so
+                    print(f"refused under the template's IAM policies: {refusal}")
+                shown = len(refusals)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             print("stopping")
@@ -104,15 +129,10 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(service: str, acting_as: str) -> Any:
-    """A client of the local stack acting as ``publisher`` or ``service`` (see the module)."""
-    use_local()
-    keys = load_state().get("credentials", {}).get(acting_as, {})
-    return boto3.session.Session().client(  # type: ignore[call-overload]
-        service,
-        aws_access_key_id=keys.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=keys.get("AWS_SECRET_ACCESS_KEY"),
-    )
+def _client(service: str, principal: str) -> Any:
+    """A client of the local stack acting as ``principal`` (see the module)."""
+    use_local(principal)
+    return boto3.session.Session().client(service)  # type: ignore[call-overload]
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -124,7 +144,7 @@ def _publish(args: argparse.Namespace) -> int:
         print(f"refused: {describe(error)}")
         return 1
     queue = load_state()["queues"]["CampaignQueue" if args.queue == "campaign" else "ConsentQueue"]
-    response = _client("sqs", "publisher").send_message(QueueUrl=queue, MessageBody=text)
+    response = _client("sqs", "PublisherPolicy").send_message(QueueUrl=queue, MessageBody=text)
     print(f"published {response['MessageId']}")
     return 0
 
@@ -150,7 +170,8 @@ def _reply(args: argparse.Namespace) -> int:
     if previous:
         payload["previousPublishedMessageId"] = previous[-1]["MessageId"]
     topic = load_state()["topics"]["InboundTopic"]
-    _client("sns", "service").publish(TopicArn=topic, Message=json.dumps(payload))
+    sns = _client("sns", iam.ADMIN)  # End User Messaging itself publishes the reply
+    sns.publish(TopicArn=topic, Message=json.dumps(payload))
     print(f"reply published ({payload['inboundMessageId']})")
     return 0
 

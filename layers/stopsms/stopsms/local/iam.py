@@ -210,6 +210,9 @@ class Arns:
             "AWS::AccountId": self.account,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "stopsms",
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account}"
+            ":stack/stopsms/local",
         }
         if logical_id in pseudo:
             return pseudo[logical_id]
@@ -287,7 +290,12 @@ def needs(arns: Arns, service: str, operation: str, params: Mapping[str, Any]) -
         bucket = params.get("Bucket", "*")
         key = params.get("Key")
         resource = f"arn:aws:s3:::{bucket}/{key}" if key is not None else f"arn:aws:s3:::{bucket}"
-        found.append(Need(f"s3:{_S3_ACTION.get(operation, operation)}", resource))
+        action = _S3_ACTION.get(operation, operation)
+        if action == "GetObject" and "VersionId" in params:
+            action = "GetObjectVersion"
+        found.append(Need(f"s3:{action}", resource))
+        if action == "PutObject" and "Tagging" in params:
+            found.append(Need("s3:PutObjectTagging", resource))
         resources = {f"arn:aws:s3:::{bucket}"}
     elif service == "secretsmanager":
         resource = arns.secret(params.get("SecretId", "*"))
@@ -302,10 +310,14 @@ def needs(arns: Arns, service: str, operation: str, params: Mapping[str, Any]) -
         if "OptOutListName" in params:
             resource = f"{prefix}:opt-out-list/{params['OptOutListName']}"
         elif identity := params.get("OriginationIdentity"):
-            resource = identity if identity.startswith("arn:") else f"{prefix}:pool/{identity}"
+            resource = identity if identity.startswith("arn:") else f"{prefix}:{_kind(identity)}"
         else:
             resource = f"{prefix}:*"
         found.append(Need(f"sms-voice:{operation}", resource))
+        if configuration_set := params.get("ConfigurationSetName"):
+            found.append(
+                Need(f"sms-voice:{operation}", _configuration_set(prefix, configuration_set))
+            )
         resources = set()
     else:
         found.append(Need(f"{service}:{operation}", "*"))
@@ -317,6 +329,31 @@ def needs(arns: Arns, service: str, operation: str, params: Mapping[str, Any]) -
             if key := arns.key_of.get(resource):
                 found.append(Need(kms_action, key))
     return found
+
+
+def _kind(identity: str) -> str:
+    """The resource an End User Messaging origination identity names (by its ID's form)."""
+    if identity.startswith("pool-"):
+        return f"pool/{identity}"
+    if identity.startswith(("phone-", "+")):
+        return f"phone-number/{identity}"
+    return f"sender-id/{identity}"
+
+
+def _configuration_set(prefix: str, name: str) -> str:
+    return name if name.startswith("arn:") else f"{prefix}:configuration-set/{name}"
+
+
+def _denied(service: str, need: Need) -> tuple[str, int]:
+    """The error code and HTTP status each service answers a refused request with (code that
+    tells "access denied" from a transient failure must see what AWS would send)."""
+    if service == "sqs" and need.action.startswith("kms:"):
+        return "KmsAccessDenied", 400
+    if service in ("s3", "sqs"):
+        return "AccessDenied", 403
+    if service == "sns":
+        return "AuthorizationError", 403
+    return "AccessDeniedException", 400
 
 
 def _permitted(statements: list[dict[str, Any]], need: Need) -> bool:
@@ -395,14 +432,23 @@ class Enforcement:
             key = iam.create_access_key(UserName=principal.name)["AccessKey"]
             principal.credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
+    def adopt_credentials(self, keys: Mapping[str, Mapping[str, str]]) -> None:
+        """The principals' keys, as another process created them (``local up``)."""
+        for name, pair in keys.items():
+            if pair:
+                self.principals[name].credentials = Credentials(
+                    pair["AWS_ACCESS_KEY_ID"], pair["AWS_SECRET_ACCESS_KEY"]
+                )
+
     def function_named(self, directory: str) -> str:
         """The logical ID of the function whose code is ``functions/<directory>/``."""
         return self._functions_by_code[directory]
 
     # -- activity ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def active(self) -> Iterator[Enforcement]:
-        """Every request of this process is signed as its principal and checked."""
+    def active(self, *, emulator_in_process: bool = True) -> Iterator[Enforcement]:
+        """Every request of this process is signed as its principal and checked (and, when
+        the emulator runs in this process, the emulator enforces IAM too)."""
         from moto import settings  # development dependency
         from moto.core.authorization import ActionAuthenticatorMixin
 
@@ -410,8 +456,9 @@ class Enforcement:
         _install_patches()
         previous = (_ACTIVE, settings.INITIAL_NO_AUTH_ACTION_COUNT)
         _ACTIVE = self
-        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-        ActionAuthenticatorMixin.request_count = 0
+        if emulator_in_process:
+            settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+            ActionAuthenticatorMixin.request_count = 0
         try:
             yield self
         finally:
@@ -429,26 +476,31 @@ class Enforcement:
             _ACTING = previous
 
     def invoked_by_lambda(self, function: str) -> None:
-        """What Lambda itself does with a function's role around an invocation: it polls the
-        function's SQS event sources and sends failed events to its ``OnFailure`` queue, both
-        encrypted with the stack's key."""
+        """What Lambda itself does with a function's role before an invocation: it polls the
+        function's SQS event sources (encrypted with the stack's key)."""
         properties = resources_of(self.template, "AWS::Serverless::Function")[function]
         queues = [
             event["Properties"]["Queue"]["Fn::GetAtt"][0]
             for event in properties.get("Events", {}).values()
             if event["Type"] == "SQS"
         ]
+        with self.acting_as(function):
+            for queue in queues:
+                self.authorise("sqs", "ReceiveMessage", {"QueueUrl": self.arns.stack.queues[queue]})
+
+    def failed_in_lambda(self, function: str) -> None:
+        """What Lambda does with the role when an asynchronous invocation fails for good: it
+        sends the event to the function's ``OnFailure`` queue, if it has one."""
+        properties = resources_of(self.template, "AWS::Serverless::Function")[function]
         destination = (
             properties.get("EventInvokeConfig", {})
             .get("DestinationConfig", {})
             .get("OnFailure", {})
             .get("Destination")
         )
-        with self.acting_as(function):
-            for queue in queues:
-                self.authorise("sqs", "ReceiveMessage", {"QueueUrl": self.arns.stack.queues[queue]})
-            if destination:
-                queue = self.arns.stack.queues[destination["Fn::GetAtt"][0]]
+        if destination:
+            queue = self.arns.stack.queues[destination["Fn::GetAtt"][0]]
+            with self.acting_as(function):
                 self.authorise("sqs", "SendMessage", {"QueueUrl": queue})
 
     def authorise(self, service: str, operation: str, params: Mapping[str, Any]) -> None:
@@ -463,13 +515,14 @@ class Enforcement:
             self.refusals.append(
                 Refusal(principal.name, operation, f"{need.action} on {need.resource}")
             )
+            code, status = _denied(service, need)
             error: Any = {
                 "Error": {
-                    "Code": "AccessDeniedException",
+                    "Code": code,
                     "Message": f"{principal.name} is not authorized to perform "
                     f"{need.action} on {need.resource}",
                 },
-                "ResponseMetadata": {"HTTPStatusCode": 400},
+                "ResponseMetadata": {"HTTPStatusCode": status},
             }
             raise ClientError(error, operation)
 
@@ -495,11 +548,33 @@ class Enforcement:
                         lines.append(f"{action} on {self._logical(resource)}")
         return lines
 
+    def wildcards(self, name: str) -> list[str]:
+        """Each grant of the principal's statements whose action or resource is a pattern: one
+        use makes it "used" whatever else it allows, so each needs its own reason."""
+        lines = []
+        for statement in self.principals[name].statements:
+            for action in _as_list(statement["Action"]):
+                for resource in _as_list(statement.get("Resource", "*")):
+                    if "*" in action or "*" in resource:
+                        lines.append(f"{action} on {self._logical(resource)}")
+        return lines
+
+    def duplicates(self, name: str) -> list[str]:
+        """Each action on a resource that more than one statement grants."""
+        granted = Counter(
+            f"{action} on {self._logical(resource)}"
+            for statement in self.principals[name].statements
+            for action in _as_list(statement["Action"])
+            for resource in _as_list(statement.get("Resource", "*"))
+        )
+        return [line for line, count in granted.items() if count > 1]
+
     def _logical(self, resource: str) -> str:
         """An ARN as the template names it (``DeliveriesTable``, ``DataKey``…)."""
         names: dict[str, str] = {
             self.arns.arn(n): n for n in self.arns.template["Resources"] if _has_arn(self.arns, n)
         }
+        names[self.arns.ref("AWS::StackId")] = "AWS::StackId"
         for arn, name in sorted(names.items(), key=lambda item: -len(item[0])):
             if resource == arn:
                 return name

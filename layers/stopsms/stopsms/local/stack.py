@@ -121,7 +121,12 @@ class Function:
                 scope.enter_context(self.enforcement.acting_as(self.name))
             if self.quiet:
                 scope.enter_context(contextlib.redirect_stdout(io.StringIO()))
-            return self.handler(event, Context(self.name, self.timeout_s))
+            try:
+                return self.handler(event, Context(self.name, self.timeout_s))
+            except Exception:
+                if self.enforcement is not None:
+                    self.enforcement.failed_in_lambda(self.name)
+                raise
 
 
 @dataclass
