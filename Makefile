@@ -73,7 +73,8 @@ checks: $(VENV_SAM)/.installed $(VENV_CHECKS)/.installed
 build: $(VENV_SAM)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --region eu-west-3
 
-test: lint typecheck unit validate checks build
+# validate first: it checks that the roles the tests enforce are the template's.
+test: lint typecheck validate unit checks build
 
 demo: venv
 	$(PY) -m stopsms demo

@@ -45,14 +45,8 @@ def with_its_role(directory: str, handler: Callable[..., Any]) -> Callable[..., 
         enforcement = iam.current()
         if enforcement is None:
             return handler(event, context)
-        function = enforcement.function_named(directory)
-        enforcement.invoked_by_lambda(function)
-        try:
-            with enforcement.acting_as(function):
-                return handler(event, context)
-        except Exception:
-            enforcement.failed_in_lambda(function)
-            raise
+        with enforcement.invocation(enforcement.function_named(directory)):
+            return handler(event, context)
 
     return invoke
 

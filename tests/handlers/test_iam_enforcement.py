@@ -286,3 +286,22 @@ def _tail(arn: str) -> str:
 
 def _delivery(recipient: str) -> dict[str, Any]:
     return {"campaign_id": {"S": "c"}, "recipient": {"S": recipient}, "body": {"S": json.dumps({})}}
+
+
+def test_a_secret_named_by_its_name_is_checked_on_its_full_arn(aws: Stack) -> None:
+    arns = enforcement().arns
+    full = aws.secrets["ErasureKey"]
+    for secret_id in ("ErasureKey", full, full.rsplit("-", 1)[0]):
+        [need, _kms] = iam.needs(arns, "secretsmanager", "GetSecretValue", {"SecretId": secret_id})
+        assert need == iam.Need("secretsmanager:GetSecretValue", full)
+
+
+def test_publish_batch_is_authorised_as_publish(aws: Stack) -> None:
+    topic = aws.topics["InboundTopic"]
+    found = iam.needs(enforcement().arns, "sns", "PublishBatch", {"TopicArn": topic})
+    assert [n.action for n in found] == ["sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"]
+
+
+def test_a_policy_with_an_intrinsic_it_cannot_resolve_is_refused(aws: Stack) -> None:
+    with pytest.raises(ValueError, match="Fn::Join"):
+        enforcement().arns.resolve({"Fn::Join": ["", ["arn:", "x"]]})

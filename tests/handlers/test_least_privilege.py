@@ -166,9 +166,7 @@ class Tour:
     # -- Lambda's side -----------------------------------------------------------------------
     @staticmethod
     def invoke(function: ModuleType, event: dict[str, Any]) -> Any:
-        """Each function runs in its own Lambda process: what one caches per process (the
-        erasure key, read with its role) is never another's. Every invocation here is cold."""
-        erasure._key.cache_clear()
+        """An invocation (in a process of its own: ``Enforcement.invocation``)."""
         return function.lambda_handler(event, LambdaContext())
 
     def receive(self, queue: str) -> list[dict[str, Any]]:
@@ -228,7 +226,7 @@ class Tour:
     # -- the operator ------------------------------------------------------------------------
     def operator(self, *argv: str, acting_as: str = OPERATOR) -> int:
         with self.enforcement.acting_as(acting_as):
-            erasure._key.cache_clear()  # the operator's own process
+            erasure.forget_key()  # the operator's own process
             return main(list(argv))
 
     # -- what the phones received ------------------------------------------------------------
@@ -484,6 +482,12 @@ def run_the_tour(
     # The auditor answers an audit's questions, reading only
     assert tour.operator("report", "inline-1", acting_as=AUDITOR) == 0
     assert tour.operator("status", W, acting_as=AUDITOR) == 0
+    # (an auditor may not read the erasure key: status says so, and that is the one refusal)
+    assert [str(r) for r in tour.enforcement.refusals] == [
+        f"{AUDITOR}: GetSecretValue refused (secretsmanager:GetSecretValue on "
+        f"{tour.aws.secrets['ErasureKey']})"
+    ]
+    tour.enforcement.refusals.clear()
     assert tour.operator("optouts", "export", "-o", str(exported), acting_as=AUDITOR) == 0
     assert tour.operator("replies", acting_as=AUDITOR) == 0
 

@@ -48,6 +48,11 @@ def _key(secret_id: str) -> bytes:
     return value.encode()
 
 
+def forget_key() -> None:
+    """Read the key again at its next use (the local stack runs every role in one process)."""
+    _key.cache_clear()
+
+
 def erased_key(e164: str, settings: Settings) -> str:
     """The stand-in of an erased number in every table."""
     digest = hmac.new(_key(settings.erasure_key_secret), e164.encode(), hashlib.sha256)

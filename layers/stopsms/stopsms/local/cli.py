@@ -98,7 +98,6 @@ def _up(args: argparse.Namespace) -> int:
                         name: stack.credentials(name)
                         for name in (
                             "OperatorPolicy",
-                            "AuditorPolicy",
                             "PublisherPolicy",
                             iam.ADMIN,
                         )

@@ -63,6 +63,8 @@ _KMS_USE = {
     ("s3", "UploadPart"): ("kms:Decrypt",),
     ("secretsmanager", "GetSecretValue"): ("kms:Decrypt",),
 }
+# Every DynamoDB request on a table encrypted with a customer managed key.
+_DYNAMODB_KMS_USE = ("kms:Decrypt",)
 # SQS batch operations are authorised as their single form (there is no SendMessageBatch action).
 _SQS_ACTION = {
     "SendMessageBatch": "SendMessage",
@@ -133,7 +135,7 @@ def principals() -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
     document = _roles_document()
     found = {
         name: (
-            role["statements"],
+            [_statement(s) for s in role["statements"]],
             [
                 {"Effect": "Allow", "Action": AWS_MANAGED[arn], "Resource": "*"}
                 for arn in role["managed"]
@@ -141,8 +143,18 @@ def principals() -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
         )
         for name, role in document["functions"].items()
     }
-    found.update({name: (p["statements"], []) for name, p in document["policies"].items()})
+    found.update(
+        {
+            name: ([_statement(s) for s in p["statements"]], [])
+            for name, p in document["policies"].items()
+        }
+    )
     return found
+
+
+def _statement(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """An IAM statement as AWS reads it (``roles.json`` notes the SAM policy it came from)."""
+    return {key: value for key, value in statement.items() if key != "Policy"}
 
 
 class Arns:
@@ -188,9 +200,14 @@ class Arns:
         return f"arn:aws:sqs:{self.region}:{self.account}:{url.rsplit('/', 1)[-1]}"
 
     def secret(self, secret_id: str) -> str:
+        """A secret's full ARN from its ARN, partial ARN or name (IAM checks the full ARN)."""
+        for arn in self.stack.secrets.values():
+            name = arn.split(":secret:", 1)[1].rsplit("-", 1)[0]  # AWS adds "-" + 6 characters
+            if secret_id in (arn, name) or arn.startswith(secret_id + "-"):
+                return arn
         if secret_id.startswith("arn:"):
             return secret_id
-        return self.stack.secrets.get(secret_id, f"secret:{secret_id}")
+        return f"arn:aws:secretsmanager:{self.region}:{self.account}:secret:{secret_id}"
 
     def arn(self, logical_id: str) -> str:
         stack = self.stack
@@ -255,7 +272,10 @@ class Arns:
                     return self.get_att(logical_id, attribute)
                 return self.ref(name)
 
-            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+            resolved = re.sub(r"\$\{([^}!]+)\}", substitute, text)
+            return resolved.replace("${!", "${")  # ${!Literal} is the text ${Literal}
+        if unknown := [key for key in value if key.startswith("Fn::")]:
+            raise ValueError(f"unsupported intrinsic function {unknown[0]} in a policy")
         return {key: self.resolve(item) for key, item in value.items()}
 
 
@@ -303,7 +323,8 @@ def needs(arns: Arns, service: str, operation: str, params: Mapping[str, Any]) -
         resources = {resource}
     elif service == "sns":
         resource = params.get("TopicArn", "*")
-        found.append(Need(f"sns:{operation}", resource))
+        action = "Publish" if operation == "PublishBatch" else operation
+        found.append(Need(f"sns:{action}", resource))
         resources = {resource}
     elif service == "sms-voice":
         prefix = f"arn:aws:sms-voice:{arns.region}:{arns.account}"
@@ -322,9 +343,8 @@ def needs(arns: Arns, service: str, operation: str, params: Mapping[str, Any]) -
     else:
         found.append(Need(f"{service}:{operation}", "*"))
         resources = set()
-    for kms_action in _KMS_USE.get(
-        (service, operation), ("kms:Decrypt",) * (service == "dynamodb")
-    ):
+    default = _DYNAMODB_KMS_USE if service == "dynamodb" else ()
+    for kms_action in _KMS_USE.get((service, operation), default):
         for resource in sorted(resources):
             if key := arns.key_of.get(resource):
                 found.append(Need(kms_action, key))
@@ -332,12 +352,16 @@ def needs(arns: Arns, service: str, operation: str, params: Mapping[str, Any]) -
 
 
 def _kind(identity: str) -> str:
-    """The resource an End User Messaging origination identity names (by its ID's form)."""
+    """The resource an End User Messaging origination identity names. IAM names a phone number
+    by its ID and a sender ID with its country: an E.164 number, a short code or a bare sender
+    ID can only be placed under its kind (the roles grant ``…:*``, which covers them)."""
     if identity.startswith("pool-"):
         return f"pool/{identity}"
-    if identity.startswith(("phone-", "+")):
+    if identity.startswith("phone-"):
         return f"phone-number/{identity}"
-    return f"sender-id/{identity}"
+    if identity.lstrip("+").isdigit():
+        return "phone-number/*"
+    return f"sender-id/{identity}/*"
 
 
 def _configuration_set(prefix: str, name: str) -> str:
@@ -349,6 +373,8 @@ def _denied(service: str, need: Need) -> tuple[str, int]:
     tells "access denied" from a transient failure must see what AWS would send)."""
     if service == "sqs" and need.action.startswith("kms:"):
         return "KmsAccessDenied", 400
+    if service == "sns" and need.action.startswith("kms:"):
+        return "KMSAccessDenied", 400
     if service in ("s3", "sqs"):
         return "AccessDenied", 403
     if service == "sns":
@@ -385,6 +411,8 @@ class Refusal:
 
 
 _ACTIVE: Enforcement | None = None
+# Who acts now: one per process, not a ContextVar, because a function's worker threads (the
+# fan-out's pool) must act as the function too and threads do not inherit a context.
 _ACTING: str | None = None
 _PATCHED = False
 
@@ -474,6 +502,25 @@ class Enforcement:
             yield
         finally:
             _ACTING = previous
+
+    @contextlib.contextmanager
+    def invocation(self, function: str) -> Iterator[None]:
+        """One invocation of ``function`` as Lambda makes it, in a process of its own: the
+        process's caches of what its role reads start empty (else a key another principal read
+        would hide a refusal), Lambda polls the source, the code runs as the role, and a failure
+        goes to the ``OnFailure`` destination."""
+        from stopsms import erasure  # its HMAC key is read once per process
+
+        erasure.forget_key()
+        self.invoked_by_lambda(function)
+        try:
+            with self.acting_as(function):
+                yield
+        except Exception:
+            self.failed_in_lambda(function)
+            raise
+        finally:
+            erasure.forget_key()
 
     def invoked_by_lambda(self, function: str) -> None:
         """What Lambda itself does with a function's role before an invocation: it polls the

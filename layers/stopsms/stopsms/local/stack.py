@@ -117,16 +117,10 @@ class Function:
     def invoke(self, event: dict[str, Any]) -> Any:
         with contextlib.ExitStack() as scope:
             if self.enforcement is not None:
-                self.enforcement.invoked_by_lambda(self.name)
-                scope.enter_context(self.enforcement.acting_as(self.name))
+                scope.enter_context(self.enforcement.invocation(self.name))
             if self.quiet:
                 scope.enter_context(contextlib.redirect_stdout(io.StringIO()))
-            try:
-                return self.handler(event, Context(self.name, self.timeout_s))
-            except Exception:
-                if self.enforcement is not None:
-                    self.enforcement.failed_in_lambda(self.name)
-                raise
+            return self.handler(event, Context(self.name, self.timeout_s))
 
 
 @dataclass
