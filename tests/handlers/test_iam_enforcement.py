@@ -7,6 +7,7 @@ watch the call fail, from moto (signature, action, SQS and S3 resources) and fro
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -36,13 +37,18 @@ def enforcement() -> iam.Enforcement:
 
 
 def without(principal: str, action: str) -> None:
-    """Take ``action`` out of every statement of ``principal`` (for this test only)."""
-    statements = enforcement().principals[principal].statements
-    for statement in statements:
+    """Take ``action`` out of every statement of ``principal`` (for this test only; what moto
+    itself enforces is unchanged, so the refusal comes from ``Enforcement.authorise``)."""
+    granted = enforcement().principals[principal]
+    statements = []
+    for statement in granted.statements:
         actions = (
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
-        statement["Action"] = [a for a in actions if a != action] or ["none:Nothing"]
+        statements.append(
+            {**statement, "Action": [a for a in actions if a != action] or ["none:Nothing"]}
+        )
+    enforcement().principals[principal] = dataclasses.replace(granted, statements=statements)
 
 
 def take_refusals() -> list[str]:

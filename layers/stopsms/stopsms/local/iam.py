@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -382,15 +382,6 @@ def _denied(service: str, need: Need) -> tuple[str, int]:
     return "AccessDeniedException", 400
 
 
-def _permitted(statements: list[dict[str, Any]], need: Need) -> bool:
-    from moto.iam.access_control import IAMPolicy, PermissionResult  # development dependency
-
-    document = json.dumps({"Statement": statements})
-    return IAMPolicy(document).is_action_permitted(need.action, need.resource) == (
-        PermissionResult.PERMITTED
-    )
-
-
 @dataclass
 class Principal:
     name: str
@@ -398,6 +389,27 @@ class Principal:
     managed: list[dict[str, Any]] = field(default_factory=list)  # AWS's (see AWS_MANAGED)
     credentials: Credentials | None = None
     used: Counter[Need] = field(default_factory=Counter)
+
+    def allows(self, need: Need) -> bool:
+        """What moto's own policy evaluator answers for this need."""
+        from moto.iam.access_control import PermissionResult  # development dependency
+
+        answer = self._policy.is_action_permitted(need.action, need.resource)
+        return bool(answer == PermissionResult.PERMITTED)
+
+    @cached_property
+    def _policy(self) -> Any:
+        """Parsed once, not at every request (a principal's statements do not change)."""
+        from moto.iam.access_control import IAMPolicy  # development dependency
+
+        return IAMPolicy(json.dumps({"Statement": self.statements + self.managed}))
+
+    def grants(self) -> Iterator[tuple[str, str]]:
+        """Each (action, resource) pair of its template statements, as written."""
+        for statement in self.statements:
+            for action in _as_list(statement["Action"]):
+                for resource in _as_list(statement.get("Resource", "*")):
+                    yield action, resource
 
 
 @dataclass
@@ -555,9 +567,7 @@ class Enforcement:
         principal = self.principals[_ACTING or ADMIN]
         for need in needs(self.arns, service, operation, params):
             principal.used[need] += 1
-            if principal.name == ADMIN or _permitted(
-                principal.statements + principal.managed, need
-            ):
+            if principal.name == ADMIN or principal.allows(need):
                 continue
             self.refusals.append(
                 Refusal(principal.name, operation, f"{need.action} on {need.resource}")
@@ -581,48 +591,45 @@ class Enforcement:
 
         principal = self.principals[name]
         lines = []
-        for statement in principal.statements:
-            for action in _as_list(statement["Action"]):
-                for resource in _as_list(statement.get("Resource", "*")):
-                    narrow = IAMPolicyStatement(
-                        {"Effect": "Allow", "Action": action, "Resource": resource}
-                    )
-                    if not any(
-                        narrow._check_element_matches("Action", need.action)
-                        and narrow._check_element_matches("Resource", need.resource)
-                        for need in principal.used
-                    ):
-                        lines.append(f"{action} on {self._logical(resource)}")
+        for action, resource in principal.grants():
+            narrow = IAMPolicyStatement({"Effect": "Allow", "Action": action, "Resource": resource})
+            if not any(
+                narrow._check_element_matches("Action", need.action)
+                and narrow._check_element_matches("Resource", need.resource)
+                for need in principal.used
+            ):
+                lines.append(f"{action} on {self._logical(resource)}")
         return lines
 
     def wildcards(self, name: str) -> list[str]:
         """Each grant of the principal's statements whose action or resource is a pattern: one
         use makes it "used" whatever else it allows, so each needs its own reason."""
-        lines = []
-        for statement in self.principals[name].statements:
-            for action in _as_list(statement["Action"]):
-                for resource in _as_list(statement.get("Resource", "*")):
-                    if "*" in action or "*" in resource:
-                        lines.append(f"{action} on {self._logical(resource)}")
-        return lines
+        return [
+            f"{action} on {self._logical(resource)}"
+            for action, resource in self.principals[name].grants()
+            if "*" in action or "*" in resource
+        ]
 
     def duplicates(self, name: str) -> list[str]:
         """Each action on a resource that more than one statement grants."""
         granted = Counter(
             f"{action} on {self._logical(resource)}"
-            for statement in self.principals[name].statements
-            for action in _as_list(statement["Action"])
-            for resource in _as_list(statement.get("Resource", "*"))
+            for action, resource in self.principals[name].grants()
         )
         return [line for line, count in granted.items() if count > 1]
 
-    def _logical(self, resource: str) -> str:
-        """An ARN as the template names it (``DeliveriesTable``, ``DataKey``…)."""
+    @cached_property
+    def _names(self) -> list[tuple[str, str]]:
+        """(ARN, logical ID) of the stack's resources, longest ARN first."""
         names: dict[str, str] = {
             self.arns.arn(n): n for n in self.arns.template["Resources"] if _has_arn(self.arns, n)
         }
         names[self.arns.ref("AWS::StackId")] = "AWS::StackId"
-        for arn, name in sorted(names.items(), key=lambda item: -len(item[0])):
+        return sorted(names.items(), key=lambda item: -len(item[0]))
+
+    def _logical(self, resource: str) -> str:
+        """An ARN as the template names it (``DeliveriesTable``, ``DataKey``…)."""
+        for arn, name in self._names:
             if resource == arn:
                 return name
             if resource.startswith(arn + "/"):
