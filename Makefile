@@ -7,6 +7,7 @@ PYTHON   ?= $(shell scripts/find-python.sh 2>/dev/null || command -v python3)
 VENV     := .venv
 VENV_SAM := .venv-sam
 VENV_CHECKS := .venv-checks
+VENV_LAYER := .venv-layer
 PY       := $(VENV)/bin/python
 SAM      := $(VENV_SAM)/bin/sam
 # `sam build` looks for the runtime's interpreter (python3.12) on PATH.
@@ -28,8 +29,9 @@ $(VENV)/.installed: requirements-dev.txt layers/stopsms/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	@# The layer is importable as Lambda sees it (/opt/python), without installing a copy.
-	echo "$(CURDIR)/layers/stopsms" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stopsms-layer.pth"
+	@# The layer is importable as Lambda sees it (/opt/python), without installing a copy; the
+	@# operator tooling (python -m stopsms) adds its modules to the same namespace from tooling/.
+	printf '%s\n' "$(CURDIR)/layers/stopsms" "$(CURDIR)/tooling" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stopsms-layer.pth"
 	touch $@
 
 $(VENV_SAM)/.installed: requirements-sam.txt
@@ -43,6 +45,13 @@ $(VENV_CHECKS)/.installed: requirements-checks.txt
 	$(PYTHON) -m venv $(VENV_CHECKS)
 	$(VENV_CHECKS)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_CHECKS)/bin/python -m pip install --quiet -r requirements-checks.txt
+	touch $@
+
+# What Lambda has: the runtime (boto3) and the layer's requirements, nothing of the tooling.
+$(VENV_LAYER)/.installed: layers/stopsms/requirements.txt
+	$(PYTHON) -m venv $(VENV_LAYER)
+	$(VENV_LAYER)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_LAYER)/bin/python -m pip install --quiet -r layers/stopsms/requirements.txt boto3
 	touch $@
 
 venv: $(VENV)/.installed
@@ -70,8 +79,10 @@ checks: $(VENV_SAM)/.installed $(VENV_CHECKS)/.installed
 	$(VENV_CHECKS)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	@echo "checks: cfn-lint and checkov passed"
 
-build: $(VENV_SAM)/.installed
+# Then the built layer must hold only the runtime package, each module importable in Lambda.
+build: $(VENV_SAM)/.installed $(VENV_LAYER)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --region eu-west-3
+	$(VENV_LAYER)/bin/python scripts/check_layer.py
 
 # validate first: it checks that the roles the tests enforce are the template's.
 test: lint typecheck validate unit checks build
@@ -91,4 +102,4 @@ roles: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/python scripts/expand_roles.py
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) $(VENV_LAYER) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

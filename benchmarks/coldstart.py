@@ -56,7 +56,7 @@ _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$"
 
 def functions() -> dict[str, str]:
     """Function directory name -> logical ID, for every function of the template."""
-    from stopsms.local import template
+    from stopsms.emulator import template
 
     found = {}
     for logical_id, properties in template.resources_of(
@@ -70,7 +70,7 @@ def functions() -> dict[str, str]:
 
 def environment(logical_id: str, directory: Path) -> dict[str, str]:
     """What the function's process sees at init: Lambda's variables and the template's."""
-    from stopsms.local import template
+    from stopsms.emulator import template
 
     document = template.load()
     parameters = document.get("Parameters", {})

@@ -22,13 +22,13 @@ import time
 from datetime import UTC, datetime
 
 from benchmarks.figures import Figure, print_table
-from stopsms.eligibility import OPTED_IN, Preference, latest, marketing_block
 from stopsms.errors import InvalidPhoneNumber
-from stopsms.mention import compose
 from stopsms.models import SendJob
-from stopsms.personalise import render
-from stopsms.phones import normalize
-from stopsms.window import SendingWindow, is_open
+from stopsms.rules.eligibility import OPTED_IN, Preference, latest, marketing_block
+from stopsms.rules.mention import compose
+from stopsms.rules.personalise import render
+from stopsms.rules.phones import normalize
+from stopsms.rules.window import SendingWindow, is_open
 
 SECTION = "Pure compute per message"
 TARGET_US = 50.0

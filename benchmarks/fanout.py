@@ -1,13 +1,12 @@
 """Fan-out of S3 audiences: time and memory of the real fan-out for 10k, 100k and 1M rows.
 
-Each audience is fanned out in a fresh child process (``--child ROWS``), so that its peak
-memory is its own, by the real campaign handler (``functions/campaign/app.py``, which runs
-``stopsms.fanout`` and ``stopsms.audience``): the campaign request is handled, then every
-continuation message the fan-out puts on ``CampaignQueue`` is received and handled in turn, as
-SQS would (the Lambda context always has time left, so slices end at ``fanout_slice_rows``,
-the deployment's 20,000). A baseline child imports the same modules and sets up the same
-emulated account, but fans out nothing: memory is reported as the peak of a size's child minus
-the baseline's.
+Each audience is fanned out in a fresh child process (``--child ROWS``), so that its peak memory is
+its own, by the real campaign handler (``functions/campaign/app.py``, which runs
+``stopsms.fanout``): the campaign request is handled, then every continuation message the fan-out
+puts on ``CampaignQueue`` is received and handled in turn, as SQS would (the Lambda context always
+has time left, so slices end at ``fanout_slice_rows``, the deployment's 20,000). A baseline child
+imports the same modules and sets up the same emulated account, but fans out nothing: memory is
+reported as the peak of a size's child minus the baseline's.
 
 What is real and what stands in:
 
@@ -257,9 +256,10 @@ def child(rows: int, repeats: int, through_botocore: bool = False) -> dict[str, 
     import boto3
     from moto import mock_aws
 
-    from stopsms import clients, fanout
+    from stopsms.aws import clients
     from stopsms.dal import campaigns, tables
-    from stopsms.local import template
+    from stopsms.emulator import template
+    from stopsms.fanout import service as fanout
     from stopsms.settings import get_settings
 
     os.environ.update(

@@ -4,7 +4,7 @@ A stop list of ``ROWS`` numbers (every third with a brand, every fifth with a da
 them already opted out, so the "already in force" path is taken too) is imported into the
 template's tables in moto, in process, twice in the same run:
 
-* **StopSMS** (``stopsms.operator.import_optouts``): one ``BatchGetItem`` of 100 states, then
+* **StopSMS** (``stopsms.ops.import_optouts``): one ``BatchGetItem`` of 100 states, then
   the rows to write in ``TransactWriteItems`` of 50 rows (each row's evidence and state
   together, conditional);
 * **naive**: what a straightforward import does, row by row: ``GetItem`` of the state, then a
@@ -33,12 +33,12 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 from benchmarks.figures import Figure
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal import evidence
 from stopsms.dal.tables import ContactState, Evidence, bind, reset_connections
-from stopsms.local import template
-from stopsms.local.stack import one_backup_per_transaction
-from stopsms.operator import import_optouts
+from stopsms.emulator import template
+from stopsms.emulator.stack import one_backup_per_transaction
+from stopsms.ops import import_optouts
 from stopsms.settings import Settings
 
 SECTION = "Stop-list import"

@@ -15,14 +15,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal import deliveries
-from stopsms.eligibility import Preference, marketing_block
 from stopsms.errors import StopSmsError
-from stopsms.mention import compose
 from stopsms.models import CampaignRequest, Recipient, SendJob
-from stopsms.personalise import render
-from stopsms.phones import normalize
+from stopsms.rules.eligibility import Preference, marketing_block
+from stopsms.rules.mention import compose
+from stopsms.rules.personalise import render
+from stopsms.rules.phones import normalize
 from stopsms.settings import get_settings
 
 

@@ -1,6 +1,6 @@
 """AWS requests per 1,000 recipients, StopSMS vs the naive design, and what they cost.
 
-Both designs run through the same local stack (``stopsms.local``): an S3 audience, consents
+Both designs run through the same local stack (``stopsms.emulator``): an S3 audience, consents
 already stored, one campaign request published, every function fed as Lambda would. Every
 AWS call of the process is counted at botocore's ``_make_api_call`` (PynamoDB included), so
 what the functions and Lambda's SQS pollers do is all there. Not counted: ``SendTextMessage``
@@ -38,8 +38,8 @@ from benchmarks import naive
 from benchmarks.figures import Figure, print_table
 from stopsms.dal import contacts
 from stopsms.dal.tables import bind
-from stopsms.eligibility import OPTED_IN, OPTED_OUT
-from stopsms.local.stack import LocalStack
+from stopsms.emulator.stack import LocalStack
+from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT
 from stopsms.settings import get_settings
 
 SECTION = "AWS requests per 1,000 recipients (SendTextMessage excluded)"

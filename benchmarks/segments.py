@@ -2,7 +2,7 @@
 
 Each text of :data:`TEXTS` (sales, promo codes, loyalty, restaurants: accents, curly
 apostrophes ’, guillemets « », the euro sign €, non-breaking spaces, emoji, lengths near 160
-and 320 characters) is composed as a marketing SMS by ``stopsms.mention.compose`` (the STOP
+and 320 characters) is composed as a marketing SMS by ``stopsms.rules.mention.compose`` (the STOP
 mention appended, ``stop_number`` 36111, French), once with ``smart_encoding=False`` and once
 with ``smart_encoding=True``. For each, the segments billed per recipient are reported, and:
 
@@ -120,7 +120,12 @@ TEXTS: tuple[tuple[str, str], ...] = (
 
 def minimum_segments(text: str) -> int:
     """Segments of ``text`` if every character were GSM-7 after transliteration."""
-    from stopsms.encoding import GSM7_BASIC, GSM7_EXTENSION, SMART_REPLACEMENTS, count_segments
+    from stopsms.rules.encoding import (
+        GSM7_BASIC,
+        GSM7_EXTENSION,
+        SMART_REPLACEMENTS,
+        count_segments,
+    )
 
     table: dict[str, str | int | None] = dict(SMART_REPLACEMENTS)
     transliterated = text.translate(str.maketrans(table))
@@ -129,7 +134,7 @@ def minimum_segments(text: str) -> int:
 
 
 def measure(quick: bool = False) -> list[Figure]:
-    from stopsms.mention import compose
+    from stopsms.rules.mention import compose
 
     texts = TEXTS[:5] if quick else TEXTS
     rows = []

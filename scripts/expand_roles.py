@@ -17,7 +17,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-OUTPUT = ROOT / "layers" / "stopsms" / "stopsms" / "local" / "roles.json"
+OUTPUT = ROOT / "tooling" / "stopsms" / "emulator" / "roles.json"
 
 
 def expand() -> dict[str, Any]:

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import settings
 from moto import mock_aws
 
-from stopsms import clients, replies
+from stopsms.aws import clients
 from stopsms.dal import tables
-from stopsms.local import iam, template
-from stopsms.local.stack import one_backup_per_transaction
+from stopsms.emulator import iam, template
+from stopsms.emulator.stack import one_backup_per_transaction
+from stopsms.inbound import replies
 from stopsms.settings import Settings, get_settings
 
 # No per-example deadline: a first call that loads lazy metadata (phonenumbers, holidays) on a
@@ -50,7 +51,7 @@ def aws() -> Iterator[template.Stack]:
     """A fresh emulated account with every resource of the template, and its settings bound.
 
     IAM is enforced: a handler loaded with ``load_function`` runs with only its template role
-    (``stopsms.local.iam``); the test's own calls act as an administrator. A refused call fails
+    (``stopsms.emulator.iam``); the test's own calls act as an administrator. A refused call fails
     the test even when the code under test swallowed the error.
     """
     one_backup_per_transaction()  # moto copies a table per transaction item otherwise

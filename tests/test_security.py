@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stopsms.local.template import load, resources_of
+from stopsms.emulator.template import load, resources_of
 
 TEMPLATE = load()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

@@ -1,7 +1,7 @@
 """Campaign fan-out: CampaignQueue requests -> one send job per recipient on SendQueue.
 
 Also takes the fan-out's own continuation messages and the scheduler's releases; the logic
-is in ``stopsms.fanout``. A refused request is a batch item failure (it ends in the DLQ) and
+is in ``stopsms.fanout.service``. A refused request is a batch item failure (it ends in the DLQ) and
 never blocks the other messages of its batch.
 """
 
@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stopsms.fanout import FanOut
+from stopsms.fanout.service import FanOut
 from stopsms.observability import publish_counters
 from stopsms.settings import get_settings
 

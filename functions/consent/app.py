@@ -1,6 +1,6 @@
 """Consent intake: opt-in / opt-out records from upstream systems (contract §3).
 
-Each record is handled on its own (``stopsms.consents``): a refused record is reported as a
+Each record is handled on its own (``stopsms.consent.intake``): a refused record is reported as a
 batch item failure and ends in the ConsentDLQ after the redrive, never blocking the others.
 """
 
@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stopsms import consents
+from stopsms.consent import intake as consents
 
 logger = Logger()
 # Only AWS calls are worth tracing; patching every library X-Ray knows costs ~50 ms of cold start.

@@ -2,7 +2,7 @@
 
 SNS invokes this function asynchronously; a record that cannot be processed makes the
 invocation fail after the others were processed, so Lambda retries it and finally sends the
-event to the InboundDLQ failure destination. The logic is in ``stopsms.replies``.
+event to the InboundDLQ failure destination. The logic is in ``stopsms.inbound.replies``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stopsms import replies
+from stopsms.inbound import replies
 
 logger = Logger()
 # Only AWS calls are worth tracing; patching every library X-Ray knows costs ~50 ms of cold start.

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stopsms.dal.tables import bind
 from stopsms.observability import publish_counters
-from stopsms.sending import SendBatch
+from stopsms.sending.service import SendBatch
 from stopsms.settings import get_settings
 
 logger = Logger()

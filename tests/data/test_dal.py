@@ -9,12 +9,12 @@ from unittest import mock
 
 import pytest
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal import batch, contacts, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
-from stopsms.eligibility import Preference
+from stopsms.emulator.template import Stack
 from stopsms.errors import AlreadyExists, StaleEvent
-from stopsms.local.template import Stack
+from stopsms.rules.eligibility import Preference
 
 T0 = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
 PHONE = "+33612345678"

@@ -18,11 +18,11 @@ import pytest
 from botocore.client import BaseClient
 
 from stopsms.cli import main
+from stopsms.consent.erasure import erase, erased_key
 from stopsms.dal import contacts, evidence, stoplist
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
-from stopsms.erasure import erase, erased_key
-from stopsms.local.template import Stack
-from stopsms.operator import import_optouts
+from stopsms.emulator.template import Stack
+from stopsms.ops import import_optouts
 from stopsms.settings import get_settings
 
 T0 = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
+from stopsms.consent.erasure import REDACTED, erase, erased_key
 from stopsms.dal.tables import MODELS, Delivery, Evidence, copy_with_key
-from stopsms.erasure import REDACTED, erase, erased_key
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
 from stopsms.settings import get_settings
 
 T0 = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal.tables import bind, reset_connections
-from stopsms.local.stack import LocalStack
+from stopsms.emulator.stack import LocalStack
 from stopsms.settings import get_settings
 
 OVERRIDES = {

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from stopsms import sending
 from stopsms.dal import contacts, evidence
 from stopsms.dal.tables import Delivery
-from stopsms.eligibility import OPTED_IN, OPTED_OUT
-from stopsms.local.faults import aws_errors
-from stopsms.local.stack import LocalStack
+from stopsms.emulator.faults import aws_errors
+from stopsms.emulator.stack import LocalStack
 from stopsms.reporting import report
+from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT
+from stopsms.sending import service as sending
 from tests.e2e.conftest import publish
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stopsms.dal import contacts, evidence
-from stopsms.local.stack import LocalStack
+from stopsms.emulator.stack import LocalStack
 from stopsms.reporting import report
 from tests.e2e.conftest import publish
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stopsms.local import iam
+from stopsms.emulator import iam
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-3"

@@ -1,6 +1,6 @@
 """A recording stand-in for the ``pinpoint-sms-voice-v2`` client.
 
-Each call is authorised as the acting principal when IAM is enforced (``stopsms.local.iam``),
+Each call is authorised as the acting principal when IAM is enforced (``stopsms.emulator.iam``),
 as End User Messaging would: a function whose role lacks ``sms-voice:SendTextMessage`` fails.
 
 moto does not implement End User Messaging SMS. For single sequences botocore's Stubber is
@@ -20,7 +20,7 @@ import boto3
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
-from stopsms.local import iam
+from stopsms.emulator import iam
 
 _MODEL = (
     boto3.session.Session()

@@ -13,10 +13,11 @@ from unittest import mock
 import boto3
 import pytest
 
-from stopsms import clients, fanout
+from stopsms.aws import clients
 from stopsms.dal import campaigns
 from stopsms.dal.tables import Campaign
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
 from stopsms.reporting import report
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_event, sqs_record

@@ -11,12 +11,12 @@ from unittest import mock
 
 import pytest
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.dal import contacts, evidence
-from stopsms.eligibility import Preference, marketing_block
-from stopsms.local.template import Stack
-from stopsms.retention import consent_since
+from stopsms.emulator.template import Stack
+from stopsms.rules.eligibility import Preference, marketing_block
+from stopsms.rules.retention import consent_since
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sns_event, sqs_event
 from tests.handlers.sms import FakeSms

@@ -11,12 +11,14 @@ from unittest import mock
 import boto3
 import pytest
 
-from stopsms import clients, fanout, sending
+from stopsms.aws import clients
 from stopsms.cli import main
+from stopsms.consent.erasure import PREFIX, erased_key
 from stopsms.dal import contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
-from stopsms.erasure import PREFIX, erased_key
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
+from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, load_function
 from tests.handlers.sms import FakeSms

@@ -19,14 +19,16 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsModel, SqsModel
 from pydantic import BaseModel
 
-from stopsms import clients, fanout, sending
-from stopsms.answers import confirmation_text, help_text
+from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.campaigns import DEFERRED, DEFERRED_CAMPAIGN, DEFERRED_JOB
 from stopsms.dal.tables import Campaign, Delivery
-from stopsms.eligibility import Preference
-from stopsms.local import template
-from stopsms.local.template import Stack
+from stopsms.emulator import template
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
+from stopsms.inbound.answers import confirmation_text, help_text
+from stopsms.rules.eligibility import Preference
+from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function
 from tests.handlers.sms import FakeSms

@@ -16,8 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from stopsms.dal import campaigns
-from stopsms.local import iam
-from stopsms.local.template import Stack
+from stopsms.emulator import iam
+from stopsms.emulator.template import Stack
 from tests.handlers.conftest import LambdaContext, load_function, sqs_event
 
 REGION = "eu-west-3"
@@ -62,7 +62,7 @@ def test_the_sender_as_first_deployed_could_not_write_its_outcomes(
     aws: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the sender's role without dynamodb:BatchWriteItem on DeliveriesTable, as it was
-    from stopsms import clients
+    from stopsms.aws import clients
     from tests.handlers.sms import FakeSms
 
     fake = FakeSms()

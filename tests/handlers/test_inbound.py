@@ -14,13 +14,16 @@ from unittest import mock
 import pytest
 from botocore.stub import Stubber
 
-from stopsms import clients, fanout, optout_list, replies
-from stopsms.answers import confirmation_text, help_text
+from stopsms.aws import clients
 from stopsms.cli import main
+from stopsms.consent import optout_list
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Delivery
-from stopsms.eligibility import Preference, marketing_block
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
+from stopsms.inbound import replies
+from stopsms.inbound.answers import confirmation_text, help_text
+from stopsms.rules.eligibility import Preference, marketing_block
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, load_function, sns_event
 

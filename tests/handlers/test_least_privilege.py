@@ -21,14 +21,18 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from stopsms import clients, erasure, fanout, replies, sending
-from stopsms.answers import confirmation_text, help_text
+from stopsms.aws import clients
 from stopsms.cli import main
+from stopsms.consent import erasure
 from stopsms.dal import campaigns, contacts, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign
-from stopsms.local import iam
-from stopsms.local.template import Stack
+from stopsms.emulator import iam
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
+from stopsms.inbound import replies
+from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.reporting import report
+from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import (
     LambdaContext,

@@ -22,10 +22,11 @@ from unittest import mock
 
 import pytest
 
-from stopsms import clients, sending
+from stopsms.aws import clients
 from stopsms.dal import contacts
 from stopsms.dal.tables import GLOBAL_SCOPE
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
+from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, load_function, sns_event, sqs_event, sqs_record
 from tests.handlers.sms import FakeSms, client_error

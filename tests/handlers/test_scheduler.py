@@ -11,10 +11,11 @@ from unittest import mock
 
 import pytest
 
-from stopsms import clients, fanout
+from stopsms.aws import clients
 from stopsms.dal import campaigns
 from stopsms.dal.tables import Campaign
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
 from stopsms.reporting import report
 from tests.handlers.conftest import LambdaContext, load_function, sqs_event
 from tests.handlers.test_campaign import as_record, handle, jobs, receive_all, request

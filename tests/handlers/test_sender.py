@@ -12,12 +12,13 @@ from unittest import mock
 import pytest
 from botocore.stub import Stubber
 
-from stopsms import clients, sending
+from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
 from stopsms.models import CampaignRequest, SendJob
 from stopsms.reporting import report
+from stopsms.sending import service as sending
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
 from tests.handlers.sms import FakeSms, client_error
 

@@ -17,12 +17,16 @@ from unittest import mock
 import boto3
 import pytest
 
-from stopsms import clients, fanout, optout_list, replies, sending
-from stopsms.answers import confirmation_text, help_text
+from stopsms.aws import clients
+from stopsms.consent import optout_list
 from stopsms.dal import campaigns, contacts, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE
-from stopsms.local.template import Stack
+from stopsms.emulator.template import Stack
+from stopsms.fanout import service as fanout
+from stopsms.inbound import replies
+from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.reporting import report
+from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sns_event, sqs_record
 from tests.handlers.sms import FakeSms

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stopsms.audience import (
+from stopsms.fanout.audience import (
     MAX_PROBLEMS,
     AudienceError,
     Header,
@@ -18,7 +18,7 @@ from stopsms.audience import (
     recipients,
     refusal,
 )
-from stopsms.csvrecords import MAX_RECORD_BYTES, lines, records
+from stopsms.rules.csvrecords import MAX_RECORD_BYTES, lines, records
 
 
 def chunked(data: bytes, size: int) -> Iterator[bytes]:

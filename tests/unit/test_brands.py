@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stopsms.answers import confirmation_text, help_text
-from stopsms.brands import (
+from stopsms.inbound.answers import confirmation_text, help_text
+from stopsms.models import CampaignRequest, ConsentRecord
+from stopsms.rules.brands import (
     EVERY_BRAND,
     Answered,
     BrandMapError,
@@ -19,7 +20,6 @@ from stopsms.brands import (
     reply_numbers,
     target,
 )
-from stopsms.models import CampaignRequest, ConsentRecord
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stopsms.eligibility import Preference, marketing_block
-from stopsms.retention import consent_since, evidence_expiry
+from stopsms.rules.eligibility import Preference, marketing_block
+from stopsms.rules.retention import consent_since, evidence_expiry
 
 T = datetime(2026, 11, 20, tzinfo=UTC)
 IN, OUT = "opted_in", "opted_out"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stopsms.encoding import (
+from stopsms.rules.encoding import (
     GSM7_BASIC,
     GSM7_BASIC_TABLE,
     GSM7_EXTENSION,

@@ -11,7 +11,7 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from stopsms.encoding import (
+from stopsms.rules.encoding import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     SMART_REPLACEMENTS,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stopsms.keywords import Intent, classify, review_reason
+from stopsms.rules.keywords import Intent, classify, review_reason
 
 OUT = Intent.OPT_OUT
 

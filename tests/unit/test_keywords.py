@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from stopsms import keywords
-from stopsms.keywords import (
+from stopsms.rules import keywords
+from stopsms.rules.keywords import (
     AWS_REQUIRED_OPT_OUT,
     HELP_KEYWORDS,
     KEYWORD_TABLE,

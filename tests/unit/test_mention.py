@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stopsms.encoding import SMART_REPLACEMENTS, count_segments, smart_encode
 from stopsms.errors import MessageTooLong
-from stopsms.mention import (
+from stopsms.rules.encoding import SMART_REPLACEMENTS, count_segments, smart_encode
+from stopsms.rules.mention import (
     MENTION_FORMS,
     SUPPORTED_LANGUAGES,
     Composition,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stopsms.encoding import count_segments, smart_encode
 from stopsms.errors import MessageTooLong
-from stopsms.mention import (
+from stopsms.rules.encoding import count_segments, smart_encode
+from stopsms.rules.mention import (
     Composition,
     _instruction,
     _names_a_thing,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stopsms.errors import MissingVariable, StopSmsError, TemplateError
-from stopsms.personalise import missing, placeholders, render
+from stopsms.rules.personalise import missing, placeholders, render
 
 VALID: list[tuple[str, frozenset[str]]] = [
     ("", frozenset()),

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stopsms.errors import InvalidPhoneNumber
-from stopsms.phones import Phone, mask, normalize, redact, try_normalize
+from stopsms.rules.phones import Phone, mask, normalize, redact, try_normalize
 
 PARIS = ("Europe/Paris",)
 
@@ -142,7 +142,7 @@ def test_multi_zone_countries_keep_every_zone() -> None:
 
 
 def test_zone_fallbacks() -> None:
-    from stopsms.phones import _zones
+    from stopsms.rules.phones import _zones
 
     assert _zones("ZZ", ("Etc/Unknown",)) == ("Etc/UTC",)
     assert _zones("GP", ("Etc/Unknown",)) == ("America/Guadeloupe",)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stopsms.errors import InvalidPhoneNumber
-from stopsms.phones import (
+from stopsms.rules.phones import (
     FRENCH_NUMBERING_REGIONS,
     Phone,
     _as_text,

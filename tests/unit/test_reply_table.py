@@ -3,7 +3,7 @@
 Each row is (reply, expected intent, whether review_reason flags it). The opt-outs read anywhere
 in a short reply, the guards that keep ordinary sentences ordinary, and the replies a person
 must read (blocked matches, long replies, "plus de sms", weak keywords near "sms"/"list") are
-explained in the docstring of stopsms.keywords; the comments here only say which rule a group
+explained in the docstring of stopsms.rules.keywords; the comments here only say which rule a group
 of rows exercises.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from stopsms.keywords import MAX_AUTO_WORDS, Intent, Scope, classify, review_reason
+from stopsms.rules.keywords import MAX_AUTO_WORDS, Intent, Scope, classify, review_reason
 
 OUT, IN, HELP = Intent.OPT_OUT, Intent.OPT_IN, Intent.HELP
 FLAG, KEEP = True, False  # review_reason flags the reply / returns None

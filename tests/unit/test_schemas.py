@@ -17,9 +17,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from stopsms.cli import main
-from stopsms.consents import parse as parse_consent
+from stopsms.consent.intake import parse as parse_consent
 from stopsms.errors import StopSmsError
-from stopsms.fanout import parse as parse_campaign
+from stopsms.fanout.service import parse as parse_campaign
 from stopsms.schemas import PUBLISHED, render, stale
 
 ROOT = Path(__file__).resolve().parents[2]

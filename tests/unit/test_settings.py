@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stopsms.brands import parse_brand_map
-from stopsms.local import template
+from stopsms.emulator import template
+from stopsms.rules.brands import parse_brand_map
+from stopsms.rules.window import SendingWindow
 from stopsms.settings import ConfigurationError, Settings, get_settings
-from stopsms.window import SendingWindow
 
 
 def test_defaults_without_environment() -> None:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stopsms import window as window_module
 from stopsms.errors import InvalidWindow
-from stopsms.phones import Phone, normalize
-from stopsms.window import DEFAULT, SendingWindow, is_open, next_open
+from stopsms.rules import window as window_module
+from stopsms.rules.phones import Phone, normalize
+from stopsms.rules.window import DEFAULT, SendingWindow, is_open, next_open
 
 PARIS = ZoneInfo("Europe/Paris")
 FR = normalize("0612345678")

@@ -24,17 +24,17 @@ from pydantic import (
     model_validator,
 )
 
-from stopsms.brands import (
+from stopsms.errors import InvalidPhoneNumber, TemplateError
+from stopsms.rules.brands import (
     DEFAULT_BRAND,
     EVERY_BRAND,
     MAX_BRAND_CHARS,
     canonical_brand,
     refuse_unsafe,
 )
-from stopsms.controls import first_unsafe
-from stopsms.errors import InvalidPhoneNumber, TemplateError
-from stopsms.personalise import placeholders
-from stopsms.phones import normalize
+from stopsms.rules.controls import first_unsafe
+from stopsms.rules.personalise import placeholders
+from stopsms.rules.phones import normalize
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 # Brands are case-insensitive: stored casefolded (``brands.canonical_brand``), so "Acme" and

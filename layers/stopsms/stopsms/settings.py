@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
-from stopsms.brands import BrandMapError, number_key, parse_brand_map
 from stopsms.errors import StopSmsError
+from stopsms.rules.brands import BrandMapError, number_key, parse_brand_map
 
 ConsentPolicy = Literal["enforce", "record"]
 

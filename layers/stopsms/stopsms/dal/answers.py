@@ -1,5 +1,5 @@
 """Which campaign an automatic answer (an opt-out confirmation, a HELP answer) was about: a
-reply to that answer concerns the same brand, in the same language (``stopsms.brands``), as a
+reply to that answer concerns the same brand, in the same language (``stopsms.rules.brands``), as a
 reply to the campaign itself would. Written by the inbound function once an answer is sent,
 read when a reply's ``previousPublishedMessageId`` is none of our campaigns' SMS.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.errors import StopSmsError
 
 PAGE = 100  # BatchGetItem's limit, keys of all tables together

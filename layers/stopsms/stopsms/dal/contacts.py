@@ -14,8 +14,8 @@ from pynamodb.expressions.update import Action
 from stopsms.dal.batch import batch_get
 from stopsms.dal.conditions import update_if
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
-from stopsms.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
 from stopsms.errors import StaleEvent
+from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
 
 __all__ = [
     "GLOBAL_SCOPE",
@@ -46,7 +46,7 @@ def apply(
     Raises ``StaleEvent`` when refused.
 
     An opt-out also sets ``opted_out_at``, which an opt-in leaves in place: once that opt-in
-    lapses (retention), the opt-out it replaced is in force again (``stopsms.eligibility``).
+    lapses (retention), the opt-out it replaced is in force again (``stopsms.rules.eligibility``).
     An opt-out older than a stored opt-in (delivered late, or imported) was replaced by that
     opt-in all the same: it moves ``opted_out_at`` forward, then is refused as stale.
     """

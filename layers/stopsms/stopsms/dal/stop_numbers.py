@@ -1,12 +1,12 @@
 """Which brands print which stop number: written by the fan-out as each campaign starts, read
-by the inbound function to scope a STOP that answers no known SMS (``stopsms.brands``)."""
+by the inbound function to scope a STOP that answers no known SMS (``stopsms.rules.brands``)."""
 
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from stopsms.brands import number_key
 from stopsms.dal.tables import StopNumberUse
+from stopsms.rules.brands import number_key
 
 PREFIX = "stop#"
 

@@ -51,14 +51,14 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-from stopsms.encoding import (
+from stopsms.errors import MessageTooLong
+from stopsms.rules.encoding import (
     SMART_REPLACEMENTS,
     Encoding,
     SmartBody,
     SmartEncoding,
     count_segments,
 )
-from stopsms.errors import MessageTooLong
 
 # Per language, longest (default) form first, shortest legal form last. Every form is the word
 # STOP followed by the number, so has_stop_mention recognises each of them.

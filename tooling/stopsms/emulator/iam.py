@@ -39,7 +39,7 @@ import botocore.client
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from stopsms.local.template import Stack, resources_of
+from stopsms.emulator.template import Stack, resources_of
 
 ROLES = Path(__file__).with_name("roles.json")
 ADMIN = "admin"  # the tests' and the local stack's own calls: set-up, assertions, plumbing
@@ -521,7 +521,7 @@ class Enforcement:
         process's caches of what its role reads start empty (else a key another principal read
         would hide a refusal), Lambda polls the source, the code runs as the role, and a failure
         goes to the ``OnFailure`` destination."""
-        from stopsms import erasure  # its HMAC key is read once per process
+        from stopsms.consent import erasure  # its HMAC key is read once per process
 
         erasure.forget_key()
         self.invoked_by_lambda(function)

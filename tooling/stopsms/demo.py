@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stopsms.dal.tables import bind
-from stopsms.local.stack import LocalStack
-from stopsms.operator import replies_to_review
-from stopsms.phones import mask
+from stopsms.emulator.stack import LocalStack
+from stopsms.ops import replies_to_review
 from stopsms.reporting import render_table, report
+from stopsms.rules.phones import mask
 from stopsms.settings import get_settings
 
 # moto's emulated SQS costs O(queue depth) per message: a thousand recipients keeps the whole

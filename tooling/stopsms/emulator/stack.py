@@ -4,7 +4,7 @@
   ``template.yaml`` itself (a resource added there appears here without code changes);
 - the fake End User Messaging endpoint records every SMS (``fake_sms``);
 - every function of the template runs in this process with only the permissions of its template
-  role (IAM enforced by the emulator, ``stopsms.local.iam``), fed the way Lambda feeds it: SQS
+  role (IAM enforced by the emulator, ``stopsms.emulator.iam``), fed the way Lambda feeds it: SQS
   batches of the event source's ``BatchSize`` with ``batchItemFailures`` honoured (failed
   messages come back after a visibility timeout, and reach the DLQ after the queue's
   ``maxReceiveCount``), SNS notifications (through a bridge queue subscribed to the topic,
@@ -37,16 +37,16 @@ from typing import Any
 
 import boto3
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal.tables import reset_connections
-from stopsms.local import iam
-from stopsms.local import template as cfn
-from stopsms.local.fake_sms import FakeSms
+from stopsms.emulator import iam
+from stopsms.emulator import template as cfn
+from stopsms.emulator.fake_sms import FakeSms
 from stopsms.settings import get_settings
 
 REGION = "eu-west-3"
 ACCOUNT = "123456789012"
-log = logging.getLogger("stopsms.local")
+log = logging.getLogger("stopsms.emulator")
 
 
 def one_backup_per_transaction() -> None:

@@ -23,7 +23,7 @@ state of its brand:
 
 Evidence first, then state: a crash between the two is completed by the redelivery.
 
-Retention (``stopsms.retention``): an opt-in is relied on for ``retention_days`` after it was
+Retention (``stopsms.rules.retention``): an opt-in is relied on for ``retention_days`` after it was
 given and its evidence expires at that very instant; opt-out evidence has no expiry.
 """
 
@@ -41,11 +41,11 @@ from pydantic import ValidationError
 
 from stopsms.dal import contacts, evidence, tables
 from stopsms.dal.tables import Evidence
-from stopsms.eligibility import OPTED_IN, OPTED_OUT, Status
 from stopsms.errors import AlreadyExists, StaleEvent, StopSmsError
 from stopsms.models import ConsentRecord, describe
-from stopsms.phones import mask
-from stopsms.retention import evidence_expiry
+from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Status
+from stopsms.rules.phones import mask
+from stopsms.rules.retention import evidence_expiry
 from stopsms.settings import Settings, get_settings
 
 __all__ = [

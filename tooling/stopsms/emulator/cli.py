@@ -23,9 +23,9 @@ from typing import Any
 import boto3
 from pydantic import ValidationError
 
-from stopsms.local import iam
-from stopsms.local import template as cfn
-from stopsms.local.stack import ACCOUNT, REGION
+from stopsms.emulator import iam
+from stopsms.emulator import template as cfn
+from stopsms.emulator.stack import ACCOUNT, REGION
 from stopsms.models import CampaignRequest, ConsentRecord, describe
 
 STATE = Path(".stopsms-local.json")
@@ -84,7 +84,7 @@ def use_local(principal: str = "OperatorPolicy") -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from stopsms.local.stack import LocalStack
+    from stopsms.emulator.stack import LocalStack
 
     overrides = {"SENDING_WINDOW": args.window} if args.window else {}
     with LocalStack(overrides=overrides) as stack:

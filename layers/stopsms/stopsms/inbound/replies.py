@@ -1,8 +1,8 @@
 """Inbound SMS replies (contract §4): STOP, START, HELP and everything else.
 
 Each ``Records[].Sns.Message`` is an AWS End User Messaging SMS two-way payload. Its body is
-classified by :mod:`stopsms.keywords`, the person's number is normalised to E.164, and the
-brands the reply concerns are found by :func:`stopsms.brands.target`: the brand of the
+classified by :mod:`stopsms.rules.keywords`, the person's number is normalised to E.164, and the
+brands the reply concerns are found by :func:`stopsms.rules.brands.target`: the brand of the
 campaign it answers (``previousPublishedMessageId`` -> our outbound ``MessageId``), else every
 brand known to use the number written to, else every brand. A brand that never wrote is
 never touched.
@@ -10,10 +10,10 @@ never touched.
 * opt-out (STOP...): evidence ``opt_out`` per scope (the first counted on the campaign
   answered), then the suppression state of each scope (``*`` after STOPALL-type keywords),
   then the follow-ups: at most one confirmation SMS and, with ``mirror_opt_outs``, an opt-out
-  for every brand added to the End User Messaging opt-out list (``stopsms.optout_list``).
+  for every brand added to the End User Messaging opt-out list (``stopsms.consent.optout_list``).
 * opt-in (START, UNSTOP...): evidence ``opt_in``, then the same scopes are opened again (and,
   with ``mirror_opt_outs``, the number taken off the AWS list). An opt-in for every brand only
-  lifts an opt-out for every brand (``stopsms.eligibility``).
+  lifts an opt-out for every brand (``stopsms.rules.eligibility``).
 * help (HELP, AIDE...): evidence ``help`` and one automatic answer naming the brand.
 * anything else: evidence ``reply``, kept for the operator; one that contains an opt-out word
   (and a STOP that could not be applied) is flagged for human review (``review`` attribute,
@@ -28,7 +28,7 @@ Once an opt-out is recorded, nothing that follows may fail the reply: a failure 
 event back through Lambda's retries into the InboundDLQ (a "compliance incident" alarm) for an
 opt-out that is in force. The confirmation is tried once (botocore retries throttling) and a
 failure is logged and counted (``AnswersNotSent``); a failed copy to the AWS opt-out list is
-parked for the scheduler, which tries again (``stopsms.optout_list``). The same holds
+parked for the scheduler, which tries again (``stopsms.consent.optout_list``). The same holds
 for the HELP answer. A body longer than AWS ever sends is read whole and stored truncated.
 
 Exactly once
@@ -59,7 +59,7 @@ Retention
 Evidence expires (DynamoDB TTL ``expires_at``) ``retention_days`` after the event, except
 opt-out evidence, which has no expiry: it proves an opt-out that stays in force until the
 person opts in again, and a later opt-in does not erase it either (history keeps both). A
-START is relied on as consent exactly as long as its proof is kept (``stopsms.retention``).
+START is relied on as consent exactly as long as its proof is kept (``stopsms.rules.retention``).
 """
 
 from __future__ import annotations
@@ -84,16 +84,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from stopsms import clients, keywords, optout_list
-from stopsms.answers import confirmation_text, help_text
-from stopsms.brands import (
-    DEFAULT_BRAND,
-    Answered,
-    Target,
-    brands_of_number,
-    canonical_brand,
-    target,
-)
+from stopsms.aws import clients
+from stopsms.consent import optout_list
 from stopsms.dal import (
     answers,
     campaigns,
@@ -106,10 +98,20 @@ from stopsms.dal import (
 )
 from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent, StopSmsError
-from stopsms.keywords import Classification, Intent, Scope
+from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.models import InboundReply, describe
-from stopsms.phones import mask, normalize
-from stopsms.retention import evidence_expiry
+from stopsms.rules import keywords
+from stopsms.rules.brands import (
+    DEFAULT_BRAND,
+    Answered,
+    Target,
+    brands_of_number,
+    canonical_brand,
+    target,
+)
+from stopsms.rules.keywords import Classification, Intent, Scope
+from stopsms.rules.phones import mask, normalize
+from stopsms.rules.retention import evidence_expiry
 from stopsms.settings import Settings, get_settings
 
 __all__ = ["MAX_STORED_BODY", "InvalidReply", "RepliesFailed", "handle"]
@@ -329,7 +331,7 @@ def _process(*, reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def _target(settings: Settings, reply: dict[str, Any], classification: Classification) -> Target:
-    """The brands this reply concerns (``stopsms.brands``): read only what the rule needs."""
+    """The brands this reply concerns (``stopsms.rules.brands``): read only what the rule needs."""
     previous = reply["previous_message_id"]
     campaign_id = deliveries.campaign_for_message(previous) if previous else None
     if previous and campaign_id is None:

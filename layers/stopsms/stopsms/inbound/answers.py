@@ -7,7 +7,7 @@ unknown). They are TRANSACTIONAL messages: they carry no STOP mention of their o
 
 from __future__ import annotations
 
-from stopsms.brands import Language
+from stopsms.rules.brands import Language
 
 __all__ = ["confirmation_text", "help_text"]
 

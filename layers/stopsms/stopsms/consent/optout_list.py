@@ -22,11 +22,11 @@ from typing import Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts
 from stopsms.dal.campaigns import DEFERRED_MIRROR
 from stopsms.dal.tables import GLOBAL_SCOPE
-from stopsms.phones import mask
+from stopsms.rules.phones import mask
 from stopsms.settings import Settings
 
 __all__ = ["ADD", "REMOVE", "RETRY", "Action", "mirror", "retry_due"]

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stopsms.errors import InvalidPhoneNumber, MessageTooLong, StopSmsError
-from stopsms.keywords import classify
-from stopsms.mention import compose
-from stopsms.phones import normalize
-from stopsms.window import SendingWindow, is_open, next_open
+from stopsms.rules.keywords import classify
+from stopsms.rules.mention import compose
+from stopsms.rules.phones import normalize
+from stopsms.rules.window import SendingWindow, is_open, next_open
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -109,7 +109,7 @@ def _bind() -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from stopsms.operator import status
+    from stopsms.ops import status
     from stopsms.settings import get_settings
 
     _bind()
@@ -118,7 +118,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from stopsms.operator import export_optouts
+    from stopsms.ops import export_optouts
 
     _bind()
     if args.output == "-":
@@ -131,7 +131,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from stopsms.operator import PROGRESS_EVERY, import_optouts
+    from stopsms.ops import PROGRESS_EVERY, import_optouts
 
     _bind()
 
@@ -169,7 +169,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _replies(args: argparse.Namespace) -> int:
-    from stopsms.operator import replies_to_review, resolve_review
+    from stopsms.ops import replies_to_review, resolve_review
 
     _bind()
     if args.apply or args.dismiss:
@@ -196,8 +196,8 @@ def _replies(args: argparse.Namespace) -> int:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from stopsms.erasure import erase
-    from stopsms.phones import normalize as to_e164
+    from stopsms.consent.erasure import erase
+    from stopsms.rules.phones import normalize as to_e164
     from stopsms.settings import get_settings
 
     _bind()
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
 
-    from stopsms.local.cli import add_commands  # development tooling
+    from stopsms.emulator.cli import add_commands  # development tooling
 
     add_commands(commands)
     return parser
@@ -364,7 +364,7 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.local:
-        from stopsms.local.cli import use_local
+        from stopsms.emulator.cli import use_local
 
         use_local()
     handler: Handler = args.handler

@@ -1,6 +1,6 @@
 """CSV records read from raw bytes, each with its byte offset, its line number, and what is
-wrong with it if it cannot be read. Shared by the S3 audience (``stopsms.audience``) and the
-stop-list import (``stopsms.operator``).
+wrong with it if it cannot be read. Shared by the S3 audience (``stopsms.fanout.audience``) and the
+stop-list import (``stopsms.ops``).
 
 Why by hand around ``csv``: the fan-out resumes a file in the middle (``Range: bytes=N-``), so
 it needs the exact byte offset after each record, before decoding; and a bad record (a stray

@@ -31,7 +31,7 @@ from typing import Final, Literal
 
 import phonenumbers
 
-from stopsms.controls import first_unsafe
+from stopsms.rules.controls import first_unsafe
 
 __all__ = [
     "DEFAULT_BRAND",

@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from stopsms import clients
+from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
-from stopsms.phones import try_normalize
+from stopsms.rules.phones import try_normalize
 from stopsms.settings import Settings
 
 PREFIX = "erased#"

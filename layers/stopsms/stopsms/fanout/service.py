@@ -67,8 +67,9 @@ import phonenumbers
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stopsms import audience, clients, optout_list
-from stopsms.brands import reply_numbers
+from stopsms.aws import clients
+from stopsms.consent import optout_list
+from stopsms.consent.erasure import ERASED_RECIPIENT, erased_key, same_request
 from stopsms.dal import campaigns, stop_numbers
 from stopsms.dal.campaigns import (
     CHECKING,
@@ -81,7 +82,6 @@ from stopsms.dal.campaigns import (
     WINDOW,
 )
 from stopsms.dal.tables import Campaign, bind
-from stopsms.erasure import ERASED_RECIPIENT, erased_key, same_request
 from stopsms.errors import (
     AlreadyExists,
     InvalidPhoneNumber,
@@ -89,12 +89,14 @@ from stopsms.errors import (
     MissingVariable,
     StopSmsError,
 )
-from stopsms.mention import compose
+from stopsms.fanout import audience
 from stopsms.models import CampaignId, CampaignRequest, Recipient, SendJob, describe
-from stopsms.personalise import placeholders, render
-from stopsms.phones import Phone, normalize, try_normalize
+from stopsms.rules.brands import reply_numbers
+from stopsms.rules.mention import compose
+from stopsms.rules.personalise import placeholders, render
+from stopsms.rules.phones import Phone, normalize, try_normalize
+from stopsms.rules.window import SendingWindow, next_open
 from stopsms.settings import Settings
-from stopsms.window import SendingWindow, next_open
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger

@@ -52,8 +52,8 @@ from phonenumbers import (
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from stopsms.controls import first_unsafe
 from stopsms.errors import InvalidPhoneNumber
+from stopsms.rules.controls import first_unsafe
 
 __all__ = [
     "FRENCH_NUMBERING_REGIONS",

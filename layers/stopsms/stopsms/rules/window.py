@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 from stopsms.errors import InvalidWindow
-from stopsms.phones import Phone
+from stopsms.rules.phones import Phone
 
 __all__ = ["DEFAULT", "SendingWindow", "is_open", "next_open"]
 

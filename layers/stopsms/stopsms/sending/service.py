@@ -37,13 +37,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from stopsms import clients
-from stopsms.controls import first_unsafe
+from stopsms.aws import clients
+from stopsms.consent.erasure import erased_key
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
-from stopsms.eligibility import OPTED_OUT, Preference, latest, marketing_block
-from stopsms.erasure import erased_key
 from stopsms.errors import (
     AlreadyExists,
     InvalidPhoneNumber,
@@ -51,13 +49,15 @@ from stopsms.errors import (
     MissingVariable,
     StaleEvent,
 )
-from stopsms.mention import compose
 from stopsms.models import SendJob, describe
-from stopsms.personalise import render
-from stopsms.phones import Phone, normalize
-from stopsms.retention import consent_since
+from stopsms.rules.controls import first_unsafe
+from stopsms.rules.eligibility import OPTED_OUT, Preference, latest, marketing_block
+from stopsms.rules.mention import compose
+from stopsms.rules.personalise import render
+from stopsms.rules.phones import Phone, normalize
+from stopsms.rules.retention import consent_since
+from stopsms.rules.window import SendingWindow, is_open, next_open
 from stopsms.settings import Settings
-from stopsms.window import SendingWindow, is_open, next_open
 
 STALE_CLAIM = timedelta(minutes=15)  # well beyond the function timeout
 THROTTLE_ATTEMPTS = 4

@@ -16,7 +16,7 @@ not valid is not a problem of the file: it is that recipient's outcome (``invali
 decided by the sender.
 
 The file is never loaded whole: each slice reads from a byte offset (``Range: bytes=N-``),
-and every record comes with the byte offset just after it (``stopsms.csvrecords``).
+and every record comes with the byte offset just after it (``stopsms.rules.csvrecords``).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from stopsms.csvrecords import Record, records
 from stopsms.errors import StopSmsError
 from stopsms.models import Recipient, VarValue
-from stopsms.phones import redact
+from stopsms.rules.csvrecords import Record, records
+from stopsms.rules.phones import redact
 
 PHONE_COLUMN: Final = "phone"
 MAX_PHONE_CHARS: Final = 64  # SendJob.phone; anything longer is no number anyway

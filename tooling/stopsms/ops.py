@@ -14,17 +14,17 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from stopsms import clients
-from stopsms.brands import canonical_brand, refuse_unsafe
-from stopsms.csvrecords import Record, records
+from stopsms.aws import clients
+from stopsms.consent.erasure import erased_key
 from stopsms.dal import contacts, evidence, stoplist
 from stopsms.dal.batch import batch_get
 from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
-from stopsms.erasure import erased_key
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent
 from stopsms.models import plausible
-from stopsms.phones import normalize, redact
+from stopsms.rules.brands import canonical_brand, refuse_unsafe
+from stopsms.rules.csvrecords import Record, records
+from stopsms.rules.phones import normalize, redact
 from stopsms.settings import Settings
 
 EXPORT_COLUMNS = ("phone", "scope", "opted_out_at", "source", "evidence_key", "recorded_at")
@@ -51,7 +51,7 @@ def _state(item: ContactState, settings: Settings) -> dict[str, Any]:
         "source": item.source,
     }
     if item.status == contacts.OPTED_IN:
-        # The consent lapses when its proof expires (stopsms.retention), at the latest when
+        # The consent lapses when its proof expires (stopsms.rules.retention), at the latest when
         # the proof written then does (RetentionDays raised since).
         until = item.status_at + timedelta(days=settings.retention_days)
         if item.proof_expires_at is not None:
@@ -199,7 +199,7 @@ def export_optouts(out: IO[str]) -> int:
 
 PROGRESS_EVERY = 1000  # lines between two progress reports
 ROWS_PER_READ = 100  # BatchGetItem's limit: one read decides two transactions of 50 rows
-_ERASED = re.compile(r"^erased#[0-9a-f]{64}$")  # an erased number's stand-in (stopsms.erasure)
+_ERASED = re.compile(r"^erased#[0-9a-f]{64}$")  # an erased number's stand-in (consent.erasure)
 _EVENT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z#\S{1,200}$")
 _MAX_ATTEMPTS = 5  # rounds of a chunk whose rows were changed under it
 

@@ -1,0 +1,1 @@
+"""AWS adapters: the clients, and the calls more than one path makes."""

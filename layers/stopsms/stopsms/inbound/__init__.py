@@ -1,0 +1,1 @@
+"""The inbound path: replies to our numbers (STOP, START, HELP) and the answers sent back."""

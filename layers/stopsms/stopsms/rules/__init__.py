@@ -1,0 +1,1 @@
+"""The rules of the domain, pure Python: no AWS call, no I/O, no clock."""

@@ -1,0 +1,1 @@
+"""The send path: one job, checked against every rule, sent exactly once."""
