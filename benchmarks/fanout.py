@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from benchmarks.figures import Figure, print_table
+from stopsms import clock
 from stopsms.settings import Settings
 
 SECTION = "Fan-out of S3 audiences"
@@ -259,7 +260,6 @@ def child(rows: int, repeats: int, through_botocore: bool = False) -> dict[str, 
     from stopsms.aws import clients
     from stopsms.dal import campaigns, tables
     from stopsms.emulator import template
-    from stopsms.fanout import service as fanout
     from stopsms.settings import get_settings
 
     os.environ.update(
@@ -342,7 +342,7 @@ def child(rows: int, repeats: int, through_botocore: bool = False) -> dict[str, 
     with (
         tempfile.TemporaryDirectory(prefix="stopsms-bench-") as directory,
         mock_aws(),
-        mock.patch.object(fanout, "now", new=returning(monday_10h_paris)),
+        mock.patch.object(clock, "now", new=returning(monday_10h_paris)),
     ):
         aws: dict[str, Any] = {
             name: boto3.client(name, region_name=REGION)

@@ -1,6 +1,6 @@
 """Scheduler (every 5 minutes): releases deferred campaigns and parked send jobs, each once.
 
-The logic is in ``stopsms.fanout.service.release_due``: campaigns go back to CampaignQueue,
+The logic is in ``stopsms.fanout.scheduler``: campaigns go back to CampaignQueue,
 where the fan-out sends them out like fresh requests; parked jobs go back to SendQueue.
 """
 
@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stopsms.fanout.service import release_due
+from stopsms.fanout.scheduler import release_due
 from stopsms.settings import get_settings
 
 logger = Logger()

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from stopsms import clock
 from stopsms.dal import contacts, evidence
 from stopsms.dal.tables import Delivery
 from stopsms.emulator.faults import aws_errors
@@ -169,19 +170,19 @@ def test_crash_between_send_and_bookkeeping(
     stack: LocalStack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The function dies after its sends, before writing their outcomes (timeout, OOM)."""
-    clock = {"skew": timedelta(0)}
+    later = {"skew": timedelta(0)}
     finish = sending.deliveries.finish
     crashed: list[int] = []
 
     def crash_once(items: Any) -> None:
         if not crashed:
             crashed.append(len(list(items)))
-            clock["skew"] = sending.STALE_CLAIM + timedelta(minutes=1)  # time passes
+            later["skew"] = sending.STALE_CLAIM + timedelta(minutes=1)  # time passes
             raise RuntimeError("injected crash: Lambda timed out")
         finish(items)
 
     monkeypatch.setattr(sending.deliveries, "finish", crash_once)
-    monkeypatch.setattr(sending, "now", lambda: datetime.now(UTC) + clock["skew"])
+    monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC) + later["skew"])
     campaign.publish()
     stack.pump(timeout_s=300)
     data = campaign.check()

@@ -13,7 +13,8 @@ from unittest import mock
 import boto3
 import pytest
 
-from stopsms.aws import clients
+from stopsms import clock
+from stopsms.aws import clients, sqs
 from stopsms.dal import campaigns
 from stopsms.dal.tables import Campaign
 from stopsms.emulator.template import Stack
@@ -62,7 +63,7 @@ class SqsSpy:
 
 @pytest.fixture
 def campaign_fn(aws: Stack) -> Iterator[ModuleType]:
-    with mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS):
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
         yield load_function("campaign")
 
 
@@ -340,7 +341,7 @@ def test_entries_sqs_reports_failed_are_sent_again(
     phones = [f"06123456{i:02d}" for i in range(12)]
     with (
         mock.patch.object(spy, "send_message_batch", side_effect=flaky),
-        mock.patch.object(fanout, "sleep") as pause,
+        mock.patch.object(sqs, "sleep") as pause,
     ):
         # When the campaign is fanned out
         failed = handle(campaign_fn, sqs_event([request(phones)])["Records"], context)
@@ -369,12 +370,12 @@ def test_entries_that_keep_failing_make_sqs_redeliver_the_request(
     event = sqs_event([request(["0612345678", "0698765432"])])
     with (
         mock.patch.object(spy, "send_message_batch", side_effect=failing) as calls,
-        mock.patch.object(fanout, "sleep"),
+        mock.patch.object(sqs, "sleep"),
     ):
         failed = handle(campaign_fn, event["Records"], context)
     # Then the message is retried by SQS after a few attempts, and the campaign not queued
     assert failed == [event["Records"][0]["messageId"]]
-    assert calls.call_count == fanout.SEND_ATTEMPTS
+    assert calls.call_count == sqs.SEND_ATTEMPTS
     (failure,) = [r for r in caplog.records if r.getMessage().startswith("campaign message failed")]
     assert "still failing after 5 attempts" in str(failure.exc_info[1])
     record = campaigns.get("soldes-hiver-2026")

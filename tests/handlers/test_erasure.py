@@ -11,14 +11,13 @@ from unittest import mock
 import boto3
 import pytest
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.consent.erasure import PREFIX, erased_key
 from stopsms.dal import contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.emulator.template import Stack
-from stopsms.fanout import service as fanout
-from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, load_function
 from tests.handlers.sms import FakeSms
@@ -123,8 +122,7 @@ def test_an_erased_number_is_never_written_again_by_a_campaign_waiting_for_its_w
     sunday = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
     with (
         mock.patch.object(clients, "sms", return_value=fake),
-        mock.patch.object(fanout, "now", return_value=sunday),
-        mock.patch.object(sending, "now", return_value=sunday),
+        mock.patch.object(clock, "now", return_value=sunday),
     ):
         pipeline = Pipeline(aws, fake)
         pipeline.publish(campaign_id="deferred-1", brand="acme", recipients=[phone, B])
@@ -134,8 +132,7 @@ def test_an_erased_number_is_never_written_again_by_a_campaign_waiting_for_its_w
     # And the campaign is released and sent on Monday
     with (
         mock.patch.object(clients, "sms", return_value=fake),
-        mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS),
-        mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS),
+        mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS),
     ):
         load_function("scheduler").lambda_handler({}, LambdaContext())
         pipeline.publish(campaign_id="other", brand="acme", recipients=[phone])  # a new one
@@ -163,11 +160,10 @@ def test_a_waiting_s3_campaign_neither_texts_nor_stores_an_erased_number(
         Bucket="audiencebucket", Key="t.csv", Body=f"phone\n{phone}\n{B}\n".encode()
     )
     fake = FakeSms()
-    clock = {"at": MONDAY_10H_PARIS}
+    time = {"at": MONDAY_10H_PARIS}
     with (
         mock.patch.object(clients, "sms", return_value=fake),
-        mock.patch.object(fanout, "now", side_effect=lambda: clock["at"]),
-        mock.patch.object(sending, "now", side_effect=lambda: clock["at"]),
+        mock.patch.object(clock, "now", side_effect=lambda: time["at"]),
     ):
         pipeline = Pipeline(aws, fake)
         pipeline.publish(
@@ -181,7 +177,7 @@ def test_a_waiting_s3_campaign_neither_texts_nor_stores_an_erased_number(
         # When the person's erasure request is run while it waits, and its time comes
         assert main(["erase", phone, "--yes"]) == 0
         assert "1 campaign request(s)" in capsys.readouterr().out
-        clock["at"] += timedelta(hours=2)
+        time["at"] += timedelta(hours=2)
         load_function("scheduler").lambda_handler({}, LambdaContext())
         pipeline.publish(campaign_id="unrelated", category="transactional", recipients=[B])
     # Then the others are sent, the erased number is neither texted nor written again
@@ -231,8 +227,7 @@ def test_the_same_request_published_again_after_an_erasure_is_no_other_request(
     request = {"campaign_id": "w1", "brand": "acme", "recipients": [A, B]}
     with (
         mock.patch.object(clients, "sms", return_value=fake),
-        mock.patch.object(fanout, "now", return_value=sunday),
-        mock.patch.object(sending, "now", return_value=sunday),
+        mock.patch.object(clock, "now", return_value=sunday),
     ):
         pipeline = Pipeline(aws, fake)
         assert pipeline.publish(**request) == []

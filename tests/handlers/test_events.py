@@ -19,16 +19,15 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SnsModel, SqsModel
 from pydantic import BaseModel
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.campaigns import DEFERRED, DEFERRED_CAMPAIGN, DEFERRED_JOB
 from stopsms.dal.tables import Campaign, Delivery
 from stopsms.emulator import template
 from stopsms.emulator.template import Stack
-from stopsms.fanout import service as fanout
 from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.rules.eligibility import Preference
-from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function
 from tests.handlers.sms import FakeSms
@@ -143,7 +142,7 @@ def test_campaign_request_queues_one_send_job_per_recipient(
     aws: Stack, context: LambdaContext
 ) -> None:
     # Given the sending window is open
-    with mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS):
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
         # When the contract example is handled
         response = invoke("campaign_request.json", context)
     # Then it is recorded and each recipient is one job on SendQueue
@@ -170,7 +169,7 @@ def test_campaign_s3_streams_the_csv_audience(aws: Stack, context: LambdaContext
     assert bodies("campaign_s3.json")[0]["audience"]["s3_uri"] == (
         f"s3://{aws.buckets['AudienceBucket']}/audiences/rentree-2026.csv"
     )
-    with mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS):
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
         response = invoke("campaign_s3.json", context)
         # The file is checked whole first; its fan-out starts with the next message
         campaign_fn = load_function("campaign")
@@ -195,7 +194,7 @@ def test_campaign_s3_streams_the_csv_audience(aws: Stack, context: LambdaContext
 def open_window(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")  # no waiting for the rate limiter
     get_settings.cache_clear()
-    with mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS):
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
         yield
 
 
@@ -357,7 +356,7 @@ def test_scheduler_releases_what_is_due_at_the_events_time(
     parked = bodies("send_job.json")[0]
     campaigns.defer_job("soldes-hiver-2026", 0, parked, datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
     # When the scheduler runs at the sample's time
-    with mock.patch.object(fanout, "now", return_value=at):
+    with mock.patch.object(clock, "now", return_value=at):
         released = invoke("scheduler.json", context)
     # Then what was due is released once: the campaign to CampaignQueue, the job to SendQueue
     assert released == {"campaigns": 1, "jobs": 1, "mirrors": 0}

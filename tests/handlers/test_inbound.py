@@ -14,13 +14,13 @@ from unittest import mock
 import pytest
 from botocore.stub import Stubber
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.consent import optout_list
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Delivery
 from stopsms.emulator.template import Stack
-from stopsms.fanout import service as fanout
 from stopsms.inbound import replies
 from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.rules.eligibility import Preference, marketing_block
@@ -391,7 +391,7 @@ def test_a_mirror_that_fails_is_tried_again_by_the_scheduler_and_never_fails_the
     sms.expect_opt_out_mirror(PHONE)
     scheduler = load_function("scheduler")
     later = datetime.now(UTC) + optout_list.RETRY + timedelta(minutes=1)
-    with mock.patch.object(fanout, "now", return_value=later):
+    with mock.patch.object(clock, "now", return_value=later):
         assert scheduler.lambda_handler({}, context)["mirrors"] == 1
         assert scheduler.lambda_handler({}, context)["mirrors"] == 0
     # The failed attempt, then the one that worked

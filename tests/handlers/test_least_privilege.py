@@ -21,6 +21,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.consent import erasure
@@ -28,11 +29,9 @@ from stopsms.dal import campaigns, contacts, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign
 from stopsms.emulator import iam
 from stopsms.emulator.template import Stack
-from stopsms.fanout import service as fanout
 from stopsms.inbound import replies
 from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.reporting import report
-from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import (
     LambdaContext,
@@ -131,11 +130,10 @@ class Tour:
         aws: Stack,
         sms: AuthorisedSms,
         enforcement: iam.Enforcement,
-        fanout_now: mock.Mock,
-        sending_now: mock.Mock,
+        now: mock.Mock,
     ) -> None:
         self.aws, self.sms, self.enforcement = aws, sms, enforcement
-        self.fanout_now, self.sending_now = fanout_now, sending_now
+        self.now = now
         self.campaign_fn = load_function("campaign")
         self.sender_fn = load_function("sender")
         self.inbound_fn = load_function("inbound")
@@ -147,8 +145,7 @@ class Tour:
         self.last_reply: dict[str, Any] = {}
 
     def at(self, instant: datetime) -> None:
-        self.fanout_now.return_value = instant
-        self.sending_now.return_value = instant
+        self.now.return_value = instant
 
     # -- publishers ------------------------------------------------------------------------
     def publish(self, queue: str, body: dict[str, Any]) -> None:
@@ -223,7 +220,7 @@ class Tour:
         return outcome
 
     def sweep(self, instant: datetime) -> dict[str, int]:
-        self.fanout_now.return_value = instant
+        self.now.return_value = instant
         result: dict[str, int] = self.invoke(self.scheduler_fn, SCHEDULED)
         return result
 
@@ -282,10 +279,9 @@ def tour(
     sms = AuthorisedSms()
     with (
         mock.patch.object(clients, "sms", return_value=sms),
-        mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS) as fanout_now,
-        mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS) as sending_now,
+        mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS) as now,
     ):
-        yield Tour(aws, sms, enforcement, fanout_now, sending_now)
+        yield Tour(aws, sms, enforcement, now)
 
 
 def run_the_tour(
@@ -389,7 +385,7 @@ def run_the_tour(
     # The scheduler releases the deferred campaign at the opening, the parked job at its own
     tour.at(MONDAY_10H_PARIS)
     assert tour.sweep(MONDAY_0705) == {"campaigns": 1, "jobs": 0, "mirrors": 0}
-    tour.fanout_now.return_value = MONDAY_0705
+    tour.at(MONDAY_0705)
     tour.drain("CampaignQueue", tour.campaign_fn)
     tour.drain("SendQueue", tour.sender_fn)
     assert len(tour.received(D, "sunday-1")) == 1
@@ -429,7 +425,7 @@ def run_the_tour(
     tour.reply("STOPALL", A)
     assert GLOBAL_SCOPE in opted_out(A)
     assert A not in sms.opted_out
-    later = datetime.now(UTC) + timedelta(hours=1)  # the retry delays count from the real clock
+    later = MONDAY_10H_PARIS + timedelta(hours=1)
     assert tour.sweep(later) == {"campaigns": 0, "jobs": 0, "mirrors": 0}
     assert tour.sweep(later + timedelta(hours=1)) == {"campaigns": 0, "jobs": 0, "mirrors": 1}
     assert A in sms.opted_out

@@ -22,11 +22,11 @@ from unittest import mock
 
 import pytest
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import contacts
 from stopsms.dal.tables import GLOBAL_SCOPE
 from stopsms.emulator.template import Stack
-from stopsms.sending import service as sending
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, load_function, sns_event, sqs_event, sqs_record
 from tests.handlers.sms import FakeSms, client_error
@@ -173,7 +173,7 @@ def test_sender_logs_and_metrics_hide_numbers(
     sender = load_function("sender")
     # When the sender handles them, the quota refusal on its first and last delivery
     with (
-        mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS),
+        mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS),
         mock.patch("time.sleep"),
         capture(capsys, caplog) as captured,
     ):

@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import campaigns
 from stopsms.dal.tables import Campaign
@@ -38,7 +39,7 @@ def scheduler(aws: Stack) -> ModuleType:
 
 
 def at(instant: datetime) -> Any:
-    return mock.patch.object(fanout, "now", return_value=instant)
+    return mock.patch.object(clock, "now", return_value=instant)
 
 
 def sweep(scheduler: ModuleType, instant: datetime, context: LambdaContext) -> dict[str, int]:

@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from botocore.stub import Stubber
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery
@@ -32,7 +33,7 @@ A, B, C, D, E = (f"+3361234560{n}" for n in range(1, 6))
 @pytest.fixture
 def sender(aws: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")  # tests should not wait for the limiter
-    with mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS):
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
         yield load_function("sender")
 
 
@@ -131,7 +132,7 @@ def test_transactional_reaches_an_opted_out_number_without_mention(
     request = campaign(
         [A], campaign_id="otp-1", category="transactional", body="Votre code : 482913"
     )
-    with mock.patch.object(sending, "now", return_value=SUNDAY_PARIS):  # no window either
+    with mock.patch.object(clock, "now", return_value=SUNDAY_PARIS):  # no window either
         handle(sender, jobs_of(request))
     assert [(m["MessageBody"], m["MessageType"]) for m in sms.sent] == [
         ("Votre code : 482913", "TRANSACTIONAL")
@@ -256,7 +257,7 @@ def test_crash_between_send_and_bookkeeping_never_sends_twice(
     assert failed_ids(handle(sender, [record])) == [record["messageId"]]
     # And later: recorded as unconfirmed, never sent a second time
     later = MONDAY_10H_PARIS + sending.STALE_CLAIM + timedelta(minutes=1)
-    with mock.patch.object(sending, "now", return_value=later):
+    with mock.patch.object(clock, "now", return_value=later):
         assert handle(sender, [record]) == {"batchItemFailures": []}
     assert len(sms.sent) == 1
     item = Delivery.get("soldes-hiver-2026", deliveries.claim_key(A))
@@ -286,7 +287,7 @@ def test_outside_the_window_marketing_is_deferred_not_sent(
 ) -> None:
     consent(A)
     request = campaign([{"phone": A, "vars": {"first_name": "Léa"}}])
-    with mock.patch.object(sending, "now", return_value=SUNDAY_PARIS):
+    with mock.patch.object(clock, "now", return_value=SUNDAY_PARIS):
         assert handle(sender, jobs_of(request)) == {"batchItemFailures": []}
     assert sms.sent == []
     (parked,) = [item for item in Campaign.scan() if item.deferred == "job"]

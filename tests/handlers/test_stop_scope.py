@@ -17,12 +17,12 @@ from unittest import mock
 import boto3
 import pytest
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.consent import optout_list
 from stopsms.dal import campaigns, contacts, evidence
 from stopsms.dal.tables import GLOBAL_SCOPE
 from stopsms.emulator.template import Stack
-from stopsms.fanout import service as fanout
 from stopsms.inbound import replies
 from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.reporting import report
@@ -136,8 +136,7 @@ def pipeline(aws: Stack, sms: FakeSms, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
     get_settings.cache_clear()
     with (
-        mock.patch.object(fanout, "now", return_value=MONDAY_10H_PARIS),
-        mock.patch.object(sending, "now", return_value=MONDAY_10H_PARIS),
+        mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS),
     ):
         yield Pipeline(aws, sms)
 

@@ -70,3 +70,46 @@ def test_the_layer_has_no_entry_point() -> None:
     """``python -m stopsms`` is tooling: its ``__main__`` is not shipped."""
     assert not (LAYER / "__main__.py").exists()
     assert (TOOLING / "__main__.py").exists()
+
+
+# Each part of the layer may import its own part and the parts of a lower level, never a
+# higher one nor another part of its level (docs/ARCHITECTURE.md, "The code").
+LEVELS = {
+    "errors": 0,
+    "clock": 0,
+    "observability": 0,
+    "rules": 1,
+    "models": 2,
+    "settings": 2,
+    "aws": 3,
+    "dal": 4,
+    "consent": 5,
+    "fanout": 6,
+    "sending": 6,
+    "inbound": 6,
+}
+
+
+def _part(module: str) -> str:
+    return module.removeprefix("stopsms.").split(".")[0]
+
+
+@pytest.mark.parametrize("path", LAYER_FILES, ids=lambda p: str(p.relative_to(LAYER)))
+def test_imports_go_down_the_layers(path: Path) -> None:
+    own = path.relative_to(LAYER).parts[0].removesuffix(".py")
+    if own == "__init__":
+        return
+    upward = sorted(
+        name
+        for name in _imports(path)
+        if name.startswith("stopsms.")
+        and _part(name) in LEVELS
+        and _part(name) != own
+        and LEVELS[_part(name)] >= LEVELS[own]
+    )
+    assert not upward, f"{own} (level {LEVELS[own]}) cannot import {upward}"
+
+
+def test_every_part_of_the_layer_has_a_level() -> None:
+    parts = {p.name.removesuffix(".py") for p in LAYER.iterdir() if p.name != "__pycache__"}
+    assert parts == set(LEVELS)

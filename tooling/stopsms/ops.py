@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import re
@@ -15,15 +14,17 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from stopsms.aws import clients
+from stopsms.consent import decisions
 from stopsms.consent.erasure import erased_key
-from stopsms.dal import contacts, evidence, stoplist
+from stopsms.dal import contacts, evidence
 from stopsms.dal.batch import batch_get
 from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
-from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent
+from stopsms.errors import InvalidPhoneNumber
 from stopsms.models import plausible
 from stopsms.rules.brands import canonical_brand, refuse_unsafe
 from stopsms.rules.csvrecords import Record, records
+from stopsms.rules.eligibility import OPTED_OUT
 from stopsms.rules.phones import normalize, redact
 from stopsms.settings import Settings
 
@@ -134,30 +135,18 @@ def resolve_review(review_id: str, *, opt_out: bool) -> str:
         proof_key = evidence.event_key(
             item.captured_at, f"{item.inbound_message_id}#review#{scope}"
         )
-        with contextlib.suppress(AlreadyExists):
-            evidence.append(
-                Evidence(
-                    phone,
-                    proof_key,
-                    kind="opt_out",
-                    brand=scope,
-                    source=REVIEW_SOURCE,
-                    captured_at=item.captured_at,
-                    recorded_at=datetime.now(UTC),
-                    proof={"reply": key, "review_reason": item.review_reason},
-                    campaign_id=item.campaign_id,
-                )
-            )
-        try:
-            contacts.apply(
-                phone,
-                scope,
-                contacts.OPTED_OUT,
-                item.captured_at,
-                source=REVIEW_SOURCE,
-                evidence_key=proof_key,
-            )
-        except StaleEvent:
+        proof = Evidence(
+            phone,
+            proof_key,
+            kind="opt_out",
+            brand=scope,
+            source=REVIEW_SOURCE,
+            captured_at=item.captured_at,
+            recorded_at=datetime.now(UTC),
+            proof={"reply": key, "review_reason": item.review_reason},
+            campaign_id=item.campaign_id,
+        )
+        if not decisions.record(proof, OPTED_OUT).applied:
             continue  # the person decided again after writing this reply
         applied.append("every brand" if scope == GLOBAL_SCOPE else scope)
     evidence.close_review(phone, key, "applied as an opt-out by an operator")
@@ -413,7 +402,7 @@ def _flush(rows: list[_Row], result: ImportResult) -> None:
                 writable.append(row)
         for start in range(0, len(writable), ROWS_PER_TRANSACTION):
             chunk = writable[start : start + ROWS_PER_TRANSACTION]
-            refused = stoplist.write([row.opt_out for row in chunk])
+            refused = decisions.record_batch([row.opt_out for row in chunk])
             for index, row in enumerate(chunk):
                 kind = refused.get(index)
                 if kind is None:
@@ -429,9 +418,7 @@ def _flush(rows: list[_Row], result: ImportResult) -> None:
 def _superseded(row: _Row) -> None:
     """An opt-out a later opt-in replaced: its proof is kept, and it is the opt-out in force
     again once that opt-in lapses (``contacts.replaced_opt_out``). Rare: written one by one."""
-    with contextlib.suppress(AlreadyExists):  # an earlier run kept it
-        evidence.append(row.opt_out.evidence)
-    contacts.replaced_opt_out(row.key[0], row.key[1], row.opt_out.state.status_at)
+    decisions.record(row.opt_out.evidence, OPTED_OUT)  # refused as stale: it dates the opt-out
 
 
 def _instant(text: str, now: datetime, column: str) -> datetime | None:

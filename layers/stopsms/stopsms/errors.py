@@ -47,3 +47,8 @@ class AlreadyExists(StopSmsError):
 
 class StaleEvent(StopSmsError):
     """A state change is older than the state already stored (out-of-order delivery)."""
+
+
+class Transient(StopSmsError):
+    """A failure worth retrying as it is (the message goes back to its queue): AWS left
+    part of a batch undone, an object could not be read."""

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from stopsms import clock
 from stopsms.errors import InvalidPhoneNumber, TemplateError
 from stopsms.rules.brands import (
     DEFAULT_BRAND,
@@ -149,7 +150,7 @@ class CampaignRequest(_Contract):
     @field_validator("send_at")
     @classmethod
     def _not_too_far(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value > datetime.now(UTC) + MAX_SEND_AHEAD:
+        if value is not None and value > clock.now() + MAX_SEND_AHEAD:
             raise ValueError(f"is more than {MAX_SEND_AHEAD.days} days ahead")
         return value
 
@@ -197,7 +198,7 @@ class ConsentRecord(_Contract):
     @field_validator("captured_at")
     @classmethod
     def _not_in_future(cls, value: datetime) -> datetime:
-        return plausible(value, datetime.now(UTC) + MAX_CLOCK_SKEW)
+        return plausible(value, clock.now() + MAX_CLOCK_SKEW)
 
 
 class InboundReply(_Contract):

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stopsms.aws import clients
 
-__all__ = ["OPTED_OUT_REASON", "THROTTLED", "UNCONFIRMED", "Answer", "send_text"]
+__all__ = ["OPTED_OUT_REASON", "THROTTLED", "UNCONFIRMED", "Answer", "MessageType", "send_text"]
 
 MessageType = Literal["PROMOTIONAL", "TRANSACTIONAL"]
 OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
@@ -26,6 +26,7 @@ class Answer:
     message_id: str | None = None
     error_code: str | None = None
     reason: str | None = None
+    error: Exception | None = None  # the call's own exception, for callers that re-raise it
 
     @property
     def opted_out(self) -> bool:
@@ -58,7 +59,8 @@ def send_text(
         # some SDKs and emulators, inside ``Error``.
         details = error.response.get("Error", {})
         reason = error.response.get("Reason") or details.get("Reason")
-        return Answer(error_code=details.get("Code", ""), reason=str(reason or ""))
+        code = details.get("Code", "")
+        return Answer(error_code=code, reason=str(reason or ""), error=error)
     except BotoCoreError as error:
-        return Answer(error_code=UNCONFIRMED, reason=type(error).__name__)
+        return Answer(error_code=UNCONFIRMED, reason=type(error).__name__, error=error)
     return Answer(message_id=response["MessageId"])

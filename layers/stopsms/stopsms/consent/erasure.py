@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
@@ -85,7 +86,7 @@ def erase(e164: str, settings: Settings) -> Erasure:
     """Erase one number; running it twice is harmless (there is nothing left the second time)."""
     stand_in = erased_key(e164, settings)
     done = Erasure()
-    now = datetime.now(UTC)
+    now = clock.now()
     before = [s for s in contacts.state_of(stand_in) if s.source == ERASURE_SOURCE]
     done.erased_before = before[0].status_at if before else None
     # First the opt-out under the hash: from here on the number cannot receive marketing,

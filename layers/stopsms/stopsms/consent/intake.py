@@ -21,7 +21,8 @@ state of its brand:
   stamped 45 minutes ahead would outrank a real STOP received by AWS 5 minutes later. The
   evidence keeps both (``captured_at`` as sent, ``received_at``).
 
-Evidence first, then state: a crash between the two is completed by the redelivery.
+Evidence first, then state (``stopsms.consent.record``): a crash between the two is completed
+by the redelivery.
 
 Retention (``stopsms.rules.retention``): an opt-in is relied on for ``retention_days`` after it was
 given and its evidence expires at that very instant; opt-out evidence has no expiry.
@@ -39,9 +40,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from stopsms.dal import contacts, evidence, tables
+from stopsms import clock
+from stopsms.consent import decisions
+from stopsms.dal import evidence, tables
 from stopsms.dal.tables import Evidence
-from stopsms.errors import AlreadyExists, StaleEvent, StopSmsError
+from stopsms.errors import StopSmsError
 from stopsms.models import ConsentRecord, describe
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Status
 from stopsms.rules.phones import mask
@@ -85,7 +88,7 @@ def _sent_at(record: SQSRecord) -> datetime:
     try:
         return datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC)
     except (KeyError, TypeError, ValueError):
-        return datetime.now(UTC)
+        return clock.now()
 
 
 def parse(body: str) -> ConsentRecord:
@@ -108,16 +111,8 @@ def apply(
 ) -> dict[str, Any]:
     """Keep the record as evidence, then update the brand's state if the record is the latest."""
     key = evidence.event_key(consent.captured_at, event_id(consent))
-    received = received_at or datetime.now(UTC)
-    # An upstream clock ahead of AWS's never outranks what AWS received since (a STOP).
-    at = min(consent.captured_at, received)
-    log = {
-        "phone": mask(consent.phone),
-        "brand": consent.scope,
-        "action": consent.action,
-        "event_key": key,
-    }
-    record = Evidence(
+    received = received_at or clock.now()
+    proof = Evidence(
         consent.phone,
         key,
         kind=consent.action,
@@ -125,39 +120,27 @@ def apply(
         source=consent.source,
         captured_at=consent.captured_at,
         received_at=received,
-        recorded_at=datetime.now(UTC),
+        recorded_at=clock.now(),
         proof=consent.proof,
-        expires_at=evidence_expiry(consent.action, at, settings.retention_days),
+        # An upstream clock ahead of AWS's never outranks what AWS received since (a STOP).
+        expires_at=evidence_expiry(
+            consent.action, min(consent.captured_at, received), settings.retention_days
+        ),
     )
-    new = True
-    proof_until = record.expires_at
-    try:
-        evidence.append(record)
-    except AlreadyExists:
-        new = False
-        logger.info("Consent record redelivered: evidence already kept", extra=log)
-        # The first delivery fixed the instant (and the proof's expiry): a copy published
-        # later must not move the state past the moment its proof expires.
-        first = evidence.get(consent.phone, key)
-        if first is not None:
-            proof_until = first.expires_at
-        if first is not None and first.received_at is not None:
-            at = min(consent.captured_at, first.received_at)
+    log = {
+        "phone": mask(consent.phone),
+        "brand": consent.scope,
+        "action": consent.action,
+        "event_key": key,
+    }
     status: Status = OPTED_OUT if consent.action == "opt_out" else OPTED_IN
-    try:
-        contacts.apply(
-            consent.phone,
-            consent.scope,
-            status,
-            at,
-            source=consent.source,
-            evidence_key=key,
-            proof_expires_at=proof_until,
-        )
-    except StaleEvent:
+    recorded = decisions.record(proof, status)
+    if not recorded.new:
+        logger.info("Consent record redelivered: evidence already kept", extra=log)
+    if not recorded.applied:
         logger.info("Consent record older than the stored state: kept as evidence only", extra=log)
-        return {"event_key": key, "new": new, "applied": False}
+        return {"event_key": key, "new": recorded.new, "applied": False}
     logger.info("Consent record applied", extra=log)
-    if new:
+    if recorded.new:
         metrics.add_metric(name=f"Consent.{consent.action}", unit=MetricUnit.Count, value=1)
-    return {"event_key": key, "new": new, "applied": True}
+    return {"event_key": key, "new": recorded.new, "applied": True}

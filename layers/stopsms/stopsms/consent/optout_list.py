@@ -16,12 +16,13 @@ with a growing delay, for as long as it is still what the number's state asks fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts
 from stopsms.dal.campaigns import DEFERRED_MIRROR
@@ -59,7 +60,7 @@ def mirror(settings: Settings, phone: str, action: Action = ADD, attempts: int =
         code = clients.error_code(error)
         if action == REMOVE and code == _NOT_ON_THE_LIST:
             return True  # nothing to take off
-        until = datetime.now(UTC) + RETRY * min(2**attempts, _MAX_BACKOFF)
+        until = clock.now() + RETRY * min(2**attempts, _MAX_BACKOFF)
         logger.warning(
             "Opt-out list not updated yet: the scheduler tries again",
             extra={**log, "error": code, "retry_at": until.isoformat()},

@@ -9,6 +9,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
+from stopsms import clock
 from stopsms.dal.conditions import save_if, update_if
 from stopsms.dal.tables import Campaign
 from stopsms.errors import AlreadyExists
@@ -27,9 +28,7 @@ def create(
     With ``replacing_refused`` the campaign id must instead hold a refused campaign, which the
     new record replaces whole: a refused campaign sent nothing, so a fixed request may start
     afresh under its id (contract §2)."""
-    item = Campaign(
-        campaign_id, request=request, status=status, created_at=datetime.now(UTC), **fields
-    )
+    item = Campaign(campaign_id, request=request, status=status, created_at=clock.now(), **fields)
     condition = (
         Campaign.status == REFUSED if replacing_refused else Campaign.campaign_id.does_not_exist()
     )
@@ -64,7 +63,7 @@ def defer_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) 
         status="deferred",
         deferred=DEFERRED_JOB,
         resume_at=until.astimezone(UTC).isoformat(),
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
     ).save()
 
 
@@ -81,7 +80,7 @@ def park_mirror(phone: str, until: datetime, attempts: int, action: str) -> None
         status="deferred",
         deferred=DEFERRED_MIRROR,
         resume_at=until.astimezone(UTC).isoformat(),
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
     ).save()
 
 

@@ -7,10 +7,11 @@ stored one is refused, so out-of-order deliveries converge on the latest decisio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pynamodb.expressions.update import Action
 
+from stopsms import clock
 from stopsms.dal.batch import batch_get
 from stopsms.dal.conditions import update_if
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
@@ -63,7 +64,7 @@ def apply(
         ContactState.status.set(status),
         ContactState.status_at.set(at),
         ContactState.source.set(source),
-        ContactState.updated_at.set(datetime.now(UTC)),
+        ContactState.updated_at.set(clock.now()),
         ContactState.recorded_at.remove(),  # it dated the decision this one replaces
         ContactState.evidence_key.set(evidence_key)
         if evidence_key

@@ -18,12 +18,13 @@ two hundred.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from stopsms import clock
 from stopsms.dal.batch import batch_write
 from stopsms.dal.conditions import delete_if, is_refused_item
 from stopsms.dal.tables import Delivery
@@ -63,7 +64,7 @@ def new(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> Delivery:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     return Delivery(
         campaign_id,
         recipient,

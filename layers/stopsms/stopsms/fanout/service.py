@@ -53,29 +53,24 @@ two copies can move the cursor). The original request and a release are the slic
 from __future__ import annotations
 
 import json
-import random
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache, partial
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import phonenumbers
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stopsms.aws import clients
-from stopsms.consent import optout_list
+from stopsms import clock
+from stopsms.aws import clients, sqs
 from stopsms.consent.erasure import ERASED_RECIPIENT, erased_key, same_request
 from stopsms.dal import campaigns, stop_numbers
 from stopsms.dal.campaigns import (
     CHECKING,
     DEFERRED,
     DEFERRED_CAMPAIGN,
-    DEFERRED_JOB,
     FANNING_OUT,
     REFUSED,
     SEND_AT,
@@ -88,9 +83,17 @@ from stopsms.errors import (
     MessageTooLong,
     MissingVariable,
     StopSmsError,
+    Transient,
 )
 from stopsms.fanout import audience
-from stopsms.models import CampaignId, CampaignRequest, Recipient, SendJob, describe
+from stopsms.fanout.messages import (
+    CampaignRefused,
+    Continuation,
+    Release,
+    continuation_body,
+    parse,
+)
+from stopsms.models import CampaignRequest, Recipient, SendJob
 from stopsms.rules.brands import reply_numbers
 from stopsms.rules.mention import compose
 from stopsms.rules.personalise import placeholders, render
@@ -101,92 +104,11 @@ from stopsms.settings import Settings
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-BATCH_ENTRIES: Final = 10  # SendMessageBatch maximum
-BATCH_BYTES: Final = 256 * 1024  # SendMessageBatch payload maximum
 ROUND_JOBS: Final = 200  # jobs queued concurrently between two checks of the clock
-CONCURRENCY: Final = 8  # SendMessageBatch calls in flight
-SEND_ATTEMPTS: Final = 5  # per batch, for entries SQS reports in Failed
 CHUNK_BYTES: Final = 64 * 1024  # S3 read size
-SCHEDULER_SAFETY_MS: Final = 10_000
 MAX_RECORDED_BYTES: Final = 350_000  # the request is kept on the campaign item (400 KB max)
-
-
-def now() -> datetime:
-    """The current instant (a function so tests can freeze time)."""
-    return datetime.now(UTC)
-
-
-def sleep(seconds: float) -> None:
-    """Back-off pause (a function so tests need not wait)."""
-    time.sleep(seconds)
-
-
-class CampaignRefused(StopSmsError):
-    """The message is not a usable campaign request: it goes to the DLQ with this reason."""
-
-
-class FanOutError(StopSmsError):
-    """A transient failure: the message is retried by SQS (jobs are deterministic)."""
-
-
-class RemainingTime(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
-
-
-# --- messages -------------------------------------------------------------------------------
-
-
-class _Internal(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Continuation(_Internal):
-    campaign_id: CampaignId
-    offset: int = Field(ge=0)
-    seq: int = Field(ge=0)
-
-
-class Release(_Internal):
-    campaign_id: CampaignId
-
-
-class _ContinuationMessage(_Internal):
-    continuation: Continuation
-
-
-class _ReleaseMessage(_Internal):
-    release: Release
-
-
-Message = CampaignRequest | Continuation | Release
-
-
-def parse(body: str) -> Message:
-    """The message in a ``CampaignQueue`` body; CampaignRefused names what is wrong."""
-    try:
-        data = json.loads(body)
-    except ValueError as error:
-        raise CampaignRefused(f"message: not valid JSON ({error})") from None
-    try:
-        if isinstance(data, dict) and "campaign_id" not in data:
-            if "continuation" in data:
-                return _ContinuationMessage.model_validate(data).continuation
-            if "release" in data:
-                return _ReleaseMessage.model_validate(data).release
-        return CampaignRequest.model_validate(data)
-    except ValidationError as error:
-        raise CampaignRefused(describe(error)) from None
-
-
-def continuation_body(campaign_id: str, offset: int, seq: int) -> str:
-    return _ContinuationMessage(
-        continuation=Continuation(campaign_id=campaign_id, offset=offset, seq=seq)
-    ).model_dump_json()
-
-
-def release_body(campaign_id: str) -> str:
-    return _ReleaseMessage(release=Release(campaign_id=campaign_id)).model_dump_json()
 
 
 # --- checks made once per campaign ------------------------------------------------------------
@@ -286,59 +208,6 @@ def resume_at(
     return (start, waiting_for) if start > at else None
 
 
-# --- send queue -------------------------------------------------------------------------------
-
-
-@cache
-def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="fanout")
-
-
-def batches(entries: Sequence[dict[str, str]]) -> Iterator[list[dict[str, str]]]:
-    """SendMessageBatch entries: 10 a call, and under the payload limit."""
-    batch: list[dict[str, str]] = []
-    size = 0
-    for entry in entries:
-        length = len(entry["MessageBody"].encode())
-        if batch and (len(batch) == BATCH_ENTRIES or size + length > BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(entry)
-        size += length
-    if batch:
-        yield batch
-
-
-def send_batch(queue_url: str, entries: list[dict[str, str]]) -> None:
-    """One SendMessageBatch; entries SQS reports as failed are sent again, with back-off.
-
-    Raises FanOutError when some still fail, so that the message is retried by SQS."""
-    for attempt in range(SEND_ATTEMPTS):
-        response = clients.sqs().send_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
-        failed = response.get("Failed", [])
-        if not failed:
-            return
-        if any(item.get("SenderFault") for item in failed):
-            first = failed[0]
-            raise FanOutError(
-                f"SQS refused {len(failed)} messages: {first.get('Code')} {first.get('Message')}"
-            )
-        retry = {item["Id"] for item in failed}
-        entries = [entry for entry in entries if entry["Id"] in retry]
-        if attempt + 1 < SEND_ATTEMPTS:
-            sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
-    raise FanOutError(f"{len(entries)} messages still failing after {SEND_ATTEMPTS} attempts")
-
-
-def send_all(queue_url: str, jobs: Sequence[SendJob]) -> int:
-    """Queue ``jobs`` on the send queue, several batches at once; returns the calls made."""
-    entries = [{"Id": str(job.seq), "MessageBody": job.model_dump_json()} for job in jobs]
-    groups = list(batches(entries))
-    for future in [_executor().submit(send_batch, queue_url, group) for group in groups]:
-        future.result()
-    return len(groups)
-
-
 # --- the fan-out ------------------------------------------------------------------------------
 
 
@@ -363,7 +232,7 @@ class SliceResult:
 class FanOut:
     """Handles the ``CampaignQueue`` messages of one invocation."""
 
-    def __init__(self, settings: Settings, context: RemainingTime, logger: Logger) -> None:
+    def __init__(self, settings: Settings, context: LambdaContext, logger: Logger) -> None:
         bind(settings)
         self.settings = settings
         self.context = context
@@ -447,7 +316,7 @@ class FanOut:
             self.logger.info("campaign recorded: checking its audience", campaign_id=cid)
             return campaign
         audience = len(request.inline_recipients())
-        waiting = resume_at(request, now(), self.window, self.settings.holidays_country)
+        waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
         if waiting is None:
             campaign = campaigns.create(
                 cid,
@@ -490,7 +359,7 @@ class FanOut:
                 self.logger.info("campaign not released yet", campaign_id=cid)
                 return
             request = CampaignRequest.model_validate(campaign.request)
-            waiting = resume_at(request, now(), self.window, self.settings.holidays_country)
+            waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
             if waiting is not None:  # released early (clocks): wait again
                 campaigns.defer_again(cid, *waiting)
                 self.counters.campaigns_deferred += 1
@@ -566,7 +435,7 @@ class FanOut:
             if moved:
                 self._continue(cid, progress.offset, progress.rows)
             return
-        waiting = resume_at(request, now(), self.window, self.settings.holidays_country)
+        waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
         until, waiting_for = waiting if waiting is not None else (None, None)
         started = campaigns.checked(
             cid,
@@ -591,7 +460,7 @@ class FanOut:
     def _refuse(self, campaign_id: str, reason: str) -> NoReturn:
         """Refuse a campaign being checked (it queued no one) and end the message in the DLQ."""
         if not campaigns.refuse(campaign_id, reason):
-            raise FanOutError(f"campaign {campaign_id} is past checking: not refused")
+            raise Transient(f"campaign {campaign_id} is past checking: not refused")
         raise CampaignRefused(reason)
 
     def _read(
@@ -723,7 +592,8 @@ class FanOut:
 
     def _send(self, jobs: list[SendJob]) -> None:
         if jobs:
-            self.counters.batch_calls += send_all(self.settings.send_queue_url, jobs)
+            entries = [{"Id": str(job.seq), "MessageBody": job.model_dump_json()} for job in jobs]
+            self.counters.batch_calls += sqs.send_all(self.settings.send_queue_url, entries)
             self.counters.recipients_queued += len(jobs)
 
     def _out_of_time(self) -> bool:
@@ -751,84 +621,4 @@ def _s3_error(code: str, uri: str) -> StopSmsError:
         return audience.AudienceError(f"{uri} changed while StopSMS was reading it")
     if code in ("AccessDenied", "403"):
         return audience.AudienceError(f"{uri} cannot be read by StopSMS (access denied)")
-    return FanOutError(f"reading {uri} failed ({code})")
-
-
-# --- the scheduler ----------------------------------------------------------------------------
-
-
-@dataclass
-class Released:
-    campaigns: int = 0
-    jobs: int = 0
-    mirrors: int = 0  # opt-outs copied to the AWS opt-out list at last
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-def release_due(settings: Settings, context: RemainingTime, logger: Logger) -> Released:
-    """Release every deferred campaign and parked job whose time has come, each once.
-
-    A campaign goes back to ``CampaignQueue`` as a release message, a parked job (a recipient
-    outside its own window) back to ``SendQueue``. Taking an item out of the index is a
-    conditional write, so two overlapping sweeps never release the same item twice; if the
-    hand-over fails, the item is put back for the next sweep.
-    """
-    bind(settings)
-    at = now()
-    released = Released()
-
-    def time_left() -> bool:
-        return context.get_remaining_time_in_millis() > SCHEDULER_SAFETY_MS
-
-    for key, resume in campaigns.due(DEFERRED_CAMPAIGN, at):
-        if not time_left():
-            return released
-        if campaigns.take_deferred(key, DEFERRED_CAMPAIGN, resume) is None:
-            continue  # another sweep took it
-        _hand_over(
-            [(key, resume)],
-            DEFERRED_CAMPAIGN,
-            partial(
-                clients.sqs().send_message,
-                QueueUrl=settings.campaign_queue_url,
-                MessageBody=release_body(key),
-            ),
-        )
-        released.campaigns += 1
-        logger.info("campaign released", campaign_id=key, resume_at=resume)
-    taken: list[tuple[str, str, dict[str, Any]]] = []
-    for key, resume in campaigns.due(DEFERRED_JOB, at):
-        if not time_left():
-            break
-        item = campaigns.take_deferred(key, DEFERRED_JOB, resume)
-        if item is not None:
-            taken.append((key, resume, dict(item.request)))
-        if len(taken) == BATCH_ENTRIES:
-            released.jobs += _release_jobs(settings, taken)
-            taken = []
-    released.jobs += _release_jobs(settings, taken)
-    released.mirrors = optout_list.retry_due(settings, at, time_left)
-    return released
-
-
-def _release_jobs(settings: Settings, taken: list[tuple[str, str, dict[str, Any]]]) -> int:
-    if not taken:
-        return 0
-    jobs = [job for _, _, job in taken]
-    entries = [{"Id": str(i), "MessageBody": json.dumps(job)} for i, job in enumerate(jobs)]
-    keys = [(key, resume) for key, resume, _ in taken]
-    _hand_over(keys, DEFERRED_JOB, lambda: send_batch(settings.send_queue_url, entries))
-    for key, _ in keys:
-        campaigns.drop(key)
-    return len(taken)
-
-
-def _hand_over(keys: list[tuple[str, str]], kind: str, send: Callable[[], object]) -> None:
-    try:
-        send()
-    except Exception:
-        for key, resume in keys:
-            campaigns.put_back(key, kind, resume)
-        raise
+    return Transient(f"reading {uri} failed ({code})")

@@ -81,11 +81,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from stopsms.aws import clients
-from stopsms.consent import optout_list
+from stopsms import clock
+from stopsms.aws import clients, sms
+from stopsms.consent import decisions, optout_list
 from stopsms.dal import (
     answers,
     campaigns,
@@ -97,7 +97,7 @@ from stopsms.dal import (
     tables,
 )
 from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
-from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StaleEvent, StopSmsError
+from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StopSmsError
 from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.models import InboundReply, describe
 from stopsms.rules import keywords
@@ -109,6 +109,7 @@ from stopsms.rules.brands import (
     canonical_brand,
     target,
 )
+from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT
 from stopsms.rules.keywords import Classification, Intent, Scope
 from stopsms.rules.phones import mask, normalize
 from stopsms.rules.retention import evidence_expiry
@@ -125,7 +126,6 @@ IDEMPOTENCY_TTL = timedelta(days=7)
 # AWS delivers at most a few concatenated SMS; anything longer is kept to this many characters
 # (the whole text is still read), far under DynamoDB's 400 KB item limit.
 MAX_STORED_BODY = 4096
-OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
 ATTRIBUTION_RETRY_S = 1.5
 _Step = Callable[..., dict[str, Any]]
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -226,7 +226,7 @@ def parse(record: Any) -> dict[str, Any]:
     body = json.loads(notification.Message).get("messageBody")
     if not isinstance(body, str):
         body = reply.message_body
-    at = notification.Timestamp or datetime.now(UTC)
+    at = notification.Timestamp or clock.now()
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     return {
         "inbound_message_id": reply.inbound_message_id,
@@ -379,18 +379,14 @@ def _opt_out(
     applied: list[str] = []
     crossed: list[str] = []
     for scope in about.scopes:
-        record = _evidence(settings, reply, "opt_out", scope, at, classification, about)
-        try:
-            # Only the first scope's evidence counts the STOP on its campaign: one reply.
-            campaign = about.campaign_id if scope == about.scopes[0] else None
-            counted = inbound.append_opt_out(record, campaign) or counted
-        except AlreadyExists:
+        proof = _evidence(settings, reply, "opt_out", scope, at, classification, about)
+        # Only the first scope's evidence counts the STOP on its campaign: one reply.
+        campaign = about.campaign_id if scope == about.scopes[0] else None
+        recorded = decisions.record(proof, OPTED_OUT, count_on=campaign)
+        counted = recorded.counted or counted
+        if not recorded.new:
             logger.info("Opt-out evidence already recorded (retry)", extra=log)
-        try:
-            contacts.apply(
-                phone, scope, "opted_out", at, source=SOURCE, evidence_key=record.event_key
-            )
-        except StaleEvent:
+        if not recorded.applied:
             # A later decision of this person (e.g. a START sent after this STOP) is stored.
             logger.warning(
                 "Opt-out older than the stored state: evidence kept only",
@@ -405,9 +401,7 @@ def _opt_out(
         crossed += [
             state.scope
             for state in contacts.state_of(phone)
-            if state.scope != GLOBAL_SCOPE
-            and state.status == contacts.OPTED_IN
-            and state.status_at > at
+            if state.scope != GLOBAL_SCOPE and state.status == OPTED_IN and state.status_at > at
         ]
     outcome: dict[str, Any] = {"intent": "opt_out", "applied": applied, "counted": counted}
     if crossed:
@@ -439,19 +433,9 @@ def _opt_in(
 ) -> dict[str, Any]:
     applied: list[str] = []
     for scope in about.scopes:
-        record = _evidence(settings, reply, "opt_in", scope, at, classification, about)
-        _keep(record)
-        try:
-            contacts.apply(
-                reply["phone"],
-                scope,
-                "opted_in",
-                at,
-                source=SOURCE,
-                evidence_key=record.event_key,
-                proof_expires_at=record.expires_at,
-            )
-        except StaleEvent:  # a later decision exists (a retry of this one is re-applied)
+        proof = _evidence(settings, reply, "opt_in", scope, at, classification, about)
+        if not decisions.record(proof, OPTED_IN).applied:
+            # A later decision exists (a retry of this one is re-applied).
             logger.info("Opt-in older than the stored state", extra=log)
             continue
         applied.append(scope)
@@ -524,7 +508,7 @@ def _evidence(
         brand=brand,
         source=SOURCE,
         captured_at=at,
-        recorded_at=datetime.now(UTC),
+        recorded_at=clock.now(),
         proof=proof,
         text=body[:MAX_STORED_BODY],
         inbound_message_id=reply["inbound_message_id"],
@@ -590,42 +574,36 @@ def _answer(
 
 def _send(*, message: dict[str, Any]) -> dict[str, Any]:
     log = {"inbound_message_id": message["inbound_message_id"], "phone": mask(message["phone"])}
-    try:
-        response = clients.sms().send_text_message(
-            DestinationPhoneNumber=message["phone"],
-            OriginationIdentity=message["origination_identity"],
-            MessageBody=message["text"],
-            MessageType="TRANSACTIONAL",
-            Context={
-                "inbound_message_id": message["inbound_message_id"],
-                "purpose": message["purpose"],
-            },
-        )
-    except ClientError as error:
-        if _is_aws_opt_out(error):
-            # AWS manages this number's opt-out itself (and answered STOP on its own):
-            # retrying would never succeed, the opt-out is recorded anyway.
-            logger.warning("Answer not sent: number on the AWS opt-out list", extra=log)
-            return {"sent": False}
-        raise
+    answer = sms.send_text(
+        message["phone"],
+        message["text"],
+        "TRANSACTIONAL",
+        origination_identity=message["origination_identity"],
+        context={
+            "inbound_message_id": message["inbound_message_id"],
+            "purpose": message["purpose"],
+        },
+    )
+    if answer.opted_out:
+        # AWS manages this number's opt-out itself (and answered STOP on its own):
+        # retrying would never succeed, the opt-out is recorded anyway.
+        logger.warning("Answer not sent: number on the AWS opt-out list", extra=log)
+        return {"sent": False}
+    if answer.error is not None or answer.message_id is None:
+        # The answer's idempotency record is released: the reply's retry tries again.
+        raise answer.error or RuntimeError("SendTextMessage answered no MessageId")
     logger.info(
         "Answer sent",
-        extra={**log, "purpose": message["purpose"], "message_id": response.get("MessageId")},
+        extra={**log, "purpose": message["purpose"], "message_id": answer.message_id},
     )
     metrics.add_metric(name="RepliesAnswered", unit=MetricUnit.Count, value=1)
-    if message.get("about_campaign") and response.get("MessageId"):
+    if message.get("about_campaign"):
         try:
-            until = datetime.now(UTC) + timedelta(days=get_settings().retention_days)
-            answers.record(response["MessageId"], message["about_campaign"], until)
+            until = clock.now() + timedelta(days=get_settings().retention_days)
+            answers.record(answer.message_id, message["about_campaign"], until)
         except Exception as error:  # it went out: raising would send it again on retry
             # A reply to it then falls back on the stop number's brands.
             logger.warning(
                 "Answer's campaign not recorded", extra={**log, "error": clients.error_code(error)}
             )
-    return {"sent": True, "message_id": response.get("MessageId")}
-
-
-def _is_aws_opt_out(error: ClientError) -> bool:
-    details = error.response.get("Error", {})
-    reason = error.response.get("Reason") or details.get("Reason")
-    return details.get("Code") == "ConflictException" and reason == OPTED_OUT_REASON
+    return {"sent": True, "message_id": answer.message_id}

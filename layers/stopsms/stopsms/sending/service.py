@@ -24,30 +24,28 @@ to send twice: once the claim is older than ``STALE_CLAIM`` the recipient is rec
 
 from __future__ import annotations
 
-import contextlib
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from stopsms.aws import clients
+from stopsms import clock
+from stopsms.aws import sms
+from stopsms.aws.retry import backoff
+from stopsms.consent import decisions
 from stopsms.consent.erasure import erased_key
 from stopsms.dal import campaigns, contacts, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.errors import (
-    AlreadyExists,
     InvalidPhoneNumber,
     MessageTooLong,
     MissingVariable,
-    StaleEvent,
 )
 from stopsms.models import SendJob, describe
 from stopsms.rules.controls import first_unsafe
@@ -64,12 +62,6 @@ THROTTLE_ATTEMPTS = 4
 TRANSIENT_ERRORS = frozenset(
     {"ThrottlingException", "InternalServerException", "ServiceQuotaExceededException"}
 )
-OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
-
-
-def now() -> datetime:
-    """The current instant (a function so tests can freeze time)."""
-    return datetime.now(UTC)
 
 
 class RetryLater(Exception):
@@ -96,13 +88,6 @@ class Recipient:
     text: str
     segments: int
     claim: Delivery | None = None  # the existing claim on this phone, if any
-
-
-@dataclass
-class SendResult:
-    message_id: str | None = None
-    error_code: str | None = None
-    reason: str | None = None
 
 
 @dataclass
@@ -161,7 +146,7 @@ class SendBatch:
         self.counters = Counters()
 
     def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
-        at = now()
+        at = clock.now()
         ready: list[Recipient] = []
         for raw in raw_records:
             record = Record(
@@ -368,47 +353,43 @@ class SendBatch:
                     page = []
         return written
 
-    def _send(self, r: Recipient, limiter: RateLimiter) -> SendResult:
-        request: dict[str, Any] = {
-            "DestinationPhoneNumber": r.phone.e164,
-            "MessageBody": r.text,
-            "MessageType": "PROMOTIONAL" if r.spec.category.is_marketing else "TRANSACTIONAL",
-            "Context": {"campaign_id": r.spec.campaign_id, "seq": str(r.spec.seq)},
-        }
-        if identity := r.spec.origination_identity or self.settings.origination_identity:
-            request["OriginationIdentity"] = identity
-        code, reason = "", ""
+    def _send(self, r: Recipient, limiter: RateLimiter) -> sms.Answer:
+        message_type: sms.MessageType = (
+            "PROMOTIONAL" if r.spec.category.is_marketing else "TRANSACTIONAL"
+        )
+        answer = sms.Answer()
         for attempt in range(THROTTLE_ATTEMPTS):
             limiter.wait()
-            try:
-                response = clients.sms().send_text_message(**request)
-                return SendResult(message_id=response["MessageId"])
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                reason = str(error.response.get("Reason", ""))
-                if code != "ThrottlingException":
-                    return SendResult(error_code=code, reason=reason)
-            except BotoCoreError as error:  # no answer: the SMS may have gone out
-                self.logger.warning("send without answer", error=type(error).__name__)
-                return SendResult(error_code="unconfirmed")
-            self.sleep(random.uniform(0, 0.1 * 2**attempt))  # noqa: S311 - jitter
-        return SendResult(error_code=code, reason=reason)
+            answer = sms.send_text(
+                r.phone.e164,
+                r.text,
+                message_type,
+                origination_identity=r.spec.origination_identity
+                or self.settings.origination_identity,
+                context={"campaign_id": r.spec.campaign_id, "seq": str(r.spec.seq)},
+            )
+            if answer.error_code == sms.UNCONFIRMED:
+                self.logger.warning("send without answer", error=answer.reason)
+            if answer.error_code != sms.THROTTLED:
+                return answer
+            self.sleep(backoff(attempt))
+        return answer
 
-    def _record_send(self, r: Recipient, result: SendResult) -> None:
-        if result.message_id is not None:
+    def _record_send(self, r: Recipient, answer: sms.Answer) -> None:
+        if answer.message_id is not None:
             outcome = self._outcome(r, deliveries.SENT, None)
-            outcome.message_id = result.message_id
+            outcome.message_id = answer.message_id
             outcome.segments = r.segments
             return
-        code = result.error_code or "unknown"
+        code = answer.error_code or "unknown"
         if code.startswith("ServiceQuotaExceeded"):
             self.counters.quota_exceeded += 1
-        if code == "ConflictException" and result.reason == OPTED_OUT_REASON:
+        if answer.opted_out:
             self._learn_opt_out(r)
             self._outcome(r, deliveries.SUPPRESSED, "opted_out")
             return
         if code in TRANSIENT_ERRORS and r.record.receive_count < self.settings.send_max_receives:
-            deliveries.release(self._claim_item(r, now()))  # certainly not sent
+            deliveries.release(self._claim_item(r, clock.now()))  # certainly not sent
             r.record.error = RetryLater(f"{code}: left for SQS to redeliver")
             self.counters.retried += 1
             return
@@ -417,7 +398,7 @@ class SendBatch:
             campaign_id=r.spec.campaign_id,
             seq=r.spec.seq,
             code=code,
-            reason=result.reason,
+            reason=answer.reason,
         )
         self._outcome(r, deliveries.FAILED, code)
         if code in TRANSIENT_ERRORS:
@@ -427,10 +408,10 @@ class SendBatch:
     def _learn_opt_out(self, r: Recipient) -> None:
         """End User Messaging refused: the number is on its opt-out list. Keep that as ours,
         for every brand, since that list is not per brand."""
-        at = now()
-        source = f"aws-end-user-messaging:{OPTED_OUT_REASON}"
+        at = clock.now()
+        source = f"aws-end-user-messaging:{sms.OPTED_OUT_REASON}"
         key = evidence.event_key(at, f"{r.spec.campaign_id}#{r.spec.seq}")
-        record = Evidence(
+        proof = Evidence(
             r.phone.e164,
             key,
             kind="opt_out",
@@ -440,12 +421,7 @@ class SendBatch:
             recorded_at=at,
             campaign_id=r.spec.campaign_id,
         )
-        with contextlib.suppress(AlreadyExists):  # evidence first: no state without its proof
-            evidence.append(record)
-        with contextlib.suppress(StaleEvent):  # a later decision of the person is stored
-            contacts.apply(
-                r.phone.e164, GLOBAL_SCOPE, OPTED_OUT, at, source=source, evidence_key=key
-            )
+        decisions.record(proof, OPTED_OUT)  # a later decision of the person may win
 
     # -- outcomes ---------------------------------------------------------------------------
     def _outcome(
