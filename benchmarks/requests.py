@@ -38,7 +38,7 @@ from benchmarks import naive
 from benchmarks.figures import Figure, print_table
 from stopsms.dal import contacts
 from stopsms.dal.tables import bind
-from stopsms.emulator.stack import LocalStack
+from stopsms.emulator.stack import EmulatedStack
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT
 from stopsms.settings import get_settings
 
@@ -180,7 +180,7 @@ def run_variant(variant: str, recipients: int) -> Run:
     spent: list[float] = []
     # A send rate the emulator never reaches: Lambda time is then work, not the rate limiter.
     overrides = {"SENDING_WINDOW": WINDOW, "INBOUND_BRANDS": "36111=acme", "SEND_RATE": "1000"}
-    with LocalStack(overrides=overrides, quiet=True) as stack, counting(traffic):
+    with EmulatedStack(overrides=overrides, quiet=True) as stack, counting(traffic):
         bind(get_settings())
         for source in stack.sources:
             if variant == "naive" and source.function.name == "CampaignFunction":

@@ -10,7 +10,7 @@ import pytest
 
 from stopsms.aws import clients
 from stopsms.dal.tables import bind, reset_connections
-from stopsms.emulator.stack import LocalStack
+from stopsms.emulator.stack import EmulatedStack
 from stopsms.settings import get_settings
 
 OVERRIDES = {
@@ -20,11 +20,11 @@ OVERRIDES = {
 
 
 @pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+def stack(request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
     overrides = {**OVERRIDES, **getattr(request.module, "STACK_OVERRIDES", {})}
     saved = dict(os.environ)
     try:
-        with LocalStack(overrides=overrides, quiet=True) as local:
+        with EmulatedStack(overrides=overrides, quiet=True) as local:
             yield local
     finally:
         os.environ.clear()
@@ -34,7 +34,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
 
 
 @pytest.fixture(autouse=True)
-def _local_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def _local_environment(stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The root conftest clears AWS_* for every test; put the local stack back."""
     for name, value in {
         **stack.aws_environment(),
@@ -50,7 +50,7 @@ def _local_environment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> No
     assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint
 
 
-def publish(stack: LocalStack, queue: str, *bodies: dict[str, object] | str) -> None:
+def publish(stack: EmulatedStack, queue: str, *bodies: dict[str, object] | str) -> None:
     sqs = stack.client("sqs")
     for body in bodies:
         text = body if isinstance(body, str) else json.dumps(body)

@@ -24,7 +24,7 @@ from stopsms import clock
 from stopsms.dal import contacts, evidence
 from stopsms.dal.tables import Delivery
 from stopsms.emulator.faults import aws_errors
-from stopsms.emulator.stack import LocalStack
+from stopsms.emulator.stack import EmulatedStack
 from stopsms.reporting import report
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT
 from stopsms.sending import service as sending
@@ -40,7 +40,7 @@ STOP_WORDS = ["STOP", "stop merci", "Arrêt", "STOP 36111", "désabonner"]
 class Campaign:
     """One campaign's audience: 90 % consented, 5 % opted out before it starts."""
 
-    def __init__(self, stack: LocalStack, campaign_id: str, prefix: int) -> None:
+    def __init__(self, stack: EmulatedStack, campaign_id: str, prefix: int) -> None:
         self.stack = stack
         self.id = campaign_id
         self.phones = [f"+336{prefix:02d}{n:06d}" for n in range(ROWS)]
@@ -126,7 +126,7 @@ class Campaign:
 
 
 @pytest.fixture
-def campaign(stack: LocalStack, request: pytest.FixtureRequest) -> Iterator[Campaign]:
+def campaign(stack: EmulatedStack, request: pytest.FixtureRequest) -> Iterator[Campaign]:
     prefix = 10 + sorted(
         item.name for item in request.session.items if item.module is request.module
     ).index(request.node.name)
@@ -145,7 +145,7 @@ def _sometimes(rate: float, seed: int, answer: tuple[str, str | None]) -> Callab
     return fault
 
 
-def test_sms_throttled_on_30_percent_of_calls(stack: LocalStack, campaign: Campaign) -> None:
+def test_sms_throttled_on_30_percent_of_calls(stack: EmulatedStack, campaign: Campaign) -> None:
     stack.sms.fault = _sometimes(0.3, seed=1, answer=("ThrottlingException", None))
     campaign.publish()
     stack.pump(timeout_s=300)
@@ -154,7 +154,7 @@ def test_sms_throttled_on_30_percent_of_calls(stack: LocalStack, campaign: Campa
     assert data["sent"] == len(campaign.sent()) > 0
 
 
-def test_dynamodb_errors_on_5_percent_of_requests(stack: LocalStack, campaign: Campaign) -> None:
+def test_dynamodb_errors_on_5_percent_of_requests(stack: EmulatedStack, campaign: Campaign) -> None:
     with aws_errors("DynamoDB_20120810", 0.05, seed=2) as injected:
         campaign.publish()
         stack.pump(timeout_s=300)
@@ -167,7 +167,7 @@ def test_dynamodb_errors_on_5_percent_of_requests(stack: LocalStack, campaign: C
 
 
 def test_crash_between_send_and_bookkeeping(
-    stack: LocalStack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+    stack: EmulatedStack, campaign: Campaign, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The function dies after its sends, before writing their outcomes (timeout, OOM)."""
     later = {"skew": timedelta(0)}
@@ -193,7 +193,7 @@ def test_crash_between_send_and_bookkeeping(
     assert data["failed"] == len(unconfirmed)
 
 
-def test_duplicated_sqs_and_sns_deliveries(stack: LocalStack, campaign: Campaign) -> None:
+def test_duplicated_sqs_and_sns_deliveries(stack: EmulatedStack, campaign: Campaign) -> None:
     stack.duplicates = 0.3
     campaign.publish()
     stack.pump(timeout_s=300)
@@ -205,7 +205,7 @@ def test_duplicated_sqs_and_sns_deliveries(stack: LocalStack, campaign: Campaign
 
 
 def test_reply_arriving_while_its_campaign_is_sending(
-    stack: LocalStack, campaign: Campaign
+    stack: EmulatedStack, campaign: Campaign
 ) -> None:
     campaign.publish()
     for _ in range(20):  # the audience is checked, the fan-out starts, some batches go out

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stopsms.dal import contacts, evidence
-from stopsms.emulator.stack import LocalStack
+from stopsms.emulator.stack import EmulatedStack
 from stopsms.reporting import report
 from tests.e2e.conftest import publish
 
@@ -18,7 +18,7 @@ CONSENTED = [f"+3361100000{n}" for n in range(6)]
 NEVER_ASKED = "+33622000000"
 
 
-def test_consent_campaign_stop_and_second_campaign(stack: LocalStack) -> None:
+def test_consent_campaign_stop_and_second_campaign(stack: EmulatedStack) -> None:
     captured = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     # Given opt-ins for six people, and a malformed record beside them
     publish(

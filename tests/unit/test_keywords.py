@@ -21,7 +21,7 @@ from stopsms.rules.keywords import (
     Intent,
     Scope,
     classify,
-    normalise,
+    fold_words,
     review_reason,
 )
 
@@ -270,12 +270,12 @@ def test_keyword_tables_are_read_only() -> None:
         ("S\u200bT\u200cO\u200dP", "stop"),
         ("ST\u00adOP\ufeff", "stop"),
         ("\u2060\u200e\u202estop\u202c", "stop"),
-        ("ST0P", "st0p"),  # normalise keeps digits; only the anywhere rule reads them as letters
+        ("ST0P", "st0p"),  # fold_words keeps digits; only the anywhere rule reads them as letters
         ("", ""),
     ],
 )
-def test_normalise(text: str, expected: str) -> None:
-    assert normalise(text) == expected
+def test_fold_words(text: str, expected: str) -> None:
+    assert fold_words(text) == expected
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_ascii_case_and_padding_invariance(text: str) -> None:
     rest=st.text(max_size=30),
 )
 def test_first_word_not_a_keyword_is_at_most_an_opt_out(first: str, rest: str) -> None:
-    words = normalise(first).split()
+    words = fold_words(first).split()
     assume(words and words[0] not in FIRST_WORDS)
     assert classify(f"{first} {rest}").intent in (None, OUT)
 
@@ -364,7 +364,7 @@ def test_first_word_not_a_keyword_and_no_opt_out_word_is_unclassified(
     assume(first not in FIRST_WORDS)
     text = f"{first} {rest}"
     # "Stp" alone may be a STOP missing a letter: reviewed (test_reply_table.py).
-    assume(not set(normalise(text).split()) <= {"stp", "stpp"})
+    assume(not set(fold_words(text).split()) <= {"stp", "stpp"})
     assert classify(text) == Classification(None, None, Scope.BRAND)
     assert review_reason(text, classify(text)) is None
 
@@ -526,9 +526,9 @@ def test_classify_never_raises(text: str) -> None:
 
 
 @given(text=st.text())
-def test_normalise_is_idempotent_and_clean(text: str) -> None:
-    once = normalise(text)
-    assert normalise(once) == once
+def test_fold_words_is_idempotent_and_clean(text: str) -> None:
+    once = fold_words(text)
+    assert fold_words(once) == once
     assert once == once.strip()
     assert "  " not in once
 

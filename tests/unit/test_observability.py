@@ -2,9 +2,9 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Metrics
 
-from stopsms.fanout.service import Counters as FanOutCounters
+from stopsms.fanout.service import FanOutCounters
 from stopsms.observability import publish_counters
-from stopsms.sending.service import Counters as SendCounters
+from stopsms.sending.service import SendCounters
 
 
 @dataclass

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stopsms.dal.tables import bind
-from stopsms.emulator.stack import LocalStack
+from stopsms.emulator.stack import EmulatedStack
 from stopsms.ops import replies_to_review
 from stopsms.reporting import render_table, report
 from stopsms.rules.phones import mask
@@ -83,7 +83,7 @@ def _batches(items: list[Any], size: int = 10) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def _publish(stack: LocalStack, queue: str, bodies: list[dict[str, Any]]) -> None:
+def _publish(stack: EmulatedStack, queue: str, bodies: list[dict[str, Any]]) -> None:
     """Publish in batches of 10 as a publisher would (``PublisherPolicy``), letting the
     functions keep up (as Lambda would)."""
     sqs = stack.client("sqs")
@@ -97,7 +97,7 @@ def _publish(stack: LocalStack, queue: str, bodies: list[dict[str, Any]]) -> Non
             stack.pump(until_idle=False)
 
 
-def _upload(stack: LocalStack, key: str, body: bytes) -> None:
+def _upload(stack: EmulatedStack, key: str, body: bytes) -> None:
     """A publisher uploads an audience file."""
     with stack.acting_as(PUBLISHER):
         stack.client("s3").put_object(
@@ -105,7 +105,7 @@ def _upload(stack: LocalStack, key: str, body: bytes) -> None:
         )
 
 
-def _print_report(stack: LocalStack, campaign_id: str) -> None:
+def _print_report(stack: EmulatedStack, campaign_id: str) -> None:
     with stack.acting_as(OPERATOR):
         table = render_table(report(campaign_id))
     print("\n".join("   " + line for line in table.splitlines()))
@@ -115,7 +115,7 @@ def _masked(phone: str) -> str:
     return mask(phone)
 
 
-def _broken_file(stack: LocalStack, phones: list[str]) -> list[str]:
+def _broken_file(stack: EmulatedStack, phones: list[str]) -> list[str]:
     """A file with one Latin-1 row: refused with nothing sent, then sent once fixed."""
     started = _step("Campaign 'flash' to a file whose last row is not UTF-8")
     bucket = stack.stack.buckets["AudienceBucket"]
@@ -155,7 +155,7 @@ def _broken_file(stack: LocalStack, phones: list[str]) -> list[str]:
     return problems
 
 
-def play(stack: LocalStack, audience: int = AUDIENCE) -> list[str]:
+def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
     """Play the scenario; returns what went wrong (empty when StopSMS kept its promises)."""
     problems: list[str] = []
     rng = random.Random(2026)  # noqa: S311 - first names, not secrets
@@ -317,7 +317,7 @@ def run(audience: int = AUDIENCE) -> int:
         "SEND_RATE": "500",  # the fake SMS endpoint has no throughput limit
         "INBOUND_BRANDS": "36111=acme",  # replies to 36111 concern acme
     }
-    with LocalStack(overrides=overrides, quiet=True) as stack:
+    with EmulatedStack(overrides=overrides, quiet=True) as stack:
         print(f"   AWS emulator at {stack.endpoint}, SMS endpoint at {stack.sms.url}")
         print(f"   sending window opened to '{DEMO_WINDOW}' for the demo")
         print(

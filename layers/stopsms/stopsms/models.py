@@ -94,7 +94,11 @@ class Category(StrEnum):
 
 
 class _Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    # defer_build: a model's validator is built at its first use, so a function never pays for
+    # the models it does not read (cold start).
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True
+    )
 
 
 class Recipient(_Contract):
@@ -204,7 +208,7 @@ class ConsentRecord(_Contract):
 class InboundReply(_Contract):
     """Contract §4: the AWS End User Messaging SMS two-way payload."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     origination_number: str = Field(alias="originationNumber", min_length=1, max_length=64)
     destination_number: str = Field(alias="destinationNumber", min_length=1, max_length=64)

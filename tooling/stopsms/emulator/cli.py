@@ -84,10 +84,10 @@ def use_local(principal: str = "OperatorPolicy") -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from stopsms.emulator.stack import LocalStack
+    from stopsms.emulator.stack import EmulatedStack
 
     overrides = {"SENDING_WINDOW": args.window} if args.window else {}
-    with LocalStack(overrides=overrides) as stack:
+    with EmulatedStack(overrides=overrides) as stack:
         environment = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "STOPSMS_"))}
         STATE.write_text(
             json.dumps(

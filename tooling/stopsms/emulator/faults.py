@@ -3,7 +3,7 @@
 ``aws_errors`` answers a share of one service's HTTP requests with a server error before they
 reach the emulator (so nothing is applied), the way AWS answers under stress: the SDK's own
 retries then apply, as they would on AWS, and what they do not absorb reaches StopSMS.
-SMS faults are set on ``FakeSms.fault``; duplicated deliveries on ``LocalStack.duplicates``.
+SMS faults are set on ``FakeSms.fault``; duplicated deliveries on ``EmulatedStack.duplicates``.
 """
 
 from __future__ import annotations

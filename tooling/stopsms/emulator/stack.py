@@ -142,7 +142,7 @@ class Schedule:
     last: float = 0.0
 
 
-class LocalStack:
+class EmulatedStack:
     """Start with ``start()``, feed functions with ``pump()``, stop with ``stop()``."""
 
     def __init__(
@@ -176,7 +176,7 @@ class LocalStack:
         self._scope = contextlib.ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> LocalStack:
+    def start(self) -> EmulatedStack:
         from moto.server import ThreadedMotoServer  # development dependency
 
         one_backup_per_transaction()
@@ -218,7 +218,7 @@ class LocalStack:
             self.server.stop()
             self.server = None
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> EmulatedStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,19 +1,8 @@
 """A person's erasure request (GDPR art. 17): forget the number, keep honouring its opt-out.
 
-What is erased: the number itself everywhere StopSMS stores it as a key (contact state,
-evidence, delivery records), the text of every reply, the proof of every consent, the numbers
-and message ids of the evidence. What is kept: a keyed hash of the number (HMAC-SHA256 with
-the stack's ``ErasureKey`` secret), under which
-
-- an opt-out for every brand, dated at the erasure (without data, consent can no longer be
-  proven, so no marketing may reach the number; a later opt-in of the same number wins);
-- the skeleton of each evidence event (kind, brand, date, source, campaign), so audits still
-  reconcile; its key keeps the instant, its id is hashed with the same key (an id may be a
-  plain hash of data that held the number);
-- the delivery outcomes, so campaign reports still add up.
-
-The sender looks the hash up beside the number, for marketing only. A plain SHA-256 would not
-do: French mobile numbers are few enough to be hashed exhaustively, a keyed hash is not.
+What is erased and what is kept (a keyed hash of the number, an opt-out for every brand, the
+skeleton of each evidence event, the delivery outcomes): docs/ARCHITECTURE.md, "Erasure".
+The sender and the fan-out look the hash up beside the number, for marketing only.
 """
 
 from __future__ import annotations
@@ -23,7 +12,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stopsms import clock
 from stopsms.aws import clients
@@ -31,6 +20,9 @@ from stopsms.dal import campaigns, contacts
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
 from stopsms.rules.phones import try_normalize
 from stopsms.settings import Settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 PREFIX = "erased#"
 ERASURE_SOURCE = "erasure-request"
@@ -40,18 +32,35 @@ ERASED_RECIPIENT = "erased"  # what a campaign request keeps of an erased recipi
 REDACTED = dict.fromkeys(("proof", "text", "inbound_message_id", "destination_number", "review"))
 
 
+KEY_MAX_AGE_S = 300  # a replaced secret is read again within five minutes
+
+
 @cache
+def _secrets() -> SecretsProvider:
+    # Imported on first use: Parameters imports boto3 (~50 ms of cold start), and only
+    # marketing and the operator's commands read the key.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=clients.secretsmanager())
+
+
 def _key(secret_id: str) -> bytes:
-    """The HMAC key, read once per process (the sender hashes every marketing recipient)."""
+    """The HMAC key, cached for ``KEY_MAX_AGE_S`` (the sender hashes every marketing
+    recipient)."""
     if not secret_id:
         raise ValueError("STOPSMS_ERASURE_KEY_SECRET is not set: no key to hash erased numbers")
-    value = clients.secretsmanager().get_secret_value(SecretId=secret_id)["SecretString"]
-    return value.encode()
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return str(_secrets().get(secret_id, max_age=KEY_MAX_AGE_S)).encode()
+    except GetParameterError as error:
+        # The AWS error itself, not Powertools' wrapper: an auditor's AccessDenied is an answer.
+        raise (error.__cause__ or error.__context__ or error) from None
 
 
 def forget_key() -> None:
     """Read the key again at its next use (the local stack runs every role in one process)."""
-    _key.cache_clear()
+    _secrets.cache_clear()
 
 
 def erased_key(e164: str, settings: Settings) -> str:

@@ -1,31 +1,11 @@
 """Consent intake (contract §3): opt-in / opt-out records from upstream systems.
 
-Each ``ConsentQueue`` message body is a :class:`stopsms.models.ConsentRecord`. A record that
-is not JSON or breaks the contract is refused with a logged reason naming the field; the batch
-reports it as an item failure and the queue's redrive ends it in the DLQ, without blocking
-the other records of the batch.
-
-A valid record is first kept as evidence (who, when, how, proof), then applied to the contact
-state of its brand:
-
-* the evidence key is ``captured_at`` + a stable hash of the record's content, so a redelivered
-  record is recognised (``AlreadyExists``) and never stored twice, while two different records
-  are both kept: a later record never erases an earlier one;
-* the state follows the instant the person acted, not the arrival order: a record older than
-  the state already stored is refused by the data layer (``StaleEvent``), logged, and stays in
-  the history as evidence only (an opt-out older than a stored opt-in still dates the opt-out
-  that opt-in replaced: ``contacts.apply``). Applying the same record twice is harmless (same
-  instant, same evidence: the state is re-written identically).
-* that instant is ``captured_at``, unless the upstream clock runs ahead of AWS's: a record is
-  never later than the moment SQS received it (``SentTimestamp``). Otherwise an opt-in
-  stamped 45 minutes ahead would outrank a real STOP received by AWS 5 minutes later. The
-  evidence keeps both (``captured_at`` as sent, ``received_at``).
-
-Evidence first, then state (``stopsms.consent.record``): a crash between the two is completed
-by the redelivery.
-
-Retention (``stopsms.rules.retention``): an opt-in is relied on for ``retention_days`` after it was
-given and its evidence expires at that very instant; opt-out evidence has no expiry.
+Each ``ConsentQueue`` body is a ``models.ConsentRecord``; one that is not JSON or breaks the
+contract is refused with a logged reason naming the field (a batch item failure, then the
+DLQ), without blocking the others. A valid record is recorded by ``consent.decisions``: its
+evidence key is ``captured_at`` + a hash of its content (a redelivery is recognised, two
+records are both kept), and it counts at ``min(captured_at, SentTimestamp)`` so an upstream
+clock running ahead of AWS's never outranks a STOP AWS received since.
 """
 
 from __future__ import annotations

@@ -1,53 +1,12 @@
-"""Campaign fan-out: a campaign request becomes one send job per recipient on ``SendQueue``.
+"""Campaign fan-out: a ``CampaignQueue`` message (a campaign request, or the fan-out's own
+continuation and release messages, ``fanout.messages``) becomes one send job per recipient on
+``SendQueue``.
 
-A ``CampaignQueue`` message is one of three kinds (told apart by their top-level key):
-
-* a campaign request (contract §2), from upstream;
-* ``{"continuation": {"campaign_id", "offset", "seq"}}``: the fan-out of a large audience goes
-  on from there (internal, sent by the fan-out itself);
-* ``{"release": {"campaign_id"}}``: a deferred campaign's time has come (internal, sent by the
-  scheduler).
-
-A request is checked once, as a whole, before anyone is queued: the contract, a stop number
-for marketing whose replies reach this stack, and the text with its STOP mention against
-``max_segments``: the body as written, then each recipient's text with its variables (inline
-here, an S3 audience during its check). A refused request is logged with its reason and
-reported as a batch item failure, so it ends in the DLQ. A campaign id already used by another
-request is refused the same way.
-
-**"Refused" means nothing was sent.** An S3 audience is first read whole (status
-``checking``, in slices like the fan-out, ``audience.check``): a file with problems (encoding,
-CSV structure, header) refuses the campaign before any job is queued, its reason listing the
-lines at fault. Only a campaign that queued no one is ever ``refused``, and a refused campaign
-can be published again under its id: the new request replaces it and is checked afresh. The
-fan-out reads the very version that was checked (``IfMatch`` its ETag); if it changed or went
-away meanwhile, those already queued go out and the rest are reported never queued.
-
-**Deferral.** Marketing outside the sending window (judged in the main zone of the deployment's
-holidays country) and any campaign whose ``send_at`` is ahead are recorded as ``deferred``
-(``waiting_for`` says which), with nobody queued: one item in the sparse ``DeferredIndex`` per
-campaign, whatever its size; an S3 audience is checked first, so its size is known while it
-waits. :func:`release_due` (the scheduler) releases each once; the release is fanned out like a
-fresh request. Recipients in other zones are deferred one by one by the sender.
-
-**Slices and the cursor.** Recipients are read in list order (inline) or streamed from the S3
-CSV (``Range: bytes=<offset>-``, never loaded whole), and queued in slices: a slice stops
-after ``fanout_slice_rows`` rows or when less than ``fanout_safety_ms`` is left, then the
-rest is handed to a continuation message. The campaign item holds the cursor: ``cursor``
-(byte offset in the file, index in an inline list), ``queued`` (the next ``seq``: a row's
-position in the audience, so a job is the same whoever queues it) and ``advanced_by`` (the SQS
-message id of the slice that last moved it). A slice for offset ``o`` carried by message ``m``:
-
-1. cursor == ``o``: queue the rows, then move the cursor with a conditional update
-   (cursor == ``o``), then send the continuation (or, at the end, set the audience and
-   ``queued``). A crash before the update re-queues the same jobs on retry: harmless, the
-   sender recognises a seq it has seen;
-2. cursor != ``o`` and advanced_by == ``m``: this very message moved the cursor and crashed,
-   or lost its acknowledgement, around the continuation: send the continuation again;
-3. otherwise a stale duplicate: drop it.
-
-So no row is lost, and a duplicated continuation is absorbed at the next slice (only one of
-two copies can move the cursor). The original request and a release are the slice at offset 0.
+A request is checked once as a whole before anyone is queued, deferred while outside the
+sending window or before its ``send_at``, then fanned out in slices whose cursor on the
+campaign item makes every slice safe to repeat: docs/ARCHITECTURE.md, "A campaign".
+A refused request is logged with its reason and reported as a batch item failure (DLQ);
+"refused" always means nothing was sent.
 """
 
 from __future__ import annotations
@@ -212,7 +171,7 @@ def resume_at(
 
 
 @dataclass
-class Counters:
+class FanOutCounters:
     recipients_queued: int = 0
     campaigns_refused: int = 0
     campaigns_halted: int = 0
@@ -238,7 +197,7 @@ class FanOut:
         self.context = context
         self.logger = logger
         self.window = SendingWindow.parse(settings.sending_window)
-        self.counters = Counters()
+        self.counters = FanOutCounters()
 
     def handle(self, record: SQSRecord) -> None:
         """One message; raises (a batch item failure) when it is refused or must be retried."""

@@ -1,65 +1,13 @@
 """Inbound SMS replies (contract §4): STOP, START, HELP and everything else.
 
-Each ``Records[].Sns.Message`` is an AWS End User Messaging SMS two-way payload. Its body is
-classified by :mod:`stopsms.rules.keywords`, the person's number is normalised to E.164, and the
-brands the reply concerns are found by :func:`stopsms.rules.brands.target`: the brand of the
-campaign it answers (``previousPublishedMessageId`` -> our outbound ``MessageId``), else every
-brand known to use the number written to, else every brand. A brand that never wrote is
-never touched.
-
-* opt-out (STOP...): evidence ``opt_out`` per scope (the first counted on the campaign
-  answered), then the suppression state of each scope (``*`` after STOPALL-type keywords),
-  then the follow-ups: at most one confirmation SMS and, with ``mirror_opt_outs``, an opt-out
-  for every brand added to the End User Messaging opt-out list (``stopsms.consent.optout_list``).
-* opt-in (START, UNSTOP...): evidence ``opt_in``, then the same scopes are opened again (and,
-  with ``mirror_opt_outs``, the number taken off the AWS list). An opt-in for every brand only
-  lifts an opt-out for every brand (``stopsms.rules.eligibility``).
-* help (HELP, AIDE...): evidence ``help`` and one automatic answer naming the brand.
-* anything else: evidence ``reply``, kept for the operator; one that contains an opt-out word
-  (and a STOP that could not be applied) is flagged for human review (``review`` attribute,
-  listed by ``python -m stopsms replies``, metric ``RepliesToReview``).
-
-The instant of a reply is the SNS ``Timestamp`` of its notification (when AWS published it):
-the state of a number follows that instant, so replies processed out of order converge.
-
-An applied STOP never fails
----------------------------
-Once an opt-out is recorded, nothing that follows may fail the reply: a failure would send the
-event back through Lambda's retries into the InboundDLQ (a "compliance incident" alarm) for an
-opt-out that is in force. The confirmation is tried once (botocore retries throttling) and a
-failure is logged and counted (``AnswersNotSent``); a failed copy to the AWS opt-out list is
-parked for the scheduler, which tries again (``stopsms.consent.optout_list``). The same holds
-for the HELP answer. A body longer than AWS ever sends is read whole and stored truncated.
-
-Exactly once
-------------
-SNS and Lambda may deliver a reply twice, and an invocation may crash half-way and be retried.
-
-1. The whole processing of a reply is a Powertools idempotent function keyed on
-   ``inboundMessageId``: once it completed, a duplicate changes nothing and sends nothing.
-   A failed attempt releases its record (or its in-progress lock expires with the Lambda
-   timeout), so the retry redoes the steps below, each of which is safe to repeat:
-2. the instant is pinned by the first attempt: if evidence for this ``inboundMessageId`` is
-   already stored, its ``captured_at`` is reused (a second notification of the same reply may
-   carry another SNS timestamp), so every later step writes the same keys;
-3. evidence is a conditional put (``AlreadyExists`` on repeat); for a STOP it is written in one
-   transaction with the campaign's ``opt_outs + 1``, so the counter grows exactly once;
-4. the contact state is a conditional put: the same decision at the same instant is written
-   again, so a retry redoes the follow-ups (an opt-in taken off the AWS list by the retry of
-   an attempt that died before);
-5. the SMS answer (confirmation or help) is sent last, through its own idempotent function
-   keyed on ``inboundMessageId``: a retry never sends it again once it went out. Mirroring to
-   the AWS opt-out list comes after the confirmation (AWS would refuse to text a number
-   already on its list) and is idempotent by nature.
-
-Evidence is written before the state: a suppression never exists without its proof.
-
-Retention
----------
-Evidence expires (DynamoDB TTL ``expires_at``) ``retention_days`` after the event, except
-opt-out evidence, which has no expiry: it proves an opt-out that stays in force until the
-person opts in again, and a later opt-in does not erase it either (history keeps both). A
-START is relied on as consent exactly as long as its proof is kept (``stopsms.rules.retention``).
+Each ``Records[].Sns.Message`` is an End User Messaging two-way payload: classified by
+``rules.keywords``, attributed to the brands it concerns by ``rules.brands.target``, recorded
+through ``consent.decisions`` (opt-out, opt-in) or as evidence (help, other replies), then
+answered. Its instant is the SNS ``Timestamp``, pinned by the first attempt. Once an opt-out
+is in force nothing that follows may fail the reply (a failed answer is counted, a failed
+copy to the AWS opt-out list parked for the scheduler). A reply that may be an opt-out in
+words StopSMS cannot safely read is flagged for a human (``python -m stopsms replies``).
+The flow and its exactly-once steps: docs/ARCHITECTURE.md, "A STOP".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Rule
    must neither split ``S\u200bT\u200bO\u200bP`` nor hide ``ST\u00adOP``), casefold. Letters
    spelled out with dots, spaces, dashes of any kind, underscores, stars or slashes
    (``S.T.O.P``, ``S T O P``, ``s-t-o-p``, ``s–t–o–p``) are glued back into ``stop``: nobody
-   writes S, T, O, P as four one-letter words by chance. :func:`normalise` then turns every
+   writes S, T, O, P as four one-letter words by chance. :func:`fold_words` then turns every
    character that is not a letter or a digit into a space.
 2. **First-word rule** (keywords): the normalised text's WHOLE FIRST WORD, or its
    first two words for two-word keywords (``opt out``, ``stop all``, ``stop tout``, ``stop
@@ -303,10 +303,10 @@ MAX_AUTO_WORDS = 25
 OBJECTION = "objection"
 
 
-def normalise(text: str) -> str:
+def fold_words(text: str) -> str:
     """Return ``text`` folded for matching: no accents, casefolded, only words of letters/digits.
 
-    >>> normalise("  «Arrêtez-moi ça» 🛑 ")
+    >>> fold_words("  «Arrêtez-moi ça» 🛑 ")
     'arretez moi ca'
     """
     return " ".join("".join(_word_char(c) for c in _fold(text)).split())
@@ -315,7 +315,7 @@ def normalise(text: str) -> str:
 def _fold(text: str) -> str:
     """Accents and marks dropped, casefolded; punctuation kept (it delimits clauses)."""
     # Casefold between two NFKD passes: each can produce what the other folds ("ẞ" -> "ss",
-    # "ℌ" -> "H"), and a single pass would make normalise() not idempotent.
+    # "ℌ" -> "H"), and a single pass would make fold_words() not idempotent.
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     # Every mark goes, not only accents: emoji variation selectors (U+FE0F, category Mn but
     # combining class 0) would otherwise glue "❤️STOP" into one word. Invisible characters go
@@ -356,7 +356,7 @@ def _build_table() -> Mapping[str, Classification]:
     table: dict[str, Classification] = {}
     for keywords, intent, scope in groups:
         for keyword in sorted(keywords):
-            phrase = normalise(keyword)
+            phrase = fold_words(keyword)
             canonical = _canonical(keyword)
             previous = table.get(phrase)
             if previous is not None and previous.keyword != canonical:
@@ -459,7 +459,7 @@ def _clause_list(folded: str) -> list[_Clause]:
 
 def _clause(part: str, question: bool) -> _Clause:
     text = _fold(_DOLLAR.sub("s", part))
-    # The words normalise() would make, with their places in ``text`` to read what joins them.
+    # The words fold_words() would make, with their places in ``text`` to read what joins them.
     mapped = "".join(_word_char(c) for c in text)
     words: list[str] = []
     joins: list[str] = []
@@ -1216,7 +1216,7 @@ def classify(text: str | None) -> Classification:
     if not text:
         return UNCLASSIFIED
     folded = _spell_out(text)
-    words = normalise(folded).split()
+    words = fold_words(folded).split()
     first = _first_words(words)
     if first is not None and not _said_otherwise(folded, first):
         return first
@@ -1265,7 +1265,7 @@ def _anywhere(findings: Sequence[_Finding]) -> Classification:
 _AMBIGUOUS = re.compile(rf"\bplus (?:de|d) (?:(?:vos|ces|tes|les) )?{_OBJ}\b")
 _WEAK_WORDS = frozenset(
     {
-        *(normalise(k) for k in WEAK_OPT_OUT_KEYWORDS if " " not in normalise(k)),
+        *(fold_words(k) for k in WEAK_OPT_OUT_KEYWORDS if " " not in fold_words(k)),
         *("annuler", "annulez", "annule", "resilier", "resiliez", "resilie"),
         # Refusing or ceasing is an objection only about messages (see _PHRASES): "je refuse
         # de payer", "cessez de vous moquer de moi" are not; "sans cesse des SMS" may be.
@@ -1316,7 +1316,7 @@ def review_reason(text: str | None, classification: Classification) -> str | Non
     findings = _findings(folded)
     applied = next((f for f in findings if f.blocked_by is None), None)
     if applied is not None:
-        long = len(normalise(folded).split()) > MAX_AUTO_WORDS
+        long = len(fold_words(folded).split()) > MAX_AUTO_WORDS
         return f"contains '{applied.text}'" + (" in a long reply" if long else "")
     if findings:
         return f"contains '{findings[0].text}' {findings[0].blocked_by}"

@@ -1,25 +1,11 @@
 """The compliant sender: one SQS batch of send jobs in, at most one SMS per recipient out.
 
-A batch is worked in stages so that AWS is called per batch, not per recipient:
-
-1. parse every job, normalise its number, personalise and compose its text (pure core);
-2. one batched read answers suppression (brand and global), consent and "already claimed"
-   for every recipient at once (``BatchGetItem``, 100 keys a request);
-3. decide each recipient: suppressed, duplicate, deferred to its window, or to send;
-4. claim the phones to send to, in one transaction per 100 (exactly once, see below);
-5. send concurrently, within the configured rate, writing the outcomes of what went out by
-   pages of 25 as the answers come in (a quick STOP finds the SMS it answers);
-6. write the other outcomes (``BatchWriteItem``, 25 a page).
-
-Each record's result is then reported on its own to Powertools' batch processor, so a
-throttled recipient is retried by SQS without resending the others.
-
-Exactly once. A phone is claimed (``sending``) before ``SendTextMessage`` and marked ``sent``
-after it. A redelivered job finds its own claim and sends nothing. The one window left is a
-crash (timeout, out of memory) between the claim and the send's answer: the SMS may or may
-not have gone out, and End User Messaging offers no way to ask. StopSMS then chooses never
-to send twice: once the claim is older than ``STALE_CLAIM`` the recipient is recorded
-``failed`` with reason ``unconfirmed`` (at most once, never twice).
+A batch is worked in stages so that AWS is called per batch, not per recipient: parse and
+compose (pure), one batched read of suppression, consent and claims, decide, claim the phones
+(one transaction per 100), send within the rate while writing the outcomes of what went out,
+write the rest. Each record's result is then reported on its own to Powertools' batch
+processor. Exactly once (the claim before the send, ``unconfirmed`` after a crash between the
+two): docs/ARCHITECTURE.md, "A campaign".
 """
 
 from __future__ import annotations
@@ -79,7 +65,7 @@ class Record:
 
 
 @dataclass
-class Recipient:
+class Outgoing:
     """A parsed job whose number is valid and whose text is composed."""
 
     record: Record
@@ -91,7 +77,7 @@ class Recipient:
 
 
 @dataclass
-class Counters:
+class SendCounters:
     """What happened in this batch, for metrics."""
 
     sent: int = 0
@@ -143,11 +129,11 @@ class SendBatch:
         self.window = SendingWindow.parse(settings.sending_window)
         self.records: dict[str, Record] = {}
         self.states: dict[tuple[str, ...], ContactState] = {}
-        self.counters = Counters()
+        self.counters = SendCounters()
 
     def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
         at = clock.now()
-        ready: list[Recipient] = []
+        ready: list[Outgoing] = []
         for raw in raw_records:
             record = Record(
                 message_id=raw["messageId"],
@@ -173,7 +159,7 @@ class SendBatch:
         return record.outcome.status if record.outcome is not None else "nothing to do"
 
     # -- stage 1: parse, normalise, compose (pure) -------------------------------------------
-    def _parse(self, record: Record, body: str) -> Recipient | None:
+    def _parse(self, record: Record, body: str) -> Outgoing | None:
         try:
             spec = SendJob.model_validate_json(body)
         except ValidationError as error:
@@ -203,7 +189,7 @@ class SendBatch:
         except MessageTooLong as error:
             self._not_sendable(record, spec, deliveries.FAILED, "max_segments", str(error))
             return None
-        return Recipient(record, spec, phone, composition.text, composition.segments)
+        return Outgoing(record, spec, phone, composition.text, composition.segments)
 
     def _not_sendable(
         self, record: Record, spec: SendJob, status: str, reason: str, detail: str
@@ -220,7 +206,7 @@ class SendBatch:
         )
 
     # -- stage 2: one batched read ---------------------------------------------------------
-    def _read_state(self, recipients: list[Recipient]) -> None:
+    def _read_state(self, recipients: list[Outgoing]) -> None:
         if not recipients:
             return
         state_keys: list[tuple[str, ...]] = []
@@ -246,8 +232,8 @@ class SendBatch:
         return None if item is None else contacts.preference(item)
 
     # -- stage 3: decide --------------------------------------------------------------------
-    def _decide(self, recipients: list[Recipient], at: datetime) -> list[Recipient]:
-        to_send: list[Recipient] = []
+    def _decide(self, recipients: list[Outgoing], at: datetime) -> list[Outgoing]:
+        to_send: list[Outgoing] = []
         first_seq: dict[tuple[str, str], int] = {}  # the same phone twice in this batch
         for r in recipients:
             key = (r.spec.campaign_id, r.phone.e164)
@@ -285,7 +271,7 @@ class SendBatch:
             to_send.append(r)
         return to_send
 
-    def _redelivered(self, r: Recipient, at: datetime) -> bool:
+    def _redelivered(self, r: Outgoing, at: datetime) -> bool:
         """The job's own claim exists: finished, being sent, or failed. True: send again."""
         claim = r.claim
         if claim is None or claim.status in (deliveries.SENT, deliveries.SUPPRESSED):
@@ -305,13 +291,13 @@ class SendBatch:
         self._outcome(r, deliveries.FAILED, "unconfirmed")
         return False
 
-    def _defer(self, r: Recipient, until: datetime) -> None:
+    def _defer(self, r: Outgoing, until: datetime) -> None:
         """Outside this recipient's own window (another time zone than the campaign's)."""
         campaigns.defer_job(r.spec.campaign_id, r.spec.seq, r.spec.model_dump(mode="json"), until)
         self.counters.deferred += 1
 
     # -- stage 4: claim ----------------------------------------------------------------------
-    def _claim_item(self, r: Recipient, at: datetime) -> Delivery:
+    def _claim_item(self, r: Outgoing, at: datetime) -> Delivery:
         return deliveries.new(
             r.spec.campaign_id,
             deliveries.claim_key(r.phone.e164),
@@ -320,7 +306,7 @@ class SendBatch:
             now=at,
         )
 
-    def _claim(self, recipients: list[Recipient], at: datetime) -> list[Recipient]:
+    def _claim(self, recipients: list[Outgoing], at: datetime) -> list[Outgoing]:
         fresh = [r for r in recipients if r.claim is None]
         lost = deliveries.claim([self._claim_item(r, at) for r in fresh])
         for r in fresh:  # claimed by another invocation between our read and our write
@@ -329,7 +315,7 @@ class SendBatch:
         return [r for r in recipients if r.record.error is None]
 
     # -- stage 5: send -----------------------------------------------------------------------
-    def _send_all(self, recipients: list[Recipient]) -> set[int]:
+    def _send_all(self, recipients: list[Outgoing]) -> set[int]:
         """Send concurrently; the outcomes of what went out are written by full pages as the
         answers come in, not after the whole batch: a STOP that answers one of these SMS
         finds its MessageId (and so its brand) within a second or so. Returns the ids of the
@@ -353,7 +339,7 @@ class SendBatch:
                     page = []
         return written
 
-    def _send(self, r: Recipient, limiter: RateLimiter) -> sms.Answer:
+    def _send(self, r: Outgoing, limiter: RateLimiter) -> sms.Answer:
         message_type: sms.MessageType = (
             "PROMOTIONAL" if r.spec.category.is_marketing else "TRANSACTIONAL"
         )
@@ -375,7 +361,7 @@ class SendBatch:
             self.sleep(backoff(attempt))
         return answer
 
-    def _record_send(self, r: Recipient, answer: sms.Answer) -> None:
+    def _record_send(self, r: Outgoing, answer: sms.Answer) -> None:
         if answer.message_id is not None:
             outcome = self._outcome(r, deliveries.SENT, None)
             outcome.message_id = answer.message_id
@@ -405,7 +391,7 @@ class SendBatch:
             # Last delivery: recorded as failed, and left in the DLQ for a later redrive.
             r.record.error = RetryLater(f"{code}: retries exhausted")
 
-    def _learn_opt_out(self, r: Recipient) -> None:
+    def _learn_opt_out(self, r: Outgoing) -> None:
         """End User Messaging refused: the number is on its opt-out list. Keep that as ours,
         for every brand, since that list is not per brand."""
         at = clock.now()
@@ -426,7 +412,7 @@ class SendBatch:
     # -- outcomes ---------------------------------------------------------------------------
     def _outcome(
         self,
-        r: Recipient,
+        r: Outgoing,
         status: str,
         reason: str | None,
         claim: bool = True,
