@@ -213,7 +213,7 @@ def test_custom_metric_alarms_watch_the_namespace_and_dimension_powertools_emits
     dimensions = [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
     custom = {
         "SmsSpendLimitAlarm": "QuotaExceeded",
-        "OptOutSpikeAlarm": "Replies.opt_out",
+        "OptOutSpikeAlarm": "RepliesOptOut",
     }
     for name, metric in custom.items():
         alarm = ALARMS[name]
@@ -256,7 +256,7 @@ def test_the_dashboard_is_json_naming_only_existing_resources() -> None:
         for widget in dashboard["widgets"]
         for line in widget["properties"].get("metrics", [])
     }
-    for wanted in ("Sent", "Failed", "Suppressed_opted_out", "Replies.opt_out"):
+    for wanted in ("Sent", "Failed", "SuppressedOptedOut", "RepliesOptOut"):
         assert ("StopSMS", wanted) in metrics
     for queue in resources_of(TEMPLATE, "AWS::SQS::Queue"):
         assert f"${{{queue}.QueueName}}" in body, queue

@@ -17,7 +17,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stopsms.consent import intake as consents
+from stopsms.consent import intake
+from stopsms.dal.tables import bind
+from stopsms.settings import get_settings
 
 logger = Logger()
 # Only AWS calls are worth tracing; patching every library X-Ray knows costs ~50 ms of cold start.
@@ -32,6 +34,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    bind(get_settings())
     return process_partial_response(
-        event=event, record_handler=consents.handle_record, processor=processor, context=context
+        event=event, record_handler=intake.handle_record, processor=processor, context=context
     )

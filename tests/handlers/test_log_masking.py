@@ -191,7 +191,7 @@ def test_sender_logs_and_metrics_hide_numbers(
     assert captured.metric("Deferred") == 1
     assert captured.metric("Failed") == 2
     assert captured.metric("QuotaExceeded") == 2
-    assert captured.metric("Suppressed_opted_out") == 1
+    assert captured.metric("SuppressedOptedOut") == 1
 
 
 def test_inbound_logs_and_metrics_hide_numbers(
@@ -230,7 +230,7 @@ def test_inbound_logs_and_metrics_hide_numbers(
     assert "Answer not sent" in captured.text
     assert "Refused an inbound notification" in captured.text
     # And the opt-out metric of the spike alarm counts both STOPs applied
-    assert captured.metric("Replies.opt_out") == 2
+    assert captured.metric("RepliesOptOut") == 2
     assert captured.metric("AnswersNotSent") == 1
 
 
@@ -267,4 +267,4 @@ def test_consent_logs_and_metrics_hide_numbers(
     # Then no number appears in clear
     assert_no_phone_in_clear(captured)
     assert "Refused a consent record" in captured.text
-    assert captured.metric("Consent.opt_out") == 1
+    assert captured.metric("ConsentOptOut") == 1

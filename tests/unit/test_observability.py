@@ -25,15 +25,15 @@ def published(counters: object) -> dict[str, list[float]]:
 def test_fields_become_camel_case_counts_and_dicts_one_metric_per_key() -> None:
     assert published(Sample()) == {
         "QuotaExceeded": [2.0],
-        "Suppressed_opted_out": [3.0],
-        "Suppressed_duplicate": [1.0],
+        "SuppressedOptedOut": [3.0],
+        "SuppressedDuplicate": [1.0],
     }
 
 
 def test_the_names_alarms_and_dashboard_watch_are_published() -> None:
     sender = published(SendCounters(sent=5, suppressed={"no_consent": 1}))
     assert {"Sent", "Segments", "Failed", "Deferred", "Retried", "QuotaExceeded"} <= set(sender)
-    assert sender["Suppressed_no_consent"] == [1.0]
+    assert sender["SuppressedNoConsent"] == [1.0]
     fanout = published(FanOutCounters(recipients_queued=7))
     assert fanout["RecipientsQueued"] == [7.0]
     assert {"CampaignsRefused", "CampaignsDeferred", "CampaignsQueued"} <= set(fanout)

@@ -1,4 +1,6 @@
-"""What a handler reports about its invocation: its counters, as CloudWatch metrics (EMF)."""
+"""CloudWatch metrics (EMF, namespace ``StopSMS``), all named one way: CamelCase words, the
+subject then what happened to it (``RepliesOptOut``, ``ConsentOptIn``, ``SuppressedNoConsent``,
+``AnswersNotSent``). The alarms and the dashboard of template.yaml read these names."""
 
 from __future__ import annotations
 
@@ -9,14 +11,18 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 
+def metric_name(*parts: str) -> str:
+    """``metric_name("replies", "opt_out")`` is ``RepliesOptOut``."""
+    return "".join(word.title() for part in parts for word in part.split("_"))
+
+
 def publish_counters(metrics: Metrics, counters: Any) -> None:
-    """Every field of a counters dataclass becomes a Count metric named in CamelCase
-    (``quota_exceeded`` -> ``QuotaExceeded``); a dict field gives one metric per key
-    (``suppressed`` -> ``Suppressed_<reason>``). Alarms and the dashboard use these names."""
+    """Every field of a counters dataclass becomes a Count metric (``quota_exceeded`` ->
+    ``QuotaExceeded``); a dict field gives one metric per key (``suppressed`` ->
+    ``SuppressedOptedOut``...)."""
     for field, value in asdict(counters).items():
-        name = field.title().replace("_", "")
-        counts = {name: value}
+        counts = {metric_name(field): value}
         if isinstance(value, dict):
-            counts = {f"{name}_{key}": n for key, n in value.items()}
+            counts = {metric_name(field, key): n for key, n in value.items()}
         for metric, count in counts.items():
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)

@@ -22,10 +22,11 @@ from pydantic import ValidationError
 
 from stopsms import clock
 from stopsms.consent import decisions
-from stopsms.dal import evidence, tables
+from stopsms.dal import evidence
 from stopsms.dal.tables import Evidence
 from stopsms.errors import StopSmsError
 from stopsms.models import ConsentRecord, describe
+from stopsms.observability import metric_name
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Status
 from stopsms.rules.phones import mask
 from stopsms.rules.retention import evidence_expiry
@@ -53,14 +54,11 @@ def handle_record(record: SQSRecord) -> dict[str, Any]:
         consent = parse(record.body)
     except InvalidConsentRecord as error:
         logger.error(
-            "Refused a consent record",
-            extra={"sqs_message_id": record.message_id, "reason": str(error)},
+            "Refused a consent record", sqs_message_id=record.message_id, reason=str(error)
         )
         metrics.add_metric(name="InvalidConsentRecords", unit=MetricUnit.Count, value=1)
         raise
-    settings = get_settings()
-    tables.bind(settings)
-    return apply(consent, settings, received_at=_sent_at(record))
+    return apply(consent, get_settings(), received_at=_sent_at(record))
 
 
 def _sent_at(record: SQSRecord) -> datetime:
@@ -107,7 +105,7 @@ def apply(
             consent.action, min(consent.captured_at, received), settings.retention_days
         ),
     )
-    log = {
+    log: dict[str, Any] = {
         "phone": mask(consent.phone),
         "brand": consent.scope,
         "action": consent.action,
@@ -116,11 +114,13 @@ def apply(
     status: Status = OPTED_OUT if consent.action == "opt_out" else OPTED_IN
     recorded = decisions.record(proof, status)
     if not recorded.new:
-        logger.info("Consent record redelivered: evidence already kept", extra=log)
+        logger.info("Consent record redelivered: evidence already kept", **log)
     if not recorded.applied:
-        logger.info("Consent record older than the stored state: kept as evidence only", extra=log)
+        logger.info("Consent record older than the stored state: kept as evidence only", **log)
         return {"event_key": key, "new": recorded.new, "applied": False}
-    logger.info("Consent record applied", extra=log)
+    logger.info("Consent record applied", **log)
     if recorded.new:
-        metrics.add_metric(name=f"Consent.{consent.action}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name=metric_name("consent", consent.action), unit=MetricUnit.Count, value=1
+        )
     return {"event_key": key, "new": recorded.new, "applied": True}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -46,7 +46,7 @@ _NOT_ON_THE_LIST = "ResourceNotFoundException"  # removing a number the list doe
 def mirror(settings: Settings, phone: str, action: Action = ADD, attempts: int = 0) -> bool:
     """Add ``phone`` to the opt-out list, or remove it; on failure park the change for later.
     Never raises."""
-    log = {"phone": mask(phone), "action": action, "attempt": attempts + 1}
+    log: dict[str, Any] = {"phone": mask(phone), "action": action, "attempt": attempts + 1}
     try:
         if action == ADD:
             clients.sms().put_opted_out_number(
@@ -63,12 +63,14 @@ def mirror(settings: Settings, phone: str, action: Action = ADD, attempts: int =
         until = clock.now() + RETRY * min(2**attempts, _MAX_BACKOFF)
         logger.warning(
             "Opt-out list not updated yet: the scheduler tries again",
-            extra={**log, "error": code, "retry_at": until.isoformat()},
+            **log,
+            error=code,
+            retry_at=until.isoformat(),
         )
         campaigns.park_mirror(phone, until, attempts + 1, action)
         metrics.add_metric(name="MirrorsDeferred", unit=MetricUnit.Count, value=1)
         return False
-    logger.info("End User Messaging opt-out list updated", extra=log)
+    logger.info("End User Messaging opt-out list updated", **log)
     return True
 
 

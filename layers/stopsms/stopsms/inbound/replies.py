@@ -48,6 +48,7 @@ from stopsms.dal.tables import GLOBAL_SCOPE, Evidence
 from stopsms.errors import AlreadyExists, InvalidPhoneNumber, StopSmsError
 from stopsms.inbound.answers import confirmation_text, help_text
 from stopsms.models import InboundReply, describe
+from stopsms.observability import metric_name
 from stopsms.rules import keywords
 from stopsms.rules.brands import (
     DEFAULT_BRAND,
@@ -132,10 +133,7 @@ def handle(event: Mapping[str, Any], context: LambdaContext | None) -> list[dict
         try:
             payload = parse(record)
         except InvalidReply as error:
-            logger.error(
-                "Refused an inbound notification",
-                extra={"record": index, "reason": str(error)},
-            )
+            logger.error("Refused an inbound notification", record=index, reason=str(error))
             metrics.add_metric(name="InvalidReplies", unit=MetricUnit.Count, value=1)
             failures.append(f"record {index}: {error}")
             continue
@@ -145,10 +143,8 @@ def handle(event: Mapping[str, Any], context: LambdaContext | None) -> list[dict
         except Exception as error:
             logger.exception(
                 "Inbound reply not processed, will be retried",
-                extra={
-                    "inbound_message_id": payload["inbound_message_id"],
-                    "phone": mask(payload["phone"]),
-                },
+                inbound_message_id=payload["inbound_message_id"],
+                phone=mask(payload["phone"]),
             )
             failures.append(f"record {index}: {type(error).__name__}")
     if failures:
@@ -240,16 +236,18 @@ def _process(*, reply: dict[str, Any]) -> dict[str, Any]:
     # Step 2 of the module docstring: a retry reuses the instant of the first attempt.
     earlier = inbound.find_reply(phone, message_id)
     at = earlier.captured_at if earlier else datetime.fromisoformat(reply["published_at"])
-    log = {"inbound_message_id": message_id, "phone": mask(phone), "scopes": list(about.scopes)}
+    log: dict[str, Any] = {
+        "inbound_message_id": message_id,
+        "phone": mask(phone),
+        "scopes": list(about.scopes),
+    }
     logger.info(
         "Inbound reply",
-        extra={
-            **log,
-            "intent": classification.intent,
-            "keyword": classification.keyword,
-            "basis": about.basis,
-            "campaign_id": about.campaign_id,
-        },
+        **log,
+        intent=classification.intent,
+        keyword=classification.keyword,
+        basis=about.basis,
+        campaign_id=about.campaign_id,
     )
     if classification.intent is Intent.OPT_OUT:
         outcome = _opt_out(settings, reply, classification, about, at, log)
@@ -267,7 +265,9 @@ def _process(*, reply: dict[str, Any]) -> dict[str, Any]:
         scope = outcome.pop("review_scope", about.scopes[0]) if per_scope else None
         _review(reply, _key(reply, at, scope, about), reason)
         outcome["review"] = reason
-    metrics.add_metric(name=f"Replies.{outcome['intent']}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=metric_name("replies", outcome["intent"]), unit=MetricUnit.Count, value=1
+    )
     return {
         "inbound_message_id": message_id,
         "scopes": list(about.scopes),
@@ -333,12 +333,11 @@ def _opt_out(
         recorded = decisions.record(proof, OPTED_OUT, count_on=campaign)
         counted = recorded.counted or counted
         if not recorded.new:
-            logger.info("Opt-out evidence already recorded (retry)", extra=log)
+            logger.info("Opt-out evidence already recorded (retry)", **log)
         if not recorded.applied:
             # A later decision of this person (e.g. a START sent after this STOP) is stored.
             logger.warning(
-                "Opt-out older than the stored state: evidence kept only",
-                extra={**log, "scope": scope},
+                "Opt-out older than the stored state: evidence kept only", **log, scope=scope
             )
             crossed.append(scope)
             continue
@@ -359,7 +358,7 @@ def _opt_out(
         outcome["review_scope"] = crossed[0]
     if not applied:
         return outcome
-    logger.info("Opted out", extra={**log, "applied": applied})
+    logger.info("Opted out", **log, applied=applied)
     # From here on the opt-out is in force: the follow-ups below never fail the reply.
     if settings.opt_out_confirmation:
         text = confirmation_text(about.named, about.language)
@@ -384,12 +383,12 @@ def _opt_in(
         proof = _evidence(settings, reply, "opt_in", scope, at, classification, about)
         if not decisions.record(proof, OPTED_IN).applied:
             # A later decision exists (a retry of this one is re-applied).
-            logger.info("Opt-in older than the stored state", extra=log)
+            logger.info("Opt-in older than the stored state", **log)
             continue
         applied.append(scope)
     outcome: dict[str, Any] = {"intent": "opt_in", "applied": applied}
     if applied:
-        logger.info("Opted in", extra={**log, "applied": applied})
+        logger.info("Opted in", **log, applied=applied)
         if settings.mirror_opt_outs:  # AWS would refuse every SMS to a number on its list
             outcome["mirrored"] = optout_list.mirror(settings, reply["phone"], optout_list.REMOVE)
     return outcome
@@ -472,7 +471,8 @@ def _keep(record: Evidence) -> None:
     except AlreadyExists:
         logger.info(
             "Evidence already recorded (retry)",
-            extra={"inbound_message_id": record.inbound_message_id, "phone": mask(record.phone)},
+            inbound_message_id=record.inbound_message_id,
+            phone=mask(record.phone),
         )
 
 
@@ -481,11 +481,9 @@ def _review(reply: dict[str, Any], event_key: str, reason: str) -> None:
     evidence.flag_for_review(reply["phone"], event_key, reason)
     logger.warning(
         "Reply kept for human review",
-        extra={
-            "inbound_message_id": reply["inbound_message_id"],
-            "phone": mask(reply["phone"]),
-            "review": reason,
-        },
+        inbound_message_id=reply["inbound_message_id"],
+        phone=mask(reply["phone"]),
+        review=reason,
     )
     metrics.add_metric(name="RepliesToReview", unit=MetricUnit.Count, value=1)
 
@@ -508,20 +506,24 @@ def _answer(
     }
     if about.basis == "campaign" and about.campaign_id:  # a reply to this answer is about it too
         message["about_campaign"] = about.campaign_id
-    log = {"inbound_message_id": reply["inbound_message_id"], "phone": mask(reply["phone"])}
+    log: dict[str, Any] = {
+        "inbound_message_id": reply["inbound_message_id"],
+        "phone": mask(reply["phone"]),
+    }
     try:
         send = _once(_send, settings, data="message", prefix="stopsms.inbound-answer")
         return bool(send(message=message)["sent"])
     except Exception as error:  # any failure: the opt-out or help is recorded regardless
-        logger.warning(
-            "Answer not sent", extra={**log, "purpose": purpose, "error": clients.error_code(error)}
-        )
+        logger.warning("Answer not sent", **log, purpose=purpose, error=clients.error_code(error))
         metrics.add_metric(name="AnswersNotSent", unit=MetricUnit.Count, value=1)
         return False
 
 
 def _send(*, message: dict[str, Any]) -> dict[str, Any]:
-    log = {"inbound_message_id": message["inbound_message_id"], "phone": mask(message["phone"])}
+    log: dict[str, Any] = {
+        "inbound_message_id": message["inbound_message_id"],
+        "phone": mask(message["phone"]),
+    }
     answer = sms.send_text(
         message["phone"],
         message["text"],
@@ -535,15 +537,12 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
     if answer.opted_out:
         # AWS manages this number's opt-out itself (and answered STOP on its own):
         # retrying would never succeed, the opt-out is recorded anyway.
-        logger.warning("Answer not sent: number on the AWS opt-out list", extra=log)
+        logger.warning("Answer not sent: number on the AWS opt-out list", **log)
         return {"sent": False}
     if answer.error is not None or answer.message_id is None:
         # The answer's idempotency record is released: the reply's retry tries again.
         raise answer.error or RuntimeError("SendTextMessage answered no MessageId")
-    logger.info(
-        "Answer sent",
-        extra={**log, "purpose": message["purpose"], "message_id": answer.message_id},
-    )
+    logger.info("Answer sent", **log, purpose=message["purpose"], message_id=answer.message_id)
     metrics.add_metric(name="RepliesAnswered", unit=MetricUnit.Count, value=1)
     if message.get("about_campaign"):
         try:
@@ -551,7 +550,5 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
             answers.record(answer.message_id, message["about_campaign"], until)
         except Exception as error:  # it went out: raising would send it again on retry
             # A reply to it then falls back on the stop number's brands.
-            logger.warning(
-                "Answer's campaign not recorded", extra={**log, "error": clients.error_code(error)}
-            )
+            logger.warning("Answer's campaign not recorded", **log, error=clients.error_code(error))
     return {"sent": True, "message_id": answer.message_id}
