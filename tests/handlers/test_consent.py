@@ -14,6 +14,7 @@ import pytest
 from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.dal import contacts, evidence
+from stopsms.dal.tables import ContactState
 from stopsms.emulator.template import Stack
 from stopsms.rules.eligibility import Preference, marketing_block
 from stopsms.rules.retention import consent_since
@@ -241,6 +242,26 @@ def test_the_same_record_published_again_later_keeps_the_instant_of_its_proof(
     assert proof.expires_at is not None
     assert state() == Preference("opted_in", now)
     assert proof.expires_at == now + timedelta(days=get_settings().retention_days)
+
+
+def test_a_record_whose_first_evidence_has_no_arrival_time_is_still_bounded_by_this_one(
+    consent: ModuleType, context: LambdaContext
+) -> None:
+    # Given an opt-in stamped 45 minutes ahead, whose evidence was kept before StopSMS recorded
+    # arrival times (no received_at), and no state
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = record("opt_in", now + timedelta(minutes=45))
+    event = sqs_event([body], queue="ConsentQueue")
+    event["Records"][0]["attributes"]["SentTimestamp"] = str(int(now.timestamp() * 1000))
+    assert failed_ids(consent.lambda_handler(event, context)) == []
+    [kept] = evidence.history(PHONE)
+    kept.received_at = None
+    kept.save()
+    ContactState(PHONE, "acme").delete()
+    # When the record is delivered again
+    assert failed_ids(consent.lambda_handler(event, context)) == []
+    # Then its state counts from when SQS received this delivery, never from the stamp ahead
+    assert state() == Preference("opted_in", now)
 
 
 @pytest.mark.parametrize(

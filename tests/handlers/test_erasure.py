@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -237,3 +238,18 @@ def test_the_same_request_published_again_after_an_erasure_is_no_other_request(
         # would text everyone twice)
         assert pipeline.publish(**request) == []
         assert pipeline.publish(**{**request, "recipients": [B, A]}) != []  # another one is
+
+
+def test_a_binary_secret_is_the_key_itself_and_a_new_client_reads_it_again(aws: Stack) -> None:
+    # Given the erasure key stored as SecretBinary
+    manager = boto3.client("secretsmanager", region_name="eu-west-3")
+    arn = manager.create_secret(Name="BinaryErasureKey", SecretBinary=b"\x00k3y")["ARN"]
+    settings = get_settings().model_copy(update={"erasure_key_secret": arn})
+    # Then its bytes are the HMAC key, not their printed form
+    expected = hmac.new(b"\x00k3y", b"+33612345678", hashlib.sha256).hexdigest()
+    assert erased_key("+33612345678", settings) == PREFIX + expected
+    # And once the clients are made anew (another endpoint, other credentials), the key is
+    # read through the new client, not a provider holding the old one
+    manager.put_secret_value(SecretId=arn, SecretBinary=b"other")
+    clients.reset()
+    assert erased_key("+33612345678", settings) != PREFIX + expected

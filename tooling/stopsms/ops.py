@@ -8,11 +8,12 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from stopsms import clock
 from stopsms.aws import clients
 from stopsms.consent import decisions
 from stopsms.consent.erasure import erased_key
@@ -142,7 +143,7 @@ def resolve_review(review_id: str, *, opt_out: bool) -> str:
             brand=scope,
             source=REVIEW_SOURCE,
             captured_at=item.captured_at,
-            recorded_at=datetime.now(UTC),
+            recorded_at=clock.now(),
             proof={"reply": key, "review_reason": item.review_reason},
             campaign_id=item.campaign_id,
         )
@@ -253,7 +254,7 @@ def import_optouts(
     nothing: the result says where it stopped, and a second run completes the rest.
     Raises ``ValueError`` when the header cannot be used (nothing is written then).
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     default_scope = canonical_brand(brand) if brand else GLOBAL_SCOPE
     result = ImportResult()
     stream = records(data)

@@ -521,7 +521,7 @@ class Enforcement:
         process's caches of what its role reads start empty (else a key another principal read
         would hide a refusal), Lambda polls the source, the code runs as the role, and a failure
         goes to the ``OnFailure`` destination."""
-        from stopsms.consent import erasure  # its HMAC key is read once per process
+        from stopsms.consent import erasure  # its HMAC key is cached by the process
 
         erasure.forget_key()
         self.invoked_by_lambda(function)

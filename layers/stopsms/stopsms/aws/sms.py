@@ -63,4 +63,4 @@ def send_text(
         return Answer(error_code=code, reason=str(reason or ""), error=error)
     except BotoCoreError as error:
         return Answer(error_code=UNCONFIRMED, reason=type(error).__name__, error=error)
-    return Answer(message_id=response["MessageId"])
+    return Answer(message_id=response.get("MessageId"))

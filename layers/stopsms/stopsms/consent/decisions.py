@@ -63,12 +63,14 @@ def record(proof: Evidence, status: Status, *, count_on: str | None = None) -> R
         new = False
         if proof.received_at is not None:
             stored = evidence.get(proof.phone, proof.event_key) or proof
+    # Evidence kept before arrival times were recorded has none: this delivery's then bounds it.
+    at = instant(stored) if stored.received_at is not None else instant(proof)
     try:
         contacts.apply(
             proof.phone,
             proof.brand,
             status,
-            instant(stored),
+            at,
             source=proof.source,
             evidence_key=proof.event_key,
             proof_expires_at=stored.expires_at,

@@ -36,12 +36,13 @@ KEY_MAX_AGE_S = 300  # a replaced secret is read again within five minutes
 
 
 @cache
-def _secrets() -> SecretsProvider:
+def _secrets(client: object) -> SecretsProvider:
+    """A provider per client: a client made anew (``clients.reset``) gets a provider anew."""
     # Imported on first use: Parameters imports boto3 (~50 ms of cold start), and only
     # marketing and the operator's commands read the key.
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    return SecretsProvider(boto3_client=clients.secretsmanager())
+    return SecretsProvider(boto3_client=client)  # type: ignore[arg-type]
 
 
 def _key(secret_id: str) -> bytes:
@@ -52,10 +53,15 @@ def _key(secret_id: str) -> bytes:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     try:
-        return str(_secrets().get(secret_id, max_age=KEY_MAX_AGE_S)).encode()
+        value = _secrets(clients.secretsmanager()).get(secret_id, max_age=KEY_MAX_AGE_S)
     except GetParameterError as error:
         # The AWS error itself, not Powertools' wrapper: an auditor's AccessDenied is an answer.
         raise (error.__cause__ or error.__context__ or error) from None
+    if isinstance(value, bytes):  # SecretBinary
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"secret {secret_id} holds no key")
+    return value.encode()
 
 
 def forget_key() -> None:

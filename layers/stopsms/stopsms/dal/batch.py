@@ -4,7 +4,6 @@ jittered exponential backoff (PynamoDB's own batches cover one table and retry a
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from pynamodb.models import Model
 
 from stopsms.aws import clients
+from stopsms.aws.retry import backoff
 from stopsms.errors import StopSmsError
 
 PAGE = 100  # BatchGetItem's limit, keys of all tables together
@@ -110,4 +110,4 @@ def batch_write(
 
 def _back_off(attempt: int, sleep: Callable[[float], None]) -> None:
     """Full jitter: unprocessed keys or items mean the table is throttling us."""
-    sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter, not secrets
+    sleep(backoff(attempt))

@@ -233,7 +233,8 @@ def _process(*, reply: dict[str, Any]) -> dict[str, Any]:
     message_id: str = reply["inbound_message_id"]
     classification = keywords.classify(reply["body"])
     about = _target(settings, reply, classification)
-    # Step 2 of the module docstring: a retry reuses the instant of the first attempt.
+    # A retry reuses the instant of the first attempt (a second notification of the same reply
+    # may carry another SNS timestamp), so every later step writes the same keys.
     earlier = inbound.find_reply(phone, message_id)
     at = earlier.captured_at if earlier else datetime.fromisoformat(reply["published_at"])
     log: dict[str, Any] = {
@@ -359,7 +360,9 @@ def _opt_out(
     if not applied:
         return outcome
     logger.info("Opted out", **log, applied=applied)
-    # From here on the opt-out is in force: the follow-ups below never fail the reply.
+    # From here on the opt-out is in force: the follow-ups below never fail the reply. The
+    # confirmation goes first (tried once; botocore retries throttling): AWS would refuse to
+    # text a number already on its opt-out list.
     if settings.opt_out_confirmation:
         text = confirmation_text(about.named, about.language)
         outcome["confirmed"] = _answer(settings, reply, "opt_out_confirmation", text, about)
@@ -539,12 +542,11 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
         # retrying would never succeed, the opt-out is recorded anyway.
         logger.warning("Answer not sent: number on the AWS opt-out list", **log)
         return {"sent": False}
-    if answer.error is not None or answer.message_id is None:
-        # The answer's idempotency record is released: the reply's retry tries again.
-        raise answer.error or RuntimeError("SendTextMessage answered no MessageId")
+    if answer.error is not None:
+        raise answer.error  # the answer's idempotency record is released: a retry tries again
     logger.info("Answer sent", **log, purpose=message["purpose"], message_id=answer.message_id)
     metrics.add_metric(name="RepliesAnswered", unit=MetricUnit.Count, value=1)
-    if message.get("about_campaign"):
+    if message.get("about_campaign") and answer.message_id:
         try:
             until = clock.now() + timedelta(days=get_settings().retention_days)
             answers.record(answer.message_id, message["about_campaign"], until)

@@ -218,6 +218,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 
 
@@ -796,13 +797,19 @@ class _Phrase:
     The others ("retirez-moi", "remove me") are blocked by a negation before them.
     """
 
-    pattern: re.Pattern[str]
+    source: str
     no_longer: bool
     before: Mapping[str, str] = _NO_GUARD  # previous word -> why it blocks the match
 
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        # Compiled on first use: the phrases cost ~60 ms at cold start, and a reply whose
+        # first word is a keyword ("STOP") never reads them.
+        return re.compile(self.source)
+
 
 def _phrase(pattern: str, *, no_longer: bool, before: Mapping[str, str] = _NO_GUARD) -> _Phrase:
-    return _Phrase(re.compile(pattern), no_longer, before)
+    return _Phrase(pattern, no_longer, before)
 
 
 _PHRASES: tuple[_Phrase, ...] = (
