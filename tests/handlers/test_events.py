@@ -21,8 +21,8 @@ from pydantic import BaseModel
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import campaigns, contacts, deliveries, evidence
-from stopsms.dal.campaigns import DEFERRED, DEFERRED_CAMPAIGN, DEFERRED_JOB
+from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence
+from stopsms.dal.campaigns import DEFERRED
 from stopsms.dal.tables import Campaign, Delivery
 from stopsms.emulator import template
 from stopsms.emulator.template import Stack
@@ -343,18 +343,18 @@ def test_scheduler_releases_what_is_due_at_the_events_time(
         "soldes-hiver-2026",
         request,
         DEFERRED,
-        deferred=DEFERRED_CAMPAIGN,
+        deferred=deferred.CAMPAIGN,
         resume_at="2026-11-30T07:00:00+00:00",
     )
     campaigns.create(
         "later",
         {**request, "campaign_id": "later"},
         DEFERRED,
-        deferred=DEFERRED_CAMPAIGN,
+        deferred=deferred.CAMPAIGN,
         resume_at="2026-12-01T07:00:00+00:00",
     )
     parked = bodies("send_job.json")[0]
-    campaigns.defer_job("soldes-hiver-2026", 0, parked, datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
+    deferred.park_job("soldes-hiver-2026", 0, parked, datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
     # When the scheduler runs at the sample's time
     with mock.patch.object(clock, "now", return_value=at):
         released = invoke("scheduler.json", context)
@@ -365,7 +365,7 @@ def test_scheduler_releases_what_is_due_at_the_events_time(
     ]
     assert receive_all(aws.queues["SendQueue"]) == [parked]
     # And only Tuesday's campaign still waits
-    waiting = [key for key, _ in campaigns.due(DEFERRED_CAMPAIGN, datetime(2027, 1, 1, tzinfo=UTC))]
+    waiting = [key for key, _ in deferred.due(deferred.CAMPAIGN, datetime(2027, 1, 1, tzinfo=UTC))]
     assert waiting == ["later"]
-    assert list(campaigns.due(DEFERRED_JOB, at)) == []
+    assert list(deferred.due(deferred.JOB, at)) == []
     assert Campaign.count() == 2  # the released job's parking item is gone

@@ -13,10 +13,9 @@ import pytest
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import campaigns
+from stopsms.dal import campaigns, deferred
 from stopsms.dal.tables import Campaign
 from stopsms.emulator.template import Stack
-from stopsms.fanout import service as fanout
 from stopsms.reporting import report
 from tests.handlers.conftest import LambdaContext, load_function, sqs_event
 from tests.handlers.test_campaign import as_record, handle, jobs, receive_all, request
@@ -123,7 +122,7 @@ def test_overlapping_sweeps_release_a_campaign_once(
     assert sweep(scheduler, MONDAY_0705, context)["campaigns"] == 1
     # When the second sweep acts on what it read
     with mock.patch.object(
-        fanout.campaigns,
+        deferred,
         "due",
         side_effect=lambda kind, _: iter(seen if kind == "campaign" else []),
     ):
@@ -214,7 +213,7 @@ def test_the_scheduler_sends_parked_jobs_back_to_the_send_queue(
     until = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
     parked = [{"campaign_id": "c", "seq": seq, "phone": "+262692000000"} for seq in range(12)]
     for job in parked:
-        campaigns.defer_job("c", int(job["seq"]), job, until)
+        deferred.park_job("c", int(job["seq"]), job, until)
     # When the scheduler sweeps after that time, twice
     assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 12, "mirrors": 0}
     assert sweep(scheduler, MONDAY_0705, context) == {"campaigns": 0, "jobs": 0, "mirrors": 0}

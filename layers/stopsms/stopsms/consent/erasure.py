@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import campaigns, contacts
+from stopsms.dal import campaigns, contacts, deferred
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
 from stopsms.rules.phones import try_normalize
 from stopsms.settings import Settings
@@ -115,7 +115,7 @@ def erase(e164: str, settings: Settings) -> Erasure:
         copy_with_key(event, stand_in, _unlinkable(event.event_key, settings), **REDACTED).save()
         event.delete()
         done.events += 1
-    campaigns.drop(campaigns.mirror_key(e164))  # a copy to the AWS opt-out list still due
+    deferred.drop(deferred.mirror_key(e164))  # a copy to the AWS opt-out list still due
     # Claims are keyed by campaign: a scan, acceptable for a rare request.
     for delivery in Delivery.scan(Delivery.recipient == f"p#{e164}"):
         copy_with_key(delivery, delivery.campaign_id, f"p#{stand_in}", updated_at=now).save()

@@ -24,8 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import campaigns, contacts
-from stopsms.dal.campaigns import DEFERRED_MIRROR
+from stopsms.dal import contacts, deferred
 from stopsms.dal.tables import GLOBAL_SCOPE
 from stopsms.rules.phones import mask
 from stopsms.settings import Settings
@@ -67,7 +66,7 @@ def mirror(settings: Settings, phone: str, action: Action = ADD, attempts: int =
             error=code,
             retry_at=until.isoformat(),
         )
-        campaigns.park_mirror(phone, until, attempts + 1, action)
+        deferred.park_mirror(phone, until, attempts + 1, action)
         metrics.add_metric(name="MirrorsDeferred", unit=MetricUnit.Count, value=1)
         return False
     logger.info("End User Messaging opt-out list updated", **log)
@@ -78,10 +77,10 @@ def retry_due(settings: Settings, at: datetime, time_left: Callable[[], bool]) -
     """Try again every parked change whose time has come and that the number's state still
     asks for; returns how many were made."""
     done = 0
-    for key, resume in campaigns.due(DEFERRED_MIRROR, at):
+    for key, resume in deferred.due(deferred.MIRROR, at):
         if not time_left():
             break
-        item = campaigns.take_deferred(key, DEFERRED_MIRROR, resume)
+        item = deferred.take(key, deferred.MIRROR, resume)
         if item is None:
             continue  # another sweep took it
         phone = str(item.request["phone"])
@@ -91,7 +90,7 @@ def retry_due(settings: Settings, at: datetime, time_left: Callable[[], bool]) -
             if not mirror(settings, phone, action, attempts):
                 continue  # parked again, under the same key
             done += 1
-        campaigns.drop(key)
+        deferred.drop(key)
     return done
 
 

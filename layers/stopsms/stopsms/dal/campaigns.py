@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from stopsms import clock
+from stopsms.dal import deferred
 from stopsms.dal.conditions import save_if, update_if
 from stopsms.dal.tables import Campaign
 from stopsms.errors import AlreadyExists
@@ -51,46 +51,8 @@ def add_opt_out(campaign_id: str) -> None:
     update_if(Campaign(campaign_id), [Campaign.opt_outs.add(1)], Campaign.campaign_id.exists())
 
 
-DEFERRED_JOB = "job"  # DeferredIndex hash key of single recipients waiting for their window
-
-
-def defer_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) -> None:
-    """Park one send job until its recipient's window opens (another time zone than the
-    campaign's). One write per deferred recipient, released once by the scheduler."""
-    Campaign(
-        f"{DEFERRED_JOB}#{campaign_id}#{seq:010d}",
-        request=job,
-        status="deferred",
-        deferred=DEFERRED_JOB,
-        resume_at=until.astimezone(UTC).isoformat(),
-        created_at=clock.now(),
-    ).save()
-
-
-DEFERRED_MIRROR = "mirror"  # DeferredIndex hash key of opt-outs to copy to the AWS list again
-
-
-def park_mirror(phone: str, until: datetime, attempts: int, action: str) -> None:
-    """Keep a change to the End User Messaging opt-out list that failed (``action``: add or
-    remove the number), for the scheduler to try again at ``until``; the reply that asked for
-    it has succeeded already. One per number: the latest change asked for wins."""
-    Campaign(
-        mirror_key(phone),
-        request={"phone": phone, "attempts": attempts, "action": action},
-        status="deferred",
-        deferred=DEFERRED_MIRROR,
-        resume_at=until.astimezone(UTC).isoformat(),
-        created_at=clock.now(),
-    ).save()
-
-
-def mirror_key(phone: str) -> str:
-    return f"{DEFERRED_MIRROR}#{phone}"
-
-
 # --- fan-out progress and deferral (campaign fan-out, scheduler) ----------------------------
 
-DEFERRED_CAMPAIGN = "campaign"  # DeferredIndex hash key of whole campaigns waiting
 CHECKING = "checking"  # an S3 audience is read once, whole, before anyone is queued
 DEFERRED = "deferred"
 FANNING_OUT = "fanning_out"
@@ -205,7 +167,7 @@ def checked(
     else:
         actions += [
             Campaign.status.set(DEFERRED),
-            Campaign.deferred.set(DEFERRED_CAMPAIGN),
+            Campaign.deferred.set(deferred.CAMPAIGN),
             Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
             Campaign.waiting_for.set(waiting_for or WINDOW),
         ]
@@ -230,48 +192,12 @@ def halt(campaign_id: str, reason: str, unsent: int) -> bool:
     )
 
 
-def due(kind: str, until: datetime) -> Iterator[tuple[str, str]]:
-    """(key, resume_at) of the items of DeferredIndex ``kind`` whose time has come, oldest
-    first, page by page; the index is sparse, so this costs what is waiting, not what was
-    ever sent."""
-    for item in Campaign.deferred_index.query(
-        kind, Campaign.resume_at <= until.astimezone(UTC).isoformat()
-    ):
-        yield item.campaign_id, str(item.resume_at)
-
-
-def take_deferred(key: str, kind: str, resume_at: str) -> Campaign | None:
-    """Take an item out of DeferredIndex (conditional: two sweeps never both take it).
-
-    Returns the item as it is now, or None when another sweep took it (or it moved)."""
-    item = Campaign(key)
-    taken = update_if(
-        item,
-        [Campaign.deferred.remove()],
-        (Campaign.deferred == kind) & (Campaign.resume_at == resume_at),
-    )
-    return item if taken else None
-
-
-def put_back(key: str, kind: str, resume_at: str) -> None:
-    """Undo :func:`take_deferred` when the release could not be handed over."""
-    Campaign(key).update(
-        actions=[Campaign.deferred.set(kind), Campaign.resume_at.set(resume_at)],
-        condition=Campaign.campaign_id.exists() & Campaign.deferred.does_not_exist(),
-    )
-
-
-def drop(key: str) -> None:
-    """Delete a released parked job."""
-    Campaign(key).delete()
-
-
 def defer_again(campaign_id: str, resume_at: datetime, waiting_for: str) -> bool:
     """A released campaign found its window still closed: park it again."""
     return update_if(
         Campaign(campaign_id),
         [
-            Campaign.deferred.set(DEFERRED_CAMPAIGN),
+            Campaign.deferred.set(deferred.CAMPAIGN),
             Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
             Campaign.waiting_for.set(waiting_for),
         ],

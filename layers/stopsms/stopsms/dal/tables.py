@@ -88,7 +88,7 @@ class Evidence(Model):
 
 
 class DeferredIndex(GlobalSecondaryIndex["Campaign"]):  # type: ignore[no-untyped-call]
-    """Sparse: campaigns (``campaign``) and single jobs (``job``) waiting, by resume instant."""
+    """Sparse: what waits, by kind (``campaign``, ``job``, ``mirror``) and resume instant."""
 
     class Meta:
         index_name = "DeferredIndex"
@@ -127,6 +127,37 @@ class Campaign(Model):
     erased = UnicodeSetAttribute(null=True)
 
     deferred_index = DeferredIndex()
+
+
+class ParkedIndex(GlobalSecondaryIndex["Parked"]):  # type: ignore[no-untyped-call]
+    """``DeferredIndex`` as the parked items see it."""
+
+    class Meta:
+        index_name = "DeferredIndex"
+        projection = KeysOnlyProjection()
+
+    deferred = UnicodeAttribute(hash_key=True)
+    resume_at = UnicodeAttribute(range_key=True)
+
+
+class Parked(Model):
+    """Work waiting in ``DeferredIndex`` beside the deferred campaigns: a send job until its
+    recipient's window opens (``job#<campaign>#<seq>``), or a change to the AWS opt-out list
+    to try again (``mirror#<phone>``). Kept in ``CampaignsTable`` under keys no campaign id can
+    take (``#`` is not allowed in one), with a campaign's attribute names: an erasure's scan
+    of waiting requests finds a parked job's number too."""
+
+    class Meta:
+        table_name = "CampaignsTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)  # the key: "job#..." or "mirror#..."
+    request = JSONAttribute()  # the send job, or {"phone", "attempts", "action"}
+    status = UnicodeAttribute(default="deferred")
+    deferred = UnicodeAttribute(null=True)  # its kind while it waits in DeferredIndex
+    resume_at = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    deferred_index = ParkedIndex()
 
 
 class StopNumberUse(Model):
@@ -200,6 +231,7 @@ MODELS: tuple[type[Model], ...] = (
     ContactState,
     Evidence,
     Campaign,
+    Parked,
     StopNumberUse,
     AnswerSent,
     Delivery,
@@ -212,6 +244,7 @@ def bind(settings: Settings) -> None:
         ContactState: settings.contact_state_table,
         Evidence: settings.evidence_table,
         Campaign: settings.campaigns_table,
+        Parked: settings.campaigns_table,
         StopNumberUse: settings.campaigns_table,
         AnswerSent: settings.campaigns_table,
         Delivery: settings.deliveries_table,

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from stopsms import clock
 from stopsms.aws import clients, sqs
 from stopsms.consent import optout_list
-from stopsms.dal import campaigns
-from stopsms.dal.campaigns import DEFERRED_CAMPAIGN, DEFERRED_JOB
+from stopsms.dal import deferred
 from stopsms.dal.tables import bind
 from stopsms.fanout.messages import release_body
 from stopsms.settings import Settings
@@ -52,14 +51,14 @@ def release_due(settings: Settings, context: LambdaContext, logger: Logger) -> R
     def time_left() -> bool:
         return context.get_remaining_time_in_millis() > SAFETY_MS
 
-    for key, resume in campaigns.due(DEFERRED_CAMPAIGN, at):
+    for key, resume in deferred.due(deferred.CAMPAIGN, at):
         if not time_left():
             return released
-        if campaigns.take_deferred(key, DEFERRED_CAMPAIGN, resume) is None:
+        if deferred.take(key, deferred.CAMPAIGN, resume) is None:
             continue  # another sweep took it
         _hand_over(
             [(key, resume)],
-            DEFERRED_CAMPAIGN,
+            deferred.CAMPAIGN,
             partial(
                 clients.sqs().send_message,
                 QueueUrl=settings.campaign_queue_url,
@@ -69,10 +68,10 @@ def release_due(settings: Settings, context: LambdaContext, logger: Logger) -> R
         released.campaigns += 1
         logger.info("campaign released", campaign_id=key, resume_at=resume)
     taken: list[tuple[str, str, dict[str, Any]]] = []
-    for key, resume in campaigns.due(DEFERRED_JOB, at):
+    for key, resume in deferred.due(deferred.JOB, at):
         if not time_left():
             break
-        item = campaigns.take_deferred(key, DEFERRED_JOB, resume)
+        item = deferred.take(key, deferred.JOB, resume)
         if item is not None:
             taken.append((key, resume, dict(item.request)))
         if len(taken) == sqs.BATCH_ENTRIES:
@@ -89,9 +88,9 @@ def _release_jobs(settings: Settings, taken: list[tuple[str, str, dict[str, Any]
     jobs = [job for _, _, job in taken]
     entries = [{"Id": str(i), "MessageBody": json.dumps(job)} for i, job in enumerate(jobs)]
     keys = [(key, resume) for key, resume, _ in taken]
-    _hand_over(keys, DEFERRED_JOB, lambda: sqs.send_batch(settings.send_queue_url, entries))
+    _hand_over(keys, deferred.JOB, lambda: sqs.send_batch(settings.send_queue_url, entries))
     for key, _ in keys:
-        campaigns.drop(key)
+        deferred.drop(key)
     return len(taken)
 
 
@@ -100,5 +99,5 @@ def _hand_over(keys: list[tuple[str, str]], kind: str, send: Callable[[], object
         send()
     except Exception:
         for key, resume in keys:
-            campaigns.put_back(key, kind, resume)
+            deferred.put_back(key, kind, resume)
         raise

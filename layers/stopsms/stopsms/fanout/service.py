@@ -25,11 +25,10 @@ from botocore.exceptions import ClientError
 from stopsms import clock
 from stopsms.aws import clients, sqs
 from stopsms.consent.erasure import ERASED_RECIPIENT, erased_key, same_request
-from stopsms.dal import campaigns, stop_numbers
+from stopsms.dal import campaigns, deferred, stop_numbers
 from stopsms.dal.campaigns import (
     CHECKING,
     DEFERRED,
-    DEFERRED_CAMPAIGN,
     FANNING_OUT,
     REFUSED,
     SEND_AT,
@@ -295,7 +294,7 @@ class FanOut:
             DEFERRED,
             replacing_refused=replacing,
             audience=audience,
-            deferred=DEFERRED_CAMPAIGN,
+            deferred=deferred.CAMPAIGN,
             resume_at=until.astimezone(UTC).isoformat(),
             waiting_for=waiting_for,
         )

@@ -25,7 +25,7 @@ from stopsms.aws import sms
 from stopsms.aws.retry import backoff
 from stopsms.consent import decisions
 from stopsms.consent.erasure import erased_key
-from stopsms.dal import campaigns, contacts, deliveries, evidence
+from stopsms.dal import contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.errors import (
@@ -293,7 +293,7 @@ class SendBatch:
 
     def _defer(self, r: Outgoing, until: datetime) -> None:
         """Outside this recipient's own window (another time zone than the campaign's)."""
-        campaigns.defer_job(r.spec.campaign_id, r.spec.seq, r.spec.model_dump(mode="json"), until)
+        deferred.park_job(r.spec.campaign_id, r.spec.seq, r.spec.model_dump(mode="json"), until)
         self.counters.deferred += 1
 
     # -- stage 4: claim ----------------------------------------------------------------------

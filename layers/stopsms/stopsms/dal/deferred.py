@@ -1,0 +1,75 @@
+"""What waits in ``DeferredIndex`` for the scheduler: deferred campaigns (their own items,
+``dal.campaigns``), parked send jobs and copies to the AWS opt-out list to try again (``Parked``
+items). The index is sparse: a sweep costs what is waiting, not what was ever sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from stopsms import clock
+from stopsms.dal.conditions import update_if
+from stopsms.dal.tables import Parked
+
+CAMPAIGN = "campaign"  # whole campaigns waiting for their window or their send_at
+JOB = "job"  # single recipients waiting for their own window (another time zone)
+MIRROR = "mirror"  # opt-outs to copy to (or remove from) the AWS opt-out list again
+
+
+def park_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) -> None:
+    """Park one send job until its recipient's window opens. One write per deferred
+    recipient, released once by the scheduler."""
+    _park(f"{JOB}#{campaign_id}#{seq:010d}", JOB, job, until)
+
+
+def park_mirror(phone: str, until: datetime, attempts: int, action: str) -> None:
+    """Keep a change to the End User Messaging opt-out list that failed (``action``: add or
+    remove the number), for the scheduler to try again at ``until``; the reply that asked for
+    it has succeeded already. One per number: the latest change asked for wins."""
+    request = {"phone": phone, "attempts": attempts, "action": action}
+    _park(mirror_key(phone), MIRROR, request, until)
+
+
+def mirror_key(phone: str) -> str:
+    return f"{MIRROR}#{phone}"
+
+
+def _park(key: str, kind: str, request: dict[str, Any], until: datetime) -> None:
+    resume_at = until.astimezone(UTC).isoformat()
+    Parked(key, request=request, deferred=kind, resume_at=resume_at, created_at=clock.now()).save()
+
+
+def due(kind: str, until: datetime) -> Iterator[tuple[str, str]]:
+    """(key, resume_at) of what waits as ``kind`` and whose time has come, oldest first."""
+    for item in Parked.deferred_index.query(
+        kind, Parked.resume_at <= until.astimezone(UTC).isoformat()
+    ):
+        yield item.campaign_id, str(item.resume_at)
+
+
+def take(key: str, kind: str, resume_at: str) -> Parked | None:
+    """Take an item out of the index (conditional: two sweeps never both take it).
+
+    Returns the item as it is now (a parked item's ``request``), or None when another sweep
+    took it (or it moved)."""
+    item = Parked(key)
+    taken = update_if(
+        item,
+        [Parked.deferred.remove()],
+        (Parked.deferred == kind) & (Parked.resume_at == resume_at),
+    )
+    return item if taken else None
+
+
+def put_back(key: str, kind: str, resume_at: str) -> None:
+    """Undo :func:`take` when the release could not be handed over."""
+    Parked(key).update(
+        actions=[Parked.deferred.set(kind), Parked.resume_at.set(resume_at)],
+        condition=Parked.campaign_id.exists() & Parked.deferred.does_not_exist(),
+    )
+
+
+def drop(key: str) -> None:
+    """Delete a parked item once released."""
+    Parked(key).delete()
