@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stopsms.aws import clients
 
-__all__ = ["OPTED_OUT_REASON", "THROTTLED", "UNCONFIRMED", "Answer", "MessageType", "send_text"]
+__all__ = ["OPTED_OUT_REASON", "THROTTLED", "UNCONFIRMED", "MessageType", "SendResult", "send_text"]
 
 MessageType = Literal["PROMOTIONAL", "TRANSACTIONAL"]
 OPTED_OUT_REASON = "DESTINATION_PHONE_NUMBER_OPTED_OUT"
@@ -20,7 +20,7 @@ UNCONFIRMED = "unconfirmed"  # no answer came back: the SMS may or may not have 
 
 
 @dataclass(frozen=True)
-class Answer:
+class SendResult:
     """What End User Messaging answered: a message id, or an error code and its reason."""
 
     message_id: str | None = None
@@ -41,8 +41,8 @@ def send_text(
     *,
     origination_identity: str | None,
     context: dict[str, str],
-) -> Answer:
-    """Send one SMS. Every answer of the service comes back as an :class:`Answer`; so does no
+) -> SendResult:
+    """Send one SMS. Every answer of the service comes back as a :class:`SendResult`; so does no
     answer at all (``UNCONFIRMED``, the error's class as reason: a timeout, a reset)."""
     request: dict[str, Any] = {
         "DestinationPhoneNumber": phone,
@@ -60,7 +60,7 @@ def send_text(
         details = error.response.get("Error", {})
         reason = error.response.get("Reason") or details.get("Reason")
         code = details.get("Code", "")
-        return Answer(error_code=code, reason=str(reason or ""), error=error)
+        return SendResult(error_code=code, reason=str(reason or ""), error=error)
     except BotoCoreError as error:
-        return Answer(error_code=UNCONFIRMED, reason=type(error).__name__, error=error)
-    return Answer(message_id=response.get("MessageId"))
+        return SendResult(error_code=UNCONFIRMED, reason=type(error).__name__, error=error)
+    return SendResult(message_id=response.get("MessageId"))

@@ -527,7 +527,7 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
         "inbound_message_id": message["inbound_message_id"],
         "phone": mask(message["phone"]),
     }
-    answer = sms.send_text(
+    result = sms.send_text(
         message["phone"],
         message["text"],
         "TRANSACTIONAL",
@@ -537,20 +537,20 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
             "purpose": message["purpose"],
         },
     )
-    if answer.opted_out:
+    if result.opted_out:
         # AWS manages this number's opt-out itself (and answered STOP on its own):
         # retrying would never succeed, the opt-out is recorded anyway.
         logger.warning("Answer not sent: number on the AWS opt-out list", **log)
         return {"sent": False}
-    if answer.error is not None:
-        raise answer.error  # the answer's idempotency record is released: a retry tries again
-    logger.info("Answer sent", **log, purpose=message["purpose"], message_id=answer.message_id)
+    if result.error is not None:
+        raise result.error  # the answer's idempotency record is released: a retry tries again
+    logger.info("Answer sent", **log, purpose=message["purpose"], message_id=result.message_id)
     metrics.add_metric(name="RepliesAnswered", unit=MetricUnit.Count, value=1)
-    if message.get("about_campaign") and answer.message_id:
+    if message.get("about_campaign") and result.message_id:
         try:
             until = clock.now() + timedelta(days=get_settings().retention_days)
-            answers.record(answer.message_id, message["about_campaign"], until)
+            answers.record(result.message_id, message["about_campaign"], until)
         except Exception as error:  # it went out: raising would send it again on retry
             # A reply to it then falls back on the stop number's brands.
             logger.warning("Answer's campaign not recorded", **log, error=clients.error_code(error))
-    return {"sent": True, "message_id": answer.message_id}
+    return {"sent": True, "message_id": result.message_id}

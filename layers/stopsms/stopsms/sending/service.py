@@ -339,14 +339,14 @@ class SendBatch:
                     page = []
         return written
 
-    def _send(self, r: Outgoing, limiter: RateLimiter) -> sms.Answer:
+    def _send(self, r: Outgoing, limiter: RateLimiter) -> sms.SendResult:
         message_type: sms.MessageType = (
             "PROMOTIONAL" if r.spec.category.is_marketing else "TRANSACTIONAL"
         )
-        answer = sms.Answer()
+        result = sms.SendResult()
         for attempt in range(THROTTLE_ATTEMPTS):
             limiter.wait()
-            answer = sms.send_text(
+            result = sms.send_text(
                 r.phone.e164,
                 r.text,
                 message_type,
@@ -354,23 +354,23 @@ class SendBatch:
                 or self.settings.origination_identity,
                 context={"campaign_id": r.spec.campaign_id, "seq": str(r.spec.seq)},
             )
-            if answer.error_code == sms.UNCONFIRMED:
-                self.logger.warning("send without answer", error=answer.reason)
-            if answer.error_code != sms.THROTTLED:
-                return answer
+            if result.error_code == sms.UNCONFIRMED:
+                self.logger.warning("send without answer", error=result.reason)
+            if result.error_code != sms.THROTTLED:
+                return result
             self.sleep(backoff(attempt))
-        return answer
+        return result
 
-    def _record_send(self, r: Outgoing, answer: sms.Answer) -> None:
-        if answer.message_id is not None:
+    def _record_send(self, r: Outgoing, result: sms.SendResult) -> None:
+        if result.message_id is not None:
             outcome = self._outcome(r, deliveries.SENT, None)
-            outcome.message_id = answer.message_id
+            outcome.message_id = result.message_id
             outcome.segments = r.segments
             return
-        code = answer.error_code or "unknown"
+        code = result.error_code or "unknown"
         if code.startswith("ServiceQuotaExceeded"):
             self.counters.quota_exceeded += 1
-        if answer.opted_out:
+        if result.opted_out:
             self._learn_opt_out(r)
             self._outcome(r, deliveries.SUPPRESSED, "opted_out")
             return
@@ -384,7 +384,7 @@ class SendBatch:
             campaign_id=r.spec.campaign_id,
             seq=r.spec.seq,
             code=code,
-            reason=answer.reason,
+            reason=result.reason,
         )
         self._outcome(r, deliveries.FAILED, code)
         if code in TRANSIENT_ERRORS:
