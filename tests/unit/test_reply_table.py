@@ -3,8 +3,7 @@
 Each row is (reply, expected intent, whether review_reason flags it). The opt-outs read anywhere
 in a short reply, the guards that keep ordinary sentences ordinary, and the replies a person
 must read (blocked matches, long replies, "plus de sms", weak keywords near "sms"/"list") are
-explained in the docstring of stopsms.rules.keywords; the comments here only say which rule a group
-of rows exercises.
+explained in docs/KEYWORDS.md; the comments here only say which rule a group of rows exercises.
 """
 
 from __future__ import annotations

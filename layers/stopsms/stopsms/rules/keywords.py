@@ -1,214 +1,12 @@
 """Classify an inbound SMS reply as opt-out (STOP), opt-in (START) or help.
 
-Under the GDPR an objection to direct marketing needs no keyword: "Merci de ne plus m'envoyer
-de SMS" objects as clearly as STOP. So a reply is read in two steps, the first that matches wins.
-
-Rule
-----
-1. Fold the text: Unicode NFKD (so ``ＳＴＯＰ`` is ``STOP`` and ``Ê`` is ``E`` + accent), drop
-   combining marks (accents, emoji variation selectors) and invisible characters (category
-   Cf: zero-width space/joiner/non-joiner, word joiner, soft hyphen, BOM, bidi marks; they
-   must neither split ``S\u200bT\u200bO\u200bP`` nor hide ``ST\u00adOP``), casefold. Letters
-   spelled out with dots, spaces, dashes of any kind, underscores, stars or slashes
-   (``S.T.O.P``, ``S T O P``, ``s-t-o-p``, ``s–t–o–p``) are glued back into ``stop``: nobody
-   writes S, T, O, P as four one-letter words by chance. :func:`fold_words` then turns every
-   character that is not a letter or a digit into a space.
-2. **First-word rule** (keywords): the normalised text's WHOLE FIRST WORD, or its
-   first two words for two-word keywords (``opt out``, ``stop all``, ``stop tout``, ``stop
-   sms``...), is looked up in :data:`KEYWORD_TABLE`; the longest keyword wins, so ``stop all``
-   is a STOPALL-type opt-out while ``stop merci`` is a plain STOP. Everything after the keyword
-   is ignored (``Stop merci``, ``STOP 36111``, ``Stop, je ne veux plus``); so a sentence that
-   merely starts with a keyword (``Cancel my order``, ``End of story``, ``Arrêt de bus ?``) is
-   an opt-out: on a STOP channel the safe side is to stop sending. Only a meaning guard (below)
-   stops it: ``STOP`` that starts a name (``Stop-over à Paris ?``, ``Stop & Go c'est où ?``,
-   ``Stop or encore ?``) and ``arrêter``/``stopper`` about something else (``Arrêtez de me
-   faire rêver avec ces prix !``, ``Arrêtez-vous les soldes ?``); then the reply is read by the
-   anywhere rule like any other. A question after ``STOP`` itself is not enough (``Stop ?``,
-   ``Stop quand ?``). This is the only way to an opt-in (START) or a help answer.
-3. **Anywhere rule** (opt-outs only), for a reply of at most :data:`MAX_AUTO_WORDS` words:
-   split the folded text into clauses at punctuation (``. , ; : ! ?``, new lines, a dash with
-   white space on both sides) BEFORE punctuation is folded away. In a word that has letters,
-   digits are read as the letters they stand for (0 o, 1 i, 3 e, 4 a, 5 s, 7 t: ``ST0P``,
-   ``5TOP``, ``d3sabonner``), except a trailing run of digits (``ST0P36111`` is ``stop36111``),
-   and so are Cyrillic and Greek letters drawn like Latin ones (``ЅТОР`` typed in Cyrillic)
-   and a ``$`` glued before a letter (``$TOP``).
-   Then look in each clause for
-
-   * a strong opt-out word: the STOP family (``stop``, ``STOPPP``, ``stooop``, ``STOPSMS``,
-     ``stopsvp``, ``STOP36111``, the typos ``sotp``/``stpo``; ``stopall``/``stop all``/``stop
-     tout`` have scope ALL), the French verbs ``stopper``/``arrêter`` (``stoppe(z)``,
-     ``arrête(s/z)``, ``arrêter``, and ``arettez``/``arrette`` but not ``arête``), the noun
-     ``arrêt``, ``unsubscribe``/``unsub`` and their typos (``unsuscribe``, ``unscribe``), every
-     word starting with ``désabon``/``désinscri`` (no innocent French word does) and
-     ``désabo``, ``optout``/``opt out``/``opted out``;
-   * an objection phrase (keyword ``"objection"``): French "no longer" forms (``ne plus
-     m'envoyer``, ``ne plus recevoir``, ``ne m'envoyez plus``, ``je ne veux plus de vos sms``,
-     ``plus jamais de sms``, ``je n'en veux plus``, ``je ne veux pas de vos pubs``, ``ne plus
-     être contacté``, ``ne pas me recontacter``, ``je ne veux plus que vous m'envoyiez``, ``ne
-     plus faire partie de votre liste``), requests to be removed (``désinscrivez-moi``,
-     ``retirez-moi de votre liste``, ``supprimez mon numéro``, ``suppression de mon numéro``,
-     ``merci de me supprimer``, ``merci de me retirer``, ``je souhaite être retiré``,
-     ``l'arrêt des SMS``, ``laissez-moi tranquille``, ``lâchez-moi``), English ``don't text
-     me``, ``do not contact me``, ``don't send me messages``, ``don't send me anything
-     (else)``, ``no more messages``, ``no more`` (the whole clause), ``I don't want your
-     texts``, ``I no longer want these texts``, ``I do not wish to be contacted``, ``I don't
-     want you to text me``, ``quit texting``, ``remove me``, ``take me off``, ``opt me out``,
-     ``leave me alone``; and objections that need no "no longer" (GDPR art. 21): ``je m'oppose
-     à vos SMS``/``au traitement de mes données``, ``opposition aux SMS``, ``I object to your
-     texts``, ``je m'y oppose``/``I object`` as the whole clause, ``droit d'opposition``/``right
-     to object``, ``je refuse (de recevoir) vos SMS``, ``I refuse to be contacted``, ``cessez de
-     m'envoyer des SMS``, ``cessez vos envois``, ``cessez !`` as the whole clause, ``cease
-     sending me texts``, ``cease and desist``, ``je retire mon consentement``, ``I withdraw my
-     consent``, ``I do not consent``, ``je ne consens plus``. Refusing or ceasing is an
-     objection only about messages or contact: ``je refuse de payer ce prix``, ``je refuse
-     votre offre`` (declining one offer) and ``cessez de vous moquer de moi`` are not.
-
-   A match is applied (scope BRAND unless the words say ALL; keyword ``STOP`` for every STOP
-   form, the table's spelling for other table words, ``"objection"`` for a phrase) unless a
-   guard below blocks it. Blocked matches are not lost: :func:`review_reason` reports them.
-
-Guards (why a word is not applied)
-----------------------------------
-* A negation among the 4 words before it, in its clause: ``don't stop me now``, ``I won't stop
-  buying``, ``never stop``, ``je ne veux pas arrêter``, ``n'arrêtez pas``. English contractions
-  are joined first (``don't`` -> ``dont``). Two exceptions: ``ne``/``n'`` followed by ``plus`` is
-  "no longer", not a negation of the stop (``je ne veux plus stop``); and a negation closed by
-  ``interested``/``intéressé``/``besoin``/``envie``/``merci``/``souci``... does not reach further
-  (``not interested stop``, ``pas besoin stop``, ``pas de souci stop`` are opt-outs). Four
-  words, not one: ``I don't want you to stop`` is blocked too; the price is that ``je n'ai
-  jamais demandé ça stop`` waits for review instead of being applied (a false positive would
-  never be reviewed, a blocked match is).
-* A compound or a noun: ``non-stop``/``non stop``, ``bus stop``, ``train stop``, ``pit stop``,
-  ``auto-stop``, ``faire du stop``, ``stop-motion``, ``stop sign``, ``stop by``; ``stop`` after
-  a determiner, a possessive, an ordinal or an adjective of place (``the/a/this/which/what
-  stop``, ``is this my stop?``, ``the next/last/closest/nearest stop``, ``at stop 5``). Only
-  the word before counts, so ``stop the messages`` stays the verb, and so does ``make this
-  stop`` (``this`` is the object of a causative verb); ``stop`` as the first word is still a
-  keyword. The noun ``arrêt`` after a determiner or before ``de``/``du``/``des`` (``l'arrêt``,
-  ``le prochain arrêt``, ``un arrêt``, ``arrêt de bus``, ``arrêt maladie``, ``sans arrêt``);
-  ``arrêté``/
-  ``stoppé`` after an auxiliary (``j'ai arrêté de fumer``), reflexive (``ça s'arrête quand ?``)
-  or after a subject pronoun other than vous/on (``il faut que j'arrête de dépenser``).
-* A name that starts with ``stop`` (meaning guard; read on the text before punctuation is folded
-  away): ``stop`` glued by a hyphen (any dash, as below) to a word that is not a tail, what is
-  sent or an object (``Stop-over``, ``stop-and-go``, ``Stop-motion``; not ``Stop-sms``,
-  ``STOP-PUB``, ``stop-all``, ``STOP-36111``, ``Stop-it``), and ``stop`` + ``&``/``and``/``or``/
-  ``ou``/``'n'`` + one word that ends the clause or a question (``Stop & Go c'est où ?``, ``Stop
-  or encore ?``, ``stop'n'go``), unless that word goes on a sentence (``Stop or I'll sue``,
-  ``Stop ou je porte plainte``, ``Stop or else``, ``Stop et merci``, ``Stop and go away``).
-  Glued without a dash it is no STOP at all (``stopover``).
-* Something else that stops (meaning guards, for ``stop``/``stopper``/``arrêter``; never when
-  the clause names the messages or reaching me: ``sms``, ``messages``, ``pubs``, ``texting``,
-  ``m'envoyer``, ``m'écrire``, ``me contacter``, ``m'embêter``, ``mon téléphone``...):
-
-  - a question about when: ``quand``/``when``/``what time``/``à quelle heure``/``how long``...
-    in a clause ending with ``?`` or that is not a conjunction before I/we/it (``Vous arrêtez
-    quand les soldes ?``, ``Quand arrêtez-vous la promo ?``, ``When does the sale stop?``; not
-    ``Quand je dis stop c'est stop``, ``stop quand même``). ``Vous arrêtez quand de m'envoyer
-    des SMS ?`` and ``When will you stop texting me?`` name the messages: applied;
-  - a question (``?``, or ``does``/``will``/``is``/``est-ce que``... first) about a sale, a shop,
-    an event or a product (``soldes``, ``sale``, ``magasin``, ``shop``, ``produit``...), or
-    whose subject is an offer (``promo``, ``offer``, ``deal``... before the verb): ``Does the
-    offer stop tomorrow?``, ``Vous arrêtez ce produit ?``. After the verb an offer is what is
-    sent: ``Can you stop the promos?`` is applied;
-  - ``arrêter``/``stopper`` + ``de`` + an infinitive (``Arrêtez de me faire rêver avec ces prix
-    !``, ``arrête de mentir``); ``arrêtez de m'envoyer des SMS``, ``de m'écrire``, ``de me
-    spammer`` are about the messages.
-* A denied objection: ``aucune opposition à vos SMS``, ``no objection to your texts``;
-  ``sans cesse`` is "constantly" (``vous m'envoyez sans cesse des SMS`` complains).
-* Punctuation is a clause boundary and guards never cross it: ``Non, stop !``, ``Non. STOP``
-  and ``Non – stop`` are a "no" then a stop (opt-outs), ``Non-stop ?`` and ``Non stop`` are the
-  compound (not; a "no stop" typed without punctuation is left to review, since it reads both
-  ways). A dash is a boundary only with white space on both sides; glued to a word on either
-  side it is a hyphen whatever its kind or length (``Non–stop``, ``Non—stop``, ``Non‑stop``,
-  ``Non−stop``, ``Non--stop``, ``Non -stop``): phones and smart keyboards turn the ``-`` (or
-  ``--``) people type into en or em dashes, so a glued long dash says nothing more than ``-``.
-* A question with ``pourquoi``/``why`` blocks the "no longer" phrases: ``Pourquoi vous ne
-  m'envoyez plus de promos ?`` complains that offers stopped coming. So does an English
-  subject other than I/we right before one: ``you never send me anything`` is a statement.
-* A phrase whose object is not a message is not an objection: ``don't send me the invoice by
-  post``, ``Merci de ne plus m'envoyer la facture papier``, ``I no longer want to wait``;
-  ``me retirer``/``m'enlever`` is a removal request only at the end of its clause (``merci de
-  me retirer``, ``enlevez-moi svp``), not in ``vous pouvez me retirer le colis ?``.
-* Weak AWS keywords (END, CANCEL, QUIT, REMOVE, TD, REVOKE) count only as the first word:
-  ``I want to cancel my order`` or ``see you at the end`` are ordinary sentences. Only the
-  unambiguous phrases they make are read anywhere (``quit texting me``, ``remove me``).
-
-Decisions and trade-offs
-------------------------
-* ``STOP36111`` (STOP glued to digits) is an opt-out: people copy the mention "STOP 36111"
-  without its space, and digits cannot turn STOP into another word. Whole-word matching still
-  holds for letters: ``WEEKEND`` is not END, ``STANDARD`` is not TD, ``stopped``, ``stoppait``,
-  ``arrêtons`` and ``stp`` (s'il te plaît) are not STOP; only the listed glued tails (``sms``,
-  ``svp``, ``pls``, ``merci``, ``pub``, ``all``, ``tout``...) and repeated letters are.
-* Digits inside a word are read as letters (``ST0P``, ``St0p``, ``5TOP``, ``S.T.0.P``), only
-  by the anywhere rule (the first-word rule still looks words up as typed, so ``ST0P`` obeys
-  the guards and the length limit). A code that reads STOP is therefore STOP: ``ST0P36111``,
-  ``STOP0`` and ``5TOP20`` are opt-outs, like ``STOP36111``; no code worth keeping spells
-  STOP, and a marketing reply is not where codes are sent. Words without letters stay numbers
-  (``36111``, ``2024``) and trailing digits stay digits (``h24``, ``top5``); what else the
-  reading makes (``7j`` -> ``tj``, ``1er`` -> ``ier``) matches no opt-out word.
-* ``plus de SMS`` is ambiguous in French ("more SMS" or, spoken, "no more SMS"). It is an
-  objection only with ``ne``/``n'`` before it (``je ne veux plus de vos SMS``) or with
-  ``jamais``/``aucun`` (``plus jamais de SMS``); alone (``Plus de SMS svp``, ``je veux plus de
-  sms``) it is not applied and is flagged for review.
-* ``plus`` + a verb addressed to the sender (``plus m'envoyer``, ``plus me contacter``) or
-  ``plus recevoir`` is "no longer", ``ne`` or not; ``plus appeler``/``plus contacter`` without
-  ``me`` are not, as in ``je ne peux plus contacter le service client``. Sending or writing
-  to me is an objection only about messages (``ne plus m'envoyer de SMS``, ``ne m'envoyez plus
-  rien``, ``ne plus m'écrire``), not about ``ne plus m'envoyer la facture papier``; reaching me
-  (``contacter``, ``déranger``, ``solliciter``, ``rappeler``...) always is.
-* Replies longer than :data:`MAX_AUTO_WORDS` words are never applied by the anywhere rule: in
-  a paragraph a stray "stop" or "désabonner" is too often about something else. They are
-  flagged for review instead.
-* Over-opting-out stays the compliant side for the words we do apply: ``stop all`` anywhere is
-  scope ALL as at the start, ``don't message me before 9`` is an objection, ``Vos promos stop
-  !`` and ``I need the deals to stop`` are applied (not questions). The meaning guards send
-  their matches to review rather than guess: ``When will it stop?`` and ``Vous arrêtez quand
-  ?`` wait for a person, like ``When does the sale stop?`` (once applied, now reviewed), and so
-  does ``Stop ou plainte``. A question after ``STOP`` as the first word is applied (``Stop
-  quand ?``): the keyword of the mention wins.
-* French verb forms are listed explicitly in the tables, never matched by prefix: ``ARRETE``,
-  ``ARRETER``, ``ARRETEZ``, ``STOPPE``, ``STOPPER``, ``STOPPEZ`` are opt-outs; ``STOPPAIT`` or
-  ``ARRETONS`` are not. (``désabon``/``désinscri`` prefixes and the typos with one r or two t,
-  ``aretez``, ``arrettez``, are used by the anywhere rule only; ``arête`` is a word.)
-* ``no more`` alone is an objection as a whole clause (``No more!``, ``please no more``), so
-  ``No more?`` (asking whether an offer is over) is one too: over-opting-out, the compliant
-  side. ``is there no more?`` and ``no more than 2 texts a week`` are not.
-* ``stop`` after a noun marker waits for review even when it is the verb: ``Right stop texting
-  me`` (said without a comma) is the price of ``is this the right stop?``. The marker is one
-  word before, so ``stop the messages`` (verb then object) is applied.
-* ``T.D.`` normalises to the two words ``t d`` and is accepted as TD at the start.
-* ``STOP TOUT``/``STOP ALL`` opt out of every brand even when followed by more words, so ``Stop
-  tout de suite`` (``stop right now``) has scope ALL: over-opting-out is the compliant side.
-* Opt-in extras beyond AWS's START/UNSTOP: ``OPT-IN`` (also ``opt in``) and ``OPTIN``.
-  ``OUI``/``YES`` are deliberately NOT opt-ins: they answer too many unrelated questions.
-* Help: HELP, AIDE, INFO, INFOS (first word only).
-* Empty or ``None`` text, or text without letters or digits, is ``Classification(None, None,
-  BRAND)``.
-
-Review
-------
-:func:`review_reason` tells the caller that a reply NOT classified as an opt-out still looks
-like one, so that a person reads it: a blocked match (``contains 'stop' after a negation``,
-``contains 'arret' as a noun``, ``contains 'stop' in a compound``), an unblocked match in a
-reply too long to apply, an ambiguous ``plus de sms``, or a weak keyword (or French
-``annuler``/``résilier``) within 5 words of ``sms``/``message``/``list``/``liste``/
-``abonnement``/``subscription``... (``please cancel my subscription``; ``cancel my order`` is
-not flagged: cancel/remove/quit/end are everyday words; so are ``refuser`` and ``cesser``) or
-with only courtesy words or a subject pronoun around it in its clause (``please remove``, ``ok
-cancel``, ``je refuse``: no sentence, so maybe an opt-out), or a word of the objection
-vocabulary (``oppose``/``opposition``/``objection``/``I object``/``consent``/``consentement``)
-that was not applied (``je ne m'oppose pas``, ``je m'oppose à la hausse des prix``, ``I never
-consented``: rarely innocent in a reply to marketing, so a person reads it). A help or
-opt-in reply can be flagged too (``Aide, comment me désabonner ?`` is answered as help by the
-first-word rule). So is a reply that may be a mistyped STOP: ``Stp`` alone (``s'il te plaît``,
-or STOP missing a letter?) and a STOP split in pieces with nothing else but courtesy words
-(``Sto p``, ``st op``). Other replies without any opt-out word (``Merci !``, ``weekend``,
-``Oui``, ``stp rappelez moi``) are never flagged.
-
-The tables below are written as operators know the keywords (accents omitted, since matching
-ignores them: ``ARRÊT`` is ``ARRET``); the canonical keyword reported is the table's spelling.
+A reply is read in two steps, the first that matches wins. The first-word rule looks its whole
+first word (or first two) up in :data:`KEYWORD_TABLE`: the only way to an opt-in or a help
+answer. The anywhere rule, for a reply of at most :data:`MAX_AUTO_WORDS` words, finds a strong
+opt-out word or an objection phrase in any clause ("Merci de ne plus m'envoyer de SMS"),
+unless a guard says otherwise (a negation, a compound, another meaning). What may still be an
+opt-out is flagged for a human (:func:`review_reason`). The rules, their guards and every
+decision with its reason: docs/KEYWORDS.md.
 """
 
 from __future__ import annotations
@@ -289,7 +87,7 @@ OPT_IN_KEYWORDS: frozenset[str] = frozenset({"START", "UNSTOP", "OPT-IN", "OPTIN
 
 HELP_KEYWORDS: frozenset[str] = frozenset({"HELP", "AIDE", "INFO", "INFOS"})
 
-# Weak opt-out keywords: opt-outs as the first word only (see the module docstring).
+# Weak opt-out keywords: opt-outs as the first word only (docs/KEYWORDS.md).
 WEAK_OPT_OUT_KEYWORDS: frozenset[str] = frozenset(
     {"CANCEL", "END", "QUIT", "REMOVE", "REVOKE", "TD", "T.D."}
 )
@@ -1218,7 +1016,7 @@ def _findings(folded: str) -> list[_Finding]:
 def classify(text: str | None) -> Classification:
     """Classify an inbound reply: first-word keyword, else an opt-out read anywhere.
 
-    See the module docstring for the rule, the guards and why.
+    docs/KEYWORDS.md gives the rule, the guards and why.
     """
     if not text:
         return UNCLASSIFIED
