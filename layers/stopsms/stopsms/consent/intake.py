@@ -100,10 +100,11 @@ def apply(
         received_at=received,
         recorded_at=clock.now(),
         proof=consent.proof,
-        # An upstream clock ahead of AWS's never outranks what AWS received since (a STOP).
-        expires_at=evidence_expiry(
-            consent.action, min(consent.captured_at, received), settings.retention_days
-        ),
+    )
+    # The proof expires counting from the instant the decision is relied on (never later than
+    # AWS received it): the one rule of consent.decisions.
+    proof.expires_at = evidence_expiry(
+        consent.action, decisions.instant(proof), settings.retention_days
     )
     log: dict[str, Any] = {
         "phone": mask(consent.phone),
