@@ -222,7 +222,7 @@ def test_malformed_requests_fail_alone_with_a_logged_reason(
     # And each refusal was logged with the field at fault
     reasons = [r.__dict__["reason"] for r in caplog.records if r.getMessage() == "campaign refused"]
     assert len(reasons) == 6
-    assert reasons[0].startswith("message: not valid JSON")
+    assert reasons[0].startswith("message: Invalid JSON")
     assert reasons[1].startswith("category: Input should be 'marketing'")
     assert reasons[2].startswith("body: Field required")
     assert reasons[3].startswith("body: Value error, invalid placeholder")

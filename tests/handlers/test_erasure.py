@@ -16,7 +16,8 @@ from stopsms import clock
 from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.consent.erasure import PREFIX, erased_key
-from stopsms.dal import contacts, deliveries, evidence
+from stopsms.dal import contacts, evidence
+from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.emulator.template import Stack
 from stopsms.settings import get_settings
@@ -81,7 +82,7 @@ def test_erase_keeps_only_a_keyed_hash_and_the_opt_out_holds(
     assert redacted[0].proof is None
     # And the campaign report still adds up
     kept = Delivery.get(first.campaign_id, f"p#{stand_in}")
-    assert kept.status == deliveries.SENT
+    assert kept.status == DeliveryStatus.SENT
     # And a new campaign importing the number again does not reach it
     second = campaign(
         [{"phone": A, "vars": {"first_name": "Léa"}}, {"phone": B, "vars": {"first_name": "Tom"}}],

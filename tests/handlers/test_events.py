@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from stopsms import clock
 from stopsms.aws import clients
 from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence
-from stopsms.dal.campaigns import DEFERRED
+from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.tables import Campaign, Delivery
 from stopsms.emulator import template
 from stopsms.emulator.template import Stack
@@ -342,14 +342,14 @@ def test_scheduler_releases_what_is_due_at_the_events_time(
     campaigns.create(
         "soldes-hiver-2026",
         request,
-        DEFERRED,
+        CampaignStatus.DEFERRED,
         deferred=deferred.CAMPAIGN,
         resume_at="2026-11-30T07:00:00+00:00",
     )
     campaigns.create(
         "later",
         {**request, "campaign_id": "later"},
-        DEFERRED,
+        CampaignStatus.DEFERRED,
         deferred=deferred.CAMPAIGN,
         resume_at="2026-12-01T07:00:00+00:00",
     )

@@ -545,19 +545,20 @@ def test_stop_answering_a_campaign_whose_record_is_gone_is_kept_uncounted(
     assert campaigns.get("purged") is None
 
 
-def test_a_minimal_sns_envelope_is_enough(
+def test_an_envelope_sns_would_never_send_is_refused_and_named(
     inbound: ModuleType, sms: Sms, context: LambdaContext
 ) -> None:
-    # Given a notification without URLs nor timestamp (as some emulators deliver them)
-    event = {"Records": [{"Sns": {"MessageId": "n-1", "Message": json.dumps(reply("Start"))}}]}
+    # Given a STOP in a notification without the fields SNS always writes (topic, URLs, time):
+    # it did not come from SNS, so it is refused (SNS's retries then InboundDLQ keep it)
+    event = {"Records": [{"Sns": {"MessageId": "n-1", "Message": json.dumps(reply("STOP"))}}]}
     # When handled
-    [outcome] = inbound.lambda_handler(event, context)
-    # Then the reply is applied at the time it was processed
-    assert outcome["intent"] == "opt_in"
-    brand_state, _ = state(PHONE)
-    assert brand_state is not None
-    assert brand_state.status == "opted_in"
-    assert abs(datetime.now(UTC) - brand_state.at) < timedelta(minutes=1)
+    with pytest.raises(replies.RepliesFailed) as failure:
+        inbound.lambda_handler(event, context)
+    # Then the missing fields are named, nothing is applied and no SMS answers
+    for missing in ("EventSource", "Sns.TopicArn", "Sns.UnsubscribeUrl", "Sns.Timestamp"):
+        assert f"{missing}: Field required" in str(failure.value)
+    assert state(PHONE) == (None, None)
+    assert sms.sent() == []
 
 
 def test_an_event_without_records_is_refused(inbound: ModuleType, context: LambdaContext) -> None:

@@ -168,7 +168,10 @@ def test_sender_logs_and_metrics_hide_numbers(
         REFUSED[0]: client_error("ValidationException", "INVALID_PARAMETER"),
     }.get(p["DestinationPhoneNumber"])
     records = jobs_of(request)
-    last_try = {**records[2], "attributes": {"ApproximateReceiveCount": "5"}}
+    last_try = {
+        **records[2],
+        "attributes": {**records[2]["attributes"], "ApproximateReceiveCount": "5"},
+    }
     malformed = sqs_record('{"phone": "0612345678", "seq": "x"', "SendQueue")
     sender = load_function("sender")
     # When the sender handles them, the quota refusal on its first and last delivery

@@ -194,7 +194,10 @@ def test_throttling_that_persists_is_left_to_sqs_then_sent_once(
     assert report("soldes-hiver-2026")["pending"] == 1
     # When SQS redelivers A and the account is no longer throttled
     sms.fail = lambda _: None
-    redelivery = {**records[0], "attributes": {"ApproximateReceiveCount": "2"}}
+    redelivery = {
+        **records[0],
+        "attributes": {**records[0]["attributes"], "ApproximateReceiveCount": "2"},
+    }
     assert handle(sender, [redelivery]) == {"batchItemFailures": []}
     assert sorted(m["DestinationPhoneNumber"] for m in sms.sent) == [A, B]
 

@@ -21,6 +21,7 @@ from stopsms.consent.intake import parse as parse_consent
 from stopsms.errors import StopSmsError
 from stopsms.fanout.service import parse as parse_campaign
 from stopsms.schemas import PUBLISHED, render, stale
+from tests.handlers.conftest import sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -33,8 +34,8 @@ QUEUE_OF = {CAMPAIGN: "CampaignQueue", CONSENT: "ConsentQueue"}
 
 # How StopSMS itself reads a body of each queue (the functions' own parsers).
 PARSERS: dict[str, Callable[[str], object]] = {
-    CAMPAIGN: parse_campaign,
-    CONSENT: parse_consent,
+    CAMPAIGN: lambda body: parse_campaign(sqs_record(body)),
+    CONSENT: lambda body: parse_consent(sqs_record(body)),
 }
 
 # The examples of CONTRACTS.md §2 and §3, as written there.

@@ -11,9 +11,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
+
+from stopsms import clock
 from stopsms.errors import InvalidPhoneNumber, MessageTooLong, StopSmsError
 from stopsms.rules.keywords import classify
 from stopsms.rules.mention import compose
@@ -72,7 +76,7 @@ def _phone(args: argparse.Namespace) -> int:
         print(f"invalid number: {error}", file=sys.stderr)
         return 1
     window = SendingWindow.parse(args.window)
-    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    at = datetime.fromisoformat(args.at) if args.at else clock.now()
     if at.tzinfo is None:
         print("--at needs an offset, e.g. 2026-12-01T19:30:00+01:00", file=sys.stderr)
         return 2
@@ -373,3 +377,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StopSmsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file named on the command line
+        print(f"error: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
+    except (ClientError, PynamoDBException) as error:
+        print(f"error: AWS refused the request: {_aws_reason(error)}", file=sys.stderr)
+        return 1
+
+
+def _aws_reason(error: Exception) -> str:
+    """The AWS error code and message (they name resources, never a phone number)."""
+    cause = getattr(error, "cause", None) or error
+    if isinstance(cause, ClientError):
+        detail = cause.response.get("Error", {})
+        return f"{detail.get('Code', 'error')}: {detail.get('Message', '')}".strip()
+    return type(error).__name__

@@ -153,7 +153,22 @@ def resolve_review(review_id: str, *, opt_out: bool) -> str:
     evidence.close_review(phone, key, "applied as an opt-out by an operator")
     if not applied:
         return "not applied: the person decided again after this reply (kept in the history)"
-    return f"opted out of {', '.join(applied)} as of {item.captured_at.isoformat()}"
+    done = f"opted out of {', '.join(applied)} as of {item.captured_at.isoformat()}"
+    if GLOBAL_SCOPE in scopes and (kept := _later_opt_ins(phone, item.captured_at)):
+        # An opt-out for every brand does not outrank a brand's own later opt-in.
+        done += f"; {', '.join(kept)} still send: the person opted in to them afterwards"
+    return done
+
+
+def _later_opt_ins(phone: str, after: datetime) -> list[str]:
+    """The brands whose own opt-in is later than ``after``."""
+    return sorted(
+        state.scope
+        for state in contacts.state_of(phone)
+        if state.scope != GLOBAL_SCOPE
+        and state.status == contacts.OPTED_IN
+        and state.status_at > after
+    )
 
 
 REVIEW_SOURCE = "operator-review"

@@ -18,6 +18,8 @@ from collections import Counter
 from typing import Any
 
 from stopsms.dal import campaigns, deliveries
+from stopsms.dal.campaigns import CampaignStatus, WaitingFor
+from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.tables import Campaign
 from stopsms.errors import StopSmsError
 
@@ -37,12 +39,12 @@ def report(campaign_id: str) -> dict[str, Any]:
     failures: Counter[str] = Counter()
     suppressed = dict.fromkeys(REASONS, 0)
     for item in deliveries.of_campaign(campaign_id):
-        if item.status == deliveries.SENT:
+        if item.status == DeliveryStatus.SENT:
             sent += 1
             segments += int(item.segments or 0)
-        elif item.status == deliveries.FAILED:
+        elif item.status == DeliveryStatus.FAILED:
             failures[str(item.reason or "unknown")] += 1
-        elif item.status == deliveries.SUPPRESSED:
+        elif item.status == DeliveryStatus.SUPPRESSED:
             reason = str(item.reason)
             suppressed[reason] = suppressed.get(reason, 0) + 1
         else:
@@ -57,7 +59,7 @@ def report(campaign_id: str) -> dict[str, Any]:
         "campaign_id": campaign_id,
         "status": _status(campaign, pending),
         "reason": campaign.reason,
-        "resume_at": campaign.resume_at if campaign.status == campaigns.DEFERRED else None,
+        "resume_at": campaign.resume_at if campaign.status == CampaignStatus.DEFERRED else None,
         "audience": audience,
         "sent": sent,
         "failed": failed,
@@ -72,9 +74,9 @@ def report(campaign_id: str) -> dict[str, Any]:
 
 def _audience(campaign: Campaign, known: int) -> int:
     """Everyone the campaign is for, as far as it is known (at least those with a record)."""
-    if campaign.status == campaigns.REFUSED:
+    if campaign.status == CampaignStatus.REFUSED:
         return 0  # a refused campaign has no audience: nothing was, or will be, sent
-    if campaign.status == campaigns.CHECKING:
+    if campaign.status == CampaignStatus.CHECKING:
         # Rows counted so far by the check of the file (the audience is not settled yet).
         return max(int(campaign.queued or 0), known)
     size = campaign.audience if campaign.audience is not None else campaign.queued
@@ -82,11 +84,11 @@ def _audience(campaign: Campaign, known: int) -> int:
 
 
 def _status(campaign: Campaign, pending: int) -> str:
-    if campaign.status == campaigns.REFUSED:
+    if campaign.status == CampaignStatus.REFUSED:
         return "refused"
-    if campaign.status == campaigns.DEFERRED:
-        return "scheduled" if campaign.waiting_for == campaigns.SEND_AT else "deferred"
-    if campaign.status == campaigns.QUEUED and pending == 0:
+    if campaign.status == CampaignStatus.DEFERRED:
+        return "scheduled" if campaign.waiting_for == WaitingFor.SEND_AT else "deferred"
+    if campaign.status == CampaignStatus.QUEUED and pending == 0:
         return "done"
     return "sending"
 

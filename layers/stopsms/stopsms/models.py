@@ -230,11 +230,19 @@ def plausible(value: datetime, latest: datetime) -> datetime:
     return value
 
 
-def describe(error: ValidationError) -> str:
-    """One line naming each field at fault: ``recipients.0.phone: Field required``."""
+def describe(error: ValidationError, inside: str | None = None, tagged: bool = False) -> str:
+    """One line naming each field at fault: ``recipients.0.phone: Field required``.
+
+    For a message validated inside its AWS record, ``inside`` is the record's field that holds
+    it (``body``) and ``tagged`` says a union's tag follows: both are dropped, so the publisher
+    reads the contract's field names; a fault of the record itself keeps its own name.
+    """
     parts = []
     for item in error.errors():
-        where = ".".join(str(step) for step in item["loc"]) or "message"
+        loc = item["loc"]
+        if inside is not None and loc[:1] == (inside,):
+            loc = loc[2:] if tagged else loc[1:]
+        where = ".".join(str(step) for step in loc) or "message"
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
 

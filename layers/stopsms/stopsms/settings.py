@@ -11,10 +11,18 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from stopsms.errors import StopSmsError
 from stopsms.rules.brands import number_key, parse_brand_map
+from stopsms.rules.window import SendingWindow
 
 ConsentPolicy = Literal["enforce", "record"]
 
@@ -31,6 +39,14 @@ def _blank_is_false(value: Any) -> Any:
 
 def _brand_map(value: Any) -> Any:
     return parse_brand_map(value) if isinstance(value, str) else value
+
+
+def _window(value: str) -> str:
+    try:
+        SendingWindow.parse(value)  # read at first use: a typo must fail here, named
+    except StopSmsError as error:
+        raise ValueError(str(error)) from None
+    return value
 
 
 Flag = Annotated[bool, BeforeValidator(_blank_is_false)]
@@ -62,8 +78,8 @@ class Settings(BaseModel):
     stop_number: str = "36111"
     origination_identity: str = ""
     consent_policy: ConsentPolicy = "enforce"
-    sending_window: str = "Mon-Sat 08:00-20:00"
-    holidays_country: str = "FR"
+    sending_window: Annotated[str, AfterValidator(_window)] = "Mon-Sat 08:00-20:00"
+    holidays_country: Annotated[str, Field(pattern="^[A-Z]{2}$")] = "FR"  # ISO 3166 alpha-2
     # number key (``brands.number_key``) -> the brands that print it as their stop number
     inbound_brands: Annotated[Mapping[str, frozenset[str]], BeforeValidator(_brand_map)] = Field(
         default_factory=dict

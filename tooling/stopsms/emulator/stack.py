@@ -456,8 +456,12 @@ class EmulatedStack:
                         "Timestamp": envelope.get("Timestamp"),
                         "SignatureVersion": "1",
                         "Signature": "local",
-                        "SigningCertUrl": "",
-                        "UnsubscribeUrl": "",
+                        # Shaped as SNS writes them (Powertools' model checks they are URLs).
+                        "SigningCertUrl": f"https://sns.{REGION}.amazonaws.com/local.pem",
+                        "UnsubscribeUrl": (
+                            f"https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe"
+                            f"&SubscriptionArn={envelope['TopicArn']}:local"
+                        ),
                         "MessageAttributes": envelope.get("MessageAttributes", {}),
                     },
                 }

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import campaigns, contacts, deferred
+from stopsms.dal import contacts, deferred
+from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
 from stopsms.rules.phones import try_normalize
 from stopsms.settings import Settings
@@ -126,7 +127,11 @@ def erase(e164: str, settings: Settings) -> Erasure:
 
 
 # An S3 campaign in these states has not queued its whole file yet.
-_WAITING = (campaigns.CHECKING, campaigns.DEFERRED, campaigns.FANNING_OUT)
+_WAITING = (
+    CampaignStatus.CHECKING,
+    CampaignStatus.DEFERRED,
+    CampaignStatus.FANNING_OUT,
+)
 
 
 def _redact_requests(e164: str, stand_in: str) -> int:

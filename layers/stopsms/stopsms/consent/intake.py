@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json, ValidationError
 
 from stopsms import clock
 from stopsms.consent import decisions
@@ -33,6 +35,7 @@ from stopsms.rules.retention import evidence_expiry
 from stopsms.settings import Settings, get_settings
 
 __all__ = [
+    "ConsentMessage",
     "InvalidConsentRecord",
     "apply",
     "event_id",
@@ -48,32 +51,32 @@ class InvalidConsentRecord(StopSmsError):
     """A consent message is not JSON or breaks contract §3; the message names the field."""
 
 
+class ConsentMessage(SqsRecordModel):
+    """A ``ConsentQueue`` record: Powertools' SQS record whose body is a consent record."""
+
+    body: Json[ConsentRecord]
+
+
 def handle_record(record: SQSRecord) -> dict[str, Any]:
     """Record handler of the consent batch: parse, keep as evidence, apply."""
     try:
-        consent = parse(record.body)
+        message = parse(record.raw_event)
     except InvalidConsentRecord as error:
         logger.error(
             "Refused a consent record", sqs_message_id=record.message_id, reason=str(error)
         )
         metrics.add_metric(name="InvalidConsentRecords", unit=MetricUnit.Count, value=1)
         raise
-    return apply(consent, get_settings(), received_at=_sent_at(record))
+    # When SQS received it: AWS's clock, which an upstream clock running ahead never outranks.
+    received_at = message.attributes.SentTimestamp.astimezone(UTC)
+    return apply(message.body, get_settings(), received_at=received_at)
 
 
-def _sent_at(record: SQSRecord) -> datetime:
-    """When SQS received the message (AWS's clock); now when the attribute is missing."""
+def parse(record: Mapping[str, Any]) -> ConsentMessage:
     try:
-        return datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, UTC)
-    except (KeyError, TypeError, ValueError):
-        return clock.now()
-
-
-def parse(body: str) -> ConsentRecord:
-    try:
-        return ConsentRecord.model_validate_json(body)
+        return ConsentMessage.model_validate(record)
     except ValidationError as error:
-        raise InvalidConsentRecord(describe(error)) from None
+        raise InvalidConsentRecord(describe(error, inside="body")) from None
 
 
 def event_id(consent: ConsentRecord) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -30,7 +31,9 @@ def create(
     afresh under its id (contract §2)."""
     item = Campaign(campaign_id, request=request, status=status, created_at=clock.now(), **fields)
     condition = (
-        Campaign.status == REFUSED if replacing_refused else Campaign.campaign_id.does_not_exist()
+        Campaign.status == CampaignStatus.REFUSED
+        if replacing_refused
+        else Campaign.campaign_id.does_not_exist()
     )
     if not save_if(item, condition):
         raise AlreadyExists(f"campaign {campaign_id} is already recorded")
@@ -53,15 +56,26 @@ def add_opt_out(campaign_id: str) -> None:
 
 # --- fan-out progress and deferral (campaign fan-out, scheduler) ----------------------------
 
-CHECKING = "checking"  # an S3 audience is read once, whole, before anyone is queued
-DEFERRED = "deferred"
-FANNING_OUT = "fanning_out"
-QUEUED = "queued"
-REFUSED = "refused"  # nothing was queued: the id may be published again
-SEND_AT = "send_at"  # what a deferred campaign waits for
-WINDOW = "window"
+
+class CampaignStatus(StrEnum):
+    """A campaign's ``status`` as stored (and printed by ``report``)."""
+
+    CHECKING = "checking"  # an S3 audience is read once, whole, before anyone is queued
+    DEFERRED = "deferred"
+    FANNING_OUT = "fanning_out"
+    QUEUED = "queued"
+    REFUSED = "refused"  # nothing was queued: the id may be published again
+
+
+class WaitingFor(StrEnum):
+    """What a deferred campaign waits for (its ``waiting_for``)."""
+
+    SEND_AT = "send_at"
+    WINDOW = "window"
+
+
 # A campaign the scheduler released: still deferred, out of DeferredIndex.
-_RELEASED = (Campaign.status == DEFERRED) & Campaign.deferred.does_not_exist()
+_RELEASED = (Campaign.status == CampaignStatus.DEFERRED) & Campaign.deferred.does_not_exist()
 
 
 def advance(
@@ -83,11 +97,11 @@ def advance(
         Campaign.advanced_by.set(advanced_by),
     ]
     if finished:
-        actions += [Campaign.audience.set(queued), Campaign.status.set(QUEUED)]
+        actions += [Campaign.audience.set(queued), Campaign.status.set(CampaignStatus.QUEUED)]
     return update_if(
         Campaign(campaign_id),
         actions,
-        (Campaign.cursor == expected) & (Campaign.status == FANNING_OUT),
+        (Campaign.cursor == expected) & (Campaign.status == CampaignStatus.FANNING_OUT),
     )
 
 
@@ -100,8 +114,11 @@ def refuse(campaign_id: str, reason: str) -> bool:
     Only a campaign that queued no one may be refused; False when it is past checking."""
     return update_if(
         Campaign(campaign_id),
-        [Campaign.status.set(REFUSED), Campaign.reason.set(reason[:MAX_REASON_CHARS])],
-        Campaign.status == CHECKING,
+        [
+            Campaign.status.set(CampaignStatus.REFUSED),
+            Campaign.reason.set(reason[:MAX_REASON_CHARS]),
+        ],
+        Campaign.status == CampaignStatus.CHECKING,
     )
 
 
@@ -133,7 +150,7 @@ def check_progress(
     return update_if(
         Campaign(campaign_id),
         actions,
-        (Campaign.cursor == expected) & (Campaign.status == CHECKING),
+        (Campaign.cursor == expected) & (Campaign.status == CampaignStatus.CHECKING),
     )
 
 
@@ -163,18 +180,18 @@ def checked(
     if source_etag is not None:
         actions.append(Campaign.source_etag.set(source_etag))
     if resume_at is None:
-        actions.append(Campaign.status.set(FANNING_OUT))
+        actions.append(Campaign.status.set(CampaignStatus.FANNING_OUT))
     else:
         actions += [
-            Campaign.status.set(DEFERRED),
+            Campaign.status.set(CampaignStatus.DEFERRED),
             Campaign.deferred.set(deferred.CAMPAIGN),
             Campaign.resume_at.set(resume_at.astimezone(UTC).isoformat()),
-            Campaign.waiting_for.set(waiting_for or WINDOW),
+            Campaign.waiting_for.set(waiting_for or WaitingFor.WINDOW),
         ]
     return update_if(
         Campaign(campaign_id),
         actions,
-        (Campaign.cursor == expected) & (Campaign.status == CHECKING),
+        (Campaign.cursor == expected) & (Campaign.status == CampaignStatus.CHECKING),
     )
 
 
@@ -184,11 +201,11 @@ def halt(campaign_id: str, reason: str, unsent: int) -> bool:
     return update_if(
         Campaign(campaign_id),
         [
-            Campaign.status.set(QUEUED),
+            Campaign.status.set(CampaignStatus.QUEUED),
             Campaign.reason.set(reason[:MAX_REASON_CHARS]),
             Campaign.unsent.set(unsent),
         ],
-        Campaign.status == FANNING_OUT,
+        Campaign.status == CampaignStatus.FANNING_OUT,
     )
 
 
@@ -210,7 +227,7 @@ def start(campaign_id: str) -> bool:
     return update_if(
         Campaign(campaign_id),
         [
-            Campaign.status.set(FANNING_OUT),
+            Campaign.status.set(CampaignStatus.FANNING_OUT),
             Campaign.cursor.set(0),
             Campaign.queued.set(0),
             Campaign.advanced_by.remove(),

@@ -35,6 +35,15 @@ def mirror_key(phone: str) -> str:
     return f"{MIRROR}#{phone}"
 
 
+def pending_mirror(phone: str) -> str | None:
+    """The change to the AWS opt-out list still waiting for ``phone`` (add or remove), if any."""
+    try:
+        item = Parked.get(mirror_key(phone), consistent_read=True)
+    except Parked.DoesNotExist:
+        return None
+    return str(item.request.get("action")) if item.deferred == MIRROR else None
+
+
 def _park(key: str, kind: str, request: dict[str, Any], until: datetime) -> None:
     resume_at = until.astimezone(UTC).isoformat()
     Parked(key, request=request, deferred=kind, resume_at=resume_at, created_at=clock.now()).save()

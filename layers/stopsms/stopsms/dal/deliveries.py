@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from enum import StrEnum
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -33,11 +34,17 @@ CLAIM = "p#"
 OUTCOME = "r#"
 TRANSACTION_LIMIT = 100  # TransactWriteItems' limit
 
-SENDING = "sending"
-SENT = "sent"
-SUPPRESSED = "suppressed"
-FAILED = "failed"
-FINAL = frozenset({SENT, SUPPRESSED, FAILED})
+
+class DeliveryStatus(StrEnum):
+    """A recipient's ``status`` as stored: ``sending`` while claimed, then one of ``FINAL``."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+
+
+FINAL = frozenset({DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED})
 
 
 def claim_key(e164: str) -> str:
@@ -71,7 +78,7 @@ def new(
         seq=seq,
         status=status,
         reason=reason,
-        claimed_at=now if status == SENDING else None,
+        claimed_at=now if status == DeliveryStatus.SENDING else None,
         updated_at=now,
     )
 
@@ -110,7 +117,7 @@ def finish(items: Iterable[Delivery]) -> None:
 def release(item: Delivery) -> None:
     """Give a claim up after a send that certainly did not happen (throttled), so that a
     redelivery may claim again. A claim that is no longer ours is left alone."""
-    delete_if(item, (Delivery.status == SENDING) & (Delivery.seq == item.seq))
+    delete_if(item, (Delivery.status == DeliveryStatus.SENDING) & (Delivery.seq == item.seq))
 
 
 def _transact(items: Sequence[Delivery], condition: object) -> set[str]:

@@ -5,14 +5,16 @@ time has come (sent by the scheduler)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag, ValidationError
 
 from stopsms.errors import StopSmsError
 from stopsms.models import CampaignId, CampaignRequest, describe
 
-__all__ = ["CampaignRefused", "Continuation", "Message", "Release", "parse"]
+__all__ = ["CampaignMessage", "CampaignRefused", "Continuation", "Message", "Release", "parse"]
 
 
 class CampaignRefused(StopSmsError):
@@ -44,21 +46,40 @@ class _ReleaseMessage(_Internal):
 Message = CampaignRequest | Continuation | Release
 
 
-def parse(body: str) -> Message:
-    """The message in a ``CampaignQueue`` body; CampaignRefused names what is wrong."""
+def _kind(body: Any) -> str:
+    """The tag of a body: its top-level key; anything else is read as a campaign request."""
+    if isinstance(body, Mapping) and "campaign_id" not in body:
+        for kind in ("continuation", "release"):
+            if kind in body:
+                return kind
+    return "campaign"
+
+
+_Body = Annotated[
+    Annotated[CampaignRequest, Tag("campaign")]
+    | Annotated[_ContinuationMessage, Tag("continuation")]
+    | Annotated[_ReleaseMessage, Tag("release")],
+    Discriminator(_kind),
+]
+
+
+class CampaignMessage(SqsRecordModel):
+    """A ``CampaignQueue`` record: Powertools' SQS record whose body is one of the three."""
+
+    body: Json[_Body]
+
+
+def parse(record: Mapping[str, Any]) -> Message:
+    """The message in a ``CampaignQueue`` record; CampaignRefused names what is wrong."""
     try:
-        data = json.loads(body)
-    except ValueError as error:
-        raise CampaignRefused(f"message: not valid JSON ({error})") from None
-    try:
-        if isinstance(data, dict) and "campaign_id" not in data:
-            if "continuation" in data:
-                return _ContinuationMessage.model_validate(data).continuation
-            if "release" in data:
-                return _ReleaseMessage.model_validate(data).release
-        return CampaignRequest.model_validate(data)
+        body = CampaignMessage.model_validate(record).body
     except ValidationError as error:
-        raise CampaignRefused(describe(error)) from None
+        raise CampaignRefused(describe(error, inside="body", tagged=True)) from None
+    if isinstance(body, _ContinuationMessage):
+        return body.continuation
+    if isinstance(body, _ReleaseMessage):
+        return body.release
+    return body
 
 
 def continuation_body(campaign_id: str, offset: int, seq: int) -> str:

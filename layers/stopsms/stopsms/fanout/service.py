@@ -26,14 +26,7 @@ from stopsms import clock
 from stopsms.aws import clients, sqs
 from stopsms.consent.erasure import ERASED_RECIPIENT, erased_key, same_request
 from stopsms.dal import campaigns, deferred, stop_numbers
-from stopsms.dal.campaigns import (
-    CHECKING,
-    DEFERRED,
-    FANNING_OUT,
-    REFUSED,
-    SEND_AT,
-    WINDOW,
-)
+from stopsms.dal.campaigns import CampaignStatus, WaitingFor
 from stopsms.dal.tables import Campaign, bind
 from stopsms.errors import (
     AlreadyExists,
@@ -160,7 +153,7 @@ def resume_at(
     The first instant from ``send_at`` on (or now) that is, for marketing, inside the window.
     """
     start = max(at, request.send_at) if request.send_at is not None else at
-    waiting_for = SEND_AT if start > at else WINDOW
+    waiting_for = WaitingFor.SEND_AT if start > at else WaitingFor.WINDOW
     if request.category.is_marketing:
         start = next_open(window, start, representative_phone(country))
     return (start, waiting_for) if start > at else None
@@ -203,7 +196,7 @@ class FanOut:
         message_id = record.message_id
         campaign_id: str | None = None
         try:
-            message = parse(record.body)
+            message = parse(record.raw_event)
             campaign_id = message.campaign_id
             if isinstance(message, Continuation):
                 self._continuation(message, message_id)
@@ -241,7 +234,7 @@ class FanOut:
                 "give large audiences as an S3 CSV"
             )
         campaign = campaigns.get(cid)
-        if campaign is None or campaign.status == REFUSED:
+        if campaign is None or campaign.status == CampaignStatus.REFUSED:
             # New, or refused before (nothing was sent): this request starts it afresh.
             try:
                 campaign = self._record(request, stored, replacing=campaign is not None)
@@ -254,9 +247,9 @@ class FanOut:
                 f"campaign_id: {cid!r} is already recorded with another request; it stands, "
                 "this one is not sent: publish it under a new campaign_id"
             )
-        if campaign.status == CHECKING:
+        if campaign.status == CampaignStatus.CHECKING:
             self._check(campaign, message_id, 0)
-        elif campaign.status == FANNING_OUT:
+        elif campaign.status == CampaignStatus.FANNING_OUT:
             self._slice(campaign, message_id, 0)
         else:
             self.logger.info("campaign recorded before", campaign_id=cid, status=campaign.status)
@@ -269,7 +262,13 @@ class FanOut:
         cid = request.campaign_id
         if request.audience is not None:
             campaign = campaigns.create(
-                cid, stored, CHECKING, replacing_refused=replacing, cursor=0, queued=0, lines=1
+                cid,
+                stored,
+                CampaignStatus.CHECKING,
+                replacing_refused=replacing,
+                cursor=0,
+                queued=0,
+                lines=1,
             )
             self.logger.info("campaign recorded: checking its audience", campaign_id=cid)
             return campaign
@@ -279,7 +278,7 @@ class FanOut:
             campaign = campaigns.create(
                 cid,
                 stored,
-                FANNING_OUT,
+                CampaignStatus.FANNING_OUT,
                 replacing_refused=replacing,
                 cursor=0,
                 queued=0,
@@ -291,7 +290,7 @@ class FanOut:
         campaign = campaigns.create(
             cid,
             stored,
-            DEFERRED,
+            CampaignStatus.DEFERRED,
             replacing_refused=replacing,
             audience=audience,
             deferred=deferred.CAMPAIGN,
@@ -304,7 +303,7 @@ class FanOut:
 
     def _continuation(self, message: Continuation, message_id: str) -> None:
         campaign = self._get(message.campaign_id)
-        if campaign.status == CHECKING:
+        if campaign.status == CampaignStatus.CHECKING:
             self._check(campaign, message_id, message.offset)
         else:
             self._slice(campaign, message_id, message.offset)
@@ -312,7 +311,7 @@ class FanOut:
     def _release(self, message: Release, message_id: str) -> None:
         cid = message.campaign_id
         campaign = self._get(cid)
-        if campaign.status == DEFERRED:
+        if campaign.status == CampaignStatus.DEFERRED:
             if campaign.deferred is not None:
                 self.logger.info("campaign not released yet", campaign_id=cid)
                 return
@@ -448,7 +447,7 @@ class FanOut:
 
     def _slice(self, campaign: Campaign, message_id: str, offset: int) -> None:
         cid = campaign.campaign_id
-        if campaign.status != FANNING_OUT:
+        if campaign.status != CampaignStatus.FANNING_OUT:
             self.logger.info(
                 "nothing to fan out", campaign_id=cid, status=campaign.status, message_id=message_id
             )

@@ -28,8 +28,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.parser.models import SnsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from stopsms import clock
 from stopsms.aws import clients, sms
@@ -102,18 +103,6 @@ class RepliesFailed(StopSmsError):
 # --- entry point ----------------------------------------------------------------------------
 
 
-class _Notification(BaseModel):
-    """The part of an SNS notification this function reads (the rest is not checked)."""
-
-    MessageId: str = "unknown"
-    Message: str
-    Timestamp: datetime | None = None
-
-
-class _SnsRecord(BaseModel):
-    Sns: _Notification
-
-
 def handle(event: Mapping[str, Any], context: LambdaContext | None) -> list[dict[str, Any]]:
     """Process every record of an SNS event; raise ``RepliesFailed`` at the end if any failed.
 
@@ -158,10 +147,13 @@ def parse(record: Any) -> dict[str, Any]:
     Raises ``InvalidReply`` naming the field at fault.
     """
     try:
-        notification = _SnsRecord.model_validate(record).Sns
+        notification = SnsRecordModel.model_validate(record).Sns
     except ValidationError as error:
         raise InvalidReply(describe(error)) from None
+    if not isinstance(notification.Message, str):
+        raise InvalidReply("Sns.Message: Input should be a valid string")
     try:
+        # Read apart from the envelope: the evidence keeps the JSON exactly as received.
         reply = InboundReply.model_validate_json(notification.Message)
     except ValidationError as error:
         raise InvalidReply(f"Sns.Message: {describe(error)}") from None
@@ -170,7 +162,7 @@ def parse(record: Any) -> dict[str, Any]:
     body = json.loads(notification.Message).get("messageBody")
     if not isinstance(body, str):
         body = reply.message_body
-    at = notification.Timestamp or clock.now()
+    at = notification.Timestamp
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
     return {
         "inbound_message_id": reply.inbound_message_id,

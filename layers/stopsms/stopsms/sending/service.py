@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json, ValidationError
 
 from stopsms import clock
 from stopsms.aws import sms
 from stopsms.aws.retry import backoff
-from stopsms.consent import decisions
+from stopsms.consent import decisions, optout_list
 from stopsms.consent.erasure import erased_key
 from stopsms.dal import contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
+from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
 from stopsms.errors import (
     InvalidPhoneNumber,
@@ -54,12 +56,18 @@ class RetryLater(Exception):
     """The job must come back through SQS (throttled, or a claim still being sent)."""
 
 
+class SendJobMessage(SqsRecordModel):
+    """A ``SendQueue`` record: Powertools' SQS record whose body is a send job."""
+
+    body: Json[SendJob]
+
+
 @dataclass
 class Record:
     """One SQS record and its fate, reported to the batch processor at the end."""
 
     message_id: str
-    receive_count: int
+    receive_count: int = 1  # how many times SQS has delivered it, this time included
     outcome: Delivery | None = None  # what to write at the end
     error: Exception | None = None  # makes the record a batch item failure
 
@@ -135,12 +143,9 @@ class SendBatch:
         at = clock.now()
         ready: list[Outgoing] = []
         for raw in raw_records:
-            record = Record(
-                message_id=raw["messageId"],
-                receive_count=int(raw.get("attributes", {}).get("ApproximateReceiveCount", 1)),
-            )
+            record = Record(message_id=raw["messageId"])
             self.records[record.message_id] = record
-            if (recipient := self._parse(record, raw["body"])) is not None:
+            if (recipient := self._parse(record, raw)) is not None:
                 ready.append(recipient)
         self._read_state(ready)
         to_send = self._claim(self._decide(ready, at), at)
@@ -159,18 +164,21 @@ class SendBatch:
         return record.outcome.status if record.outcome is not None else "nothing to do"
 
     # -- stage 1: parse, normalise, compose (pure) -------------------------------------------
-    def _parse(self, record: Record, body: str) -> Outgoing | None:
+    def _parse(self, record: Record, raw: Mapping[str, Any]) -> Outgoing | None:
         try:
-            spec = SendJob.model_validate_json(body)
+            message = SendJobMessage.model_validate(raw)
         except ValidationError as error:
-            self.logger.error("send job refused", reason=describe(error))
-            record.error = ValueError(f"invalid send job: {describe(error)}")
+            reason = describe(error, inside="body")
+            self.logger.error("send job refused", reason=reason)
+            record.error = ValueError(f"invalid send job: {reason}")
             return None
+        record.receive_count = int(message.attributes.ApproximateReceiveCount)
+        spec = message.body
         try:
             phone = normalize(spec.phone)
             text = render(spec.body, spec.vars)
             if (unsafe := first_unsafe(text)) is not None:  # from a variable: the body is checked
-                self._not_sendable(record, spec, deliveries.FAILED, "control_character", unsafe)
+                self._not_sendable(record, spec, DeliveryStatus.FAILED, "control_character", unsafe)
                 return None
             composition = compose(
                 text,
@@ -181,13 +189,15 @@ class SendBatch:
                 smart_encoding=self.settings.smart_encoding,
             )
         except InvalidPhoneNumber as error:
-            self._not_sendable(record, spec, deliveries.SUPPRESSED, "invalid_number", error.reason)
+            self._not_sendable(
+                record, spec, DeliveryStatus.SUPPRESSED, "invalid_number", error.reason
+            )
             return None
         except MissingVariable as error:
-            self._not_sendable(record, spec, deliveries.FAILED, "missing_variable", str(error))
+            self._not_sendable(record, spec, DeliveryStatus.FAILED, "missing_variable", str(error))
             return None
         except MessageTooLong as error:
-            self._not_sendable(record, spec, deliveries.FAILED, "max_segments", str(error))
+            self._not_sendable(record, spec, DeliveryStatus.FAILED, "max_segments", str(error))
             return None
         return Outgoing(record, spec, phone, composition.text, composition.segments)
 
@@ -244,7 +254,7 @@ class SendBatch:
             if key in first_seq and first_seq[key] == r.spec.seq:
                 continue  # the same job twice in one batch: its first copy does the work
             if r.claim is not None or first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
-                self._outcome(r, deliveries.SUPPRESSED, "duplicate", claim=False)
+                self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
                 continue
             if r.spec.category.is_marketing:
                 block = marketing_block(
@@ -262,7 +272,10 @@ class SendBatch:
                     stand_in = self._erased(r.phone.e164)
                     erased = (stand_in, GLOBAL_SCOPE) in self.states
                     self._outcome(
-                        r, deliveries.SUPPRESSED, block, phone=stand_in if erased else None
+                        r,
+                        DeliveryStatus.SUPPRESSED,
+                        block,
+                        phone=stand_in if erased else None,
                     )
                     continue
                 if not is_open(self.window, at, r.phone):
@@ -274,12 +287,15 @@ class SendBatch:
     def _redelivered(self, r: Outgoing, at: datetime) -> bool:
         """The job's own claim exists: finished, being sent, or failed. True: send again."""
         claim = r.claim
-        if claim is None or claim.status in (deliveries.SENT, deliveries.SUPPRESSED):
+        if claim is None or claim.status in (
+            DeliveryStatus.SENT,
+            DeliveryStatus.SUPPRESSED,
+        ):
             return False  # done before: nothing to write, nothing to send
-        if claim.status == deliveries.FAILED:
+        if claim.status == DeliveryStatus.FAILED:
             # A job redriven from the DLQ after transient failures may try again.
             return claim.reason in TRANSIENT_ERRORS and deliveries.reclaim(
-                self._claim_item(r, at), deliveries.FAILED
+                self._claim_item(r, at), DeliveryStatus.FAILED
             )
         # ``sending``: another invocation holds it, or crashed between claim and answer.
         if claim.claimed_at is not None and at - claim.claimed_at < STALE_CLAIM:
@@ -288,7 +304,7 @@ class SendBatch:
         self.logger.warning(
             "send unconfirmed: not sending twice", campaign_id=r.spec.campaign_id, seq=r.spec.seq
         )
-        self._outcome(r, deliveries.FAILED, "unconfirmed")
+        self._outcome(r, DeliveryStatus.FAILED, "unconfirmed")
         return False
 
     def _defer(self, r: Outgoing, until: datetime) -> None:
@@ -302,7 +318,7 @@ class SendBatch:
             r.spec.campaign_id,
             deliveries.claim_key(r.phone.e164),
             r.spec.seq,
-            deliveries.SENDING,
+            DeliveryStatus.SENDING,
             now=at,
         )
 
@@ -331,7 +347,7 @@ class SendBatch:
             for future in as_completed(futures):
                 r = futures[future]
                 self._record_send(r, future.result())
-                if r.record.outcome is not None and r.record.outcome.status == deliveries.SENT:
+                if r.record.outcome is not None and r.record.outcome.status == DeliveryStatus.SENT:
                     page.append(r.record.outcome)
                 if len(page) == WRITE_PAGE:
                     deliveries.finish(page)
@@ -363,7 +379,7 @@ class SendBatch:
 
     def _record_send(self, r: Outgoing, result: sms.SendResult) -> None:
         if result.message_id is not None:
-            outcome = self._outcome(r, deliveries.SENT, None)
+            outcome = self._outcome(r, DeliveryStatus.SENT, None)
             outcome.message_id = result.message_id
             outcome.segments = r.segments
             return
@@ -372,7 +388,7 @@ class SendBatch:
             self.counters.quota_exceeded += 1
         if result.opted_out:
             self._learn_opt_out(r)
-            self._outcome(r, deliveries.SUPPRESSED, "opted_out")
+            self._outcome(r, DeliveryStatus.SUPPRESSED, "opted_out")
             return
         if code in TRANSIENT_ERRORS and r.record.receive_count < self.settings.send_max_receives:
             deliveries.release(self._claim_item(r, clock.now()))  # certainly not sent
@@ -386,7 +402,7 @@ class SendBatch:
             code=code,
             reason=result.reason,
         )
-        self._outcome(r, deliveries.FAILED, code)
+        self._outcome(r, DeliveryStatus.FAILED, code)
         if code in TRANSIENT_ERRORS:
             # Last delivery: recorded as failed, and left in the DLQ for a later redrive.
             r.record.error = RetryLater(f"{code}: retries exhausted")
@@ -394,6 +410,11 @@ class SendBatch:
     def _learn_opt_out(self, r: Outgoing) -> None:
         """End User Messaging refused: the number is on its opt-out list. Keep that as ours,
         for every brand, since that list is not per brand."""
+        if deferred.pending_mirror(r.phone.e164) == optout_list.REMOVE:
+            # The list still holds our own copy of an opt-out the person has since replaced
+            # by an opt-in (its removal failed and waits for the scheduler): not a decision.
+            self.logger.info("AWS still lists a number it is to remove", seq=r.spec.seq)
+            return
         at = clock.now()
         source = f"aws-end-user-messaging:{sms.OPTED_OUT_REASON}"
         key = evidence.event_key(at, f"{r.spec.campaign_id}#{r.spec.seq}")
@@ -427,11 +448,11 @@ class SendBatch:
         return outcome
 
     def _count(self, outcome: Delivery) -> None:
-        if outcome.status == deliveries.SENT:
+        if outcome.status == DeliveryStatus.SENT:
             self.counters.sent += 1
             self.counters.segments += int(outcome.segments or 0)
-        elif outcome.status == deliveries.SUPPRESSED:
+        elif outcome.status == DeliveryStatus.SUPPRESSED:
             reason = str(outcome.reason)
             self.counters.suppressed[reason] = self.counters.suppressed.get(reason, 0) + 1
-        elif outcome.status == deliveries.FAILED:
+        elif outcome.status == DeliveryStatus.FAILED:
             self.counters.failed += 1
