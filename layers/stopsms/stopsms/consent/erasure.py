@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import contacts, deferred
+from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence
 from stopsms.dal.campaigns import CampaignStatus
-from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence, copy_with_key
+from stopsms.dal.tables import GLOBAL_SCOPE
 from stopsms.rules.phones import try_normalize
 from stopsms.settings import Settings
 
@@ -109,19 +109,10 @@ def erase(e164: str, settings: Settings) -> Erasure:
     # even if the rest is interrupted and run again.
     if not before:
         contacts.apply(stand_in, GLOBAL_SCOPE, contacts.OPTED_OUT, now, source=ERASURE_SOURCE)
-    for state in contacts.state_of(e164):
-        state.delete()
-        done.states += 1
-    for event in Evidence.query(e164):
-        copy_with_key(event, stand_in, _unlinkable(event.event_key, settings), **REDACTED).save()
-        event.delete()
-        done.events += 1
+    done.states = contacts.forget(e164)
+    done.events = evidence.move(e164, stand_in, lambda key: _unlinkable(key, settings), **REDACTED)
     deferred.drop(deferred.mirror_key(e164))  # a copy to the AWS opt-out list still due
-    # Claims are keyed by campaign: a scan, acceptable for a rare request.
-    for delivery in Delivery.scan(Delivery.recipient == f"p#{e164}"):
-        copy_with_key(delivery, delivery.campaign_id, f"p#{stand_in}", updated_at=now).save()
-        delivery.delete()
-        done.deliveries += 1
+    done.deliveries = deliveries.move_claims(e164, stand_in)
     done.campaigns = _redact_requests(e164, stand_in)
     return done
 
@@ -142,10 +133,10 @@ def _redact_requests(e164: str, stand_in: str) -> int:
     stand-in, and its fan-out queues that row as erased. A scan of the campaigns table,
     acceptable for a rare request."""
     changed = 0
-    for item in Campaign.scan(Campaign.request.exists()):
+    for item in campaigns.with_requests():
         request = dict(item.request or {})
         if request.get("audience") and item.status in _WAITING:
-            item.update(actions=[Campaign.erased.add({stand_in})])
+            campaigns.add_erased(item, stand_in)
             changed += 1
             continue
         found = False
@@ -159,7 +150,7 @@ def _redact_requests(e164: str, stand_in: str) -> int:
                     recipients[index] = {"phone": ERASED_RECIPIENT, "vars": {}}
                     found = True
         if found:
-            item.update(actions=[Campaign.request.set(request)])
+            campaigns.replace_request(item, request)
             changed += 1
     return changed
 

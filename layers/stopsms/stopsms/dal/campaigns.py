@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -234,3 +235,21 @@ def start(campaign_id: str) -> bool:
         ],
         _RELEASED,
     )
+
+
+# --- erasure ------------------------------------------------------------------------------------
+
+
+def with_requests() -> Iterable[Campaign]:
+    """Every item that keeps a request (campaigns, parked jobs): a scan, for erasure only."""
+    return Campaign.scan(Campaign.request.exists())
+
+
+def add_erased(item: Campaign, stand_in: str) -> None:
+    """An S3 campaign still to fan out is told to queue ``stand_in``'s row as erased."""
+    item.update(actions=[Campaign.erased.add({stand_in})])
+
+
+def replace_request(item: Campaign, request: dict[str, Any]) -> None:
+    """Keep ``request`` instead (erasure: a number replaced by ``ERASED_RECIPIENT``)."""
+    item.update(actions=[Campaign.request.set(request)])

@@ -127,3 +127,11 @@ def preference(item: ContactState) -> Preference:
         item.opted_out_at,
         proof_until=item.proof_expires_at,
     )
+
+
+def forget(phone: str) -> int:
+    """Delete every state of ``phone`` (erasure); how many there were."""
+    states = state_of(phone)
+    for state in states:
+        state.delete()
+    return len(states)

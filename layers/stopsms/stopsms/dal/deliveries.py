@@ -28,7 +28,7 @@ from pynamodb.transactions import TransactWrite
 from stopsms import clock
 from stopsms.dal.batch import batch_write
 from stopsms.dal.conditions import delete_if, is_refused_item
-from stopsms.dal.tables import Delivery
+from stopsms.dal.tables import Delivery, copy_with_key
 
 CLAIM = "p#"
 OUTCOME = "r#"
@@ -145,3 +145,16 @@ def of_campaign(campaign_id: str) -> Iterable[Delivery]:
         campaign_id,
         attributes_to_get=["recipient", "status", "reason", "segments"],
     )
+
+
+def move_claims(e164: str, stand_in: str) -> int:
+    """Move every campaign's claim of ``e164`` under ``stand_in`` (erasure); how many moved.
+    Claims are keyed by campaign: a scan, acceptable for a rare request."""
+    moved = 0
+    for delivery in Delivery.scan(Delivery.recipient == claim_key(e164)):
+        copy_with_key(
+            delivery, delivery.campaign_id, claim_key(stand_in), updated_at=clock.now()
+        ).save()
+        delivery.delete()
+        moved += 1
+    return moved

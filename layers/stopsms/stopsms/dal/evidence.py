@@ -4,11 +4,12 @@ that changes on an event is the triage of a reply flagged for human review."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from stopsms.dal.conditions import save_if, update_if
-from stopsms.dal.tables import Evidence
+from stopsms.dal.tables import Evidence, copy_with_key
 from stopsms.errors import AlreadyExists
 
 
@@ -60,3 +61,15 @@ def close_review(phone: str, event_key: str, decision: str) -> bool:
         [Evidence.review.remove(), Evidence.review_reason.set(decision)],
         Evidence.review == OPEN,
     )
+
+
+def move(phone: str, new_phone: str, new_key: Callable[[str], str], **changes: Any) -> int:
+    """Move every event of ``phone`` under ``new_phone`` (erasure: the stand-in), each under
+    ``new_key(its key)`` with ``changes`` applied; how many moved. A copy, then the delete:
+    interrupted, a run again finds what is left."""
+    moved = 0
+    for event in Evidence.query(phone):
+        copy_with_key(event, new_phone, new_key(event.event_key), **changes).save()
+        event.delete()
+        moved += 1
+    return moved
