@@ -169,7 +169,13 @@ def dead_letter_queues() -> set[str]:
 
 
 def test_the_dead_letter_queues_are_the_expected_ones() -> None:
-    assert dead_letter_queues() == {"CampaignDLQ", "ConsentDLQ", "SendDLQ", "InboundDLQ"}
+    assert dead_letter_queues() == {
+        "CampaignDLQ",
+        "ConsentDLQ",
+        "SendDLQ",
+        "InboundDLQ",
+        "DeliveryEventsDLQ",
+    }
 
 
 @pytest.mark.parametrize("queue", sorted(dead_letter_queues()))

@@ -41,6 +41,7 @@ FUNCTION_OF = {
     "campaign_s3.json": "CampaignFunction",
     "consent_opt_in.json": "ConsentFunction",
     "consent_opt_out.json": "ConsentFunction",
+    "delivery_events.json": "ReceiptsFunction",
     "inbound_help.json": "InboundFunction",
     "inbound_stop.json": "InboundFunction",
     "scheduler.json": "SchedulerFunction",
@@ -229,6 +230,37 @@ def test_send_job_sends_the_marketing_and_the_transactional_sms(
     ]:
         item = Delivery.get(campaign_id, deliveries.claim_key(phone))
         assert (item.status, item.message_id) == ("sent", sent["MessageId"])
+
+
+@pytest.mark.usefixtures("open_window")
+def test_delivery_events_fold_into_the_sms_they_report(
+    sms: FakeSms, context: LambdaContext
+) -> None:
+    # Given the send jobs sent (the marketing one to a person who opted in)
+    contacts.apply(PHONE, "acme", "opted_in", CONSENTED_AT, source="web-form")
+    invoke("send_job.json", context)
+    [marketing] = sms.to(PHONE)
+    claim = (
+        "soldes-hiver-2026",
+        deliveries.claim_key(PHONE),
+    )
+    # When the sample's events arrive as they are: their message ids are not ours
+    assert failed_ids(invoke("delivery_events.json", context)) == []
+    assert Delivery.get(*claim).receipt_status is None
+    # And again, the first now for the SMS just sent
+    sample = event("delivery_events.json")
+    delivered = json.loads(sample["Records"][0]["body"]) | {"messageId": marketing["MessageId"]}
+    sample["Records"][0]["body"] = json.dumps(delivered)
+    receipts = load_function("receipts")
+    assert failed_ids(receipts.lambda_handler(sample, context)) == []
+    # Then that SMS is delivered, at its price, and the other event is still ignored
+    item = Delivery.get(*claim)
+    assert (item.receipt_status, item.cost_micros, item.carrier) == (
+        "DELIVERED",
+        73_000,
+        "208-01 Orange France",
+    )
+    assert Delivery.get("expedition-48213", deliveries.claim_key(OTHER)).receipt_status is None
 
 
 @pytest.mark.usefixtures("open_window")

@@ -139,6 +139,7 @@ class Tour:
         self.inbound_fn = load_function("inbound")
         self.consent_fn = load_function("consent")
         self.scheduler_fn = load_function("scheduler")
+        self.receipts_fn = load_function("receipts")
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.replies = 0
@@ -238,6 +239,13 @@ class Tour:
             if m["MessageType"] == "PROMOTIONAL" and m["Context"]["campaign_id"] == campaign_id
         ]
 
+    def delivery_events(self, *events: dict[str, Any]) -> None:
+        """End User Messaging reports on SMS sent; the topic's raw subscription queues them."""
+        url = self.aws.queues["DeliveryEventsQueue"]
+        for event in events:
+            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+        self.drain("DeliveryEventsQueue", self.receipts_fn)
+
     def answers(self, phone: str) -> list[str]:
         return [m["MessageBody"] for m in self.sms.to(phone) if m["MessageType"] == "TRANSACTIONAL"]
 
@@ -282,6 +290,24 @@ def tour(
         mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS) as now,
     ):
         yield Tour(aws, sms, enforcement, now)
+
+
+def delivery_event(sms: dict[str, Any], status: str, context: dict[str, str]) -> dict[str, Any]:
+    """A delivery event of contract §7 for an SMS the fake endpoint sent."""
+    return {
+        "eventType": f"TEXT_{status}",
+        "eventVersion": "1.0",
+        "eventTimestamp": 1_796_115_705_000,
+        "isFinal": True,
+        "destinationPhoneNumber": sms["DestinationPhoneNumber"],
+        "messageId": sms["MessageId"],
+        "messageStatus": status,
+        "messageStatusDescription": status.lower(),
+        "context": context,
+        "totalMessageParts": 1,
+        "totalMessagePrice": 0.07,
+        "totalCarrierFee": 0.0,
+    }
 
 
 def run_the_tour(
@@ -337,6 +363,17 @@ def run_the_tour(
     assert tour.received(LISTED, "inline-1") == []
     assert opted_out(LISTED) == {GLOBAL_SCOPE}
     assert report("inline-1")["sent"] == 2
+    # Their delivery events: A's found by its context, T's without one by its message id
+    [to_a], [to_t] = tour.received(A, "inline-1"), tour.received(T, "inline-1")
+    tour.delivery_events(
+        delivery_event(to_a, "DELIVERED", context=to_a["Context"]),
+        delivery_event(to_t, "BLOCKED", context={}),
+    )
+    assert report("inline-1")["delivery"] == {
+        "delivered": 1,
+        "undelivered": {"blocked": 1},
+        "awaiting": 0,
+    }
     # Throttling that outlasts an invocation's retries: handed back to SQS, then sent
     sms.fail = lambda p: (
         client_error("ThrottlingException") if p["DestinationPhoneNumber"] == P else None

@@ -87,6 +87,7 @@ LEVELS = {
     "fanout": 6,
     "sending": 6,
     "inbound": 6,
+    "receipts": 6,
 }
 
 

@@ -1,9 +1,10 @@
 """The campaign report of contract §6, computed from the tables.
 
 Outcomes are counted from the delivery records rather than kept as counters updated on every
-send: one query per report instead of one extra write per recipient. ``pending`` is what the
-audience still owes: queued, being sent, deferred to the recipient's window, or the whole
-audience of a campaign that is scheduled or waiting for its window.
+send: one query per report instead of one extra write per recipient. Delivery and cost come
+from the running totals the receipts keep (``dal.receipts.totals``): a handful of items.
+``pending`` is what the audience still owes: queued, being sent, deferred to the recipient's
+window, or the whole audience of a campaign that is scheduled or waiting for its window.
 
 Status (contract §6): ``scheduled`` (waiting for ``send_at``) and ``deferred`` (waiting for the
 sending window; ``resume_at`` says until when), ``sending`` (its audience being checked or
@@ -17,11 +18,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from stopsms.dal import campaigns, deliveries
+from stopsms.dal import campaigns, deliveries, receipts
 from stopsms.dal.campaigns import CampaignStatus, WaitingFor
 from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.tables import Campaign
 from stopsms.errors import StopSmsError
+from stopsms.rules.receipts import DELIVERED, MICROS
 
 REASONS = ("opted_out", "no_consent", "invalid_number", "duplicate")
 UNSENT = "audience_unavailable"  # the failure reason of recipients the fan-out never queued
@@ -69,6 +71,24 @@ def report(campaign_id: str) -> dict[str, Any]:
         "failures": dict(sorted(failures.items())),
         "opt_outs": int(campaign.opt_outs or 0),
         "segments": segments,
+        **_delivery(campaign_id, sent),
+    }
+
+
+def _delivery(campaign_id: str, sent: int) -> dict[str, Any]:
+    """``delivery`` and ``cost`` from the campaign's receipt totals (a handful of items)."""
+    totals = receipts.totals(campaign_id)
+    cost = totals.pop(receipts.COST, 0) / MICROS
+    delivered = totals.pop(DELIVERED, 0)
+    undelivered = {status: n for status, n in sorted(totals.items()) if n}
+    per_delivered = round(cost / delivered, 6) if delivered else None
+    return {
+        "delivery": {
+            "delivered": delivered,
+            "undelivered": undelivered,
+            "awaiting": max(sent - delivered - sum(undelivered.values()), 0),
+        },
+        "cost": {"currency": "USD", "total": round(cost, 6), "per_delivered": per_delivered},
     }
 
 
@@ -111,7 +131,13 @@ def render_table(data: dict[str, Any]) -> str:
         *((f"suppressed: {reason}", count) for reason, count in data["suppressed"].items()),
         ("opt-outs (STOP replies)", data["opt_outs"]),
         ("segments billed", data["segments"]),
+        ("delivered", data["delivery"]["delivered"]),
+        *((f"undelivered: {status}", n) for status, n in data["delivery"]["undelivered"].items()),
+        ("awaiting a receipt", data["delivery"]["awaiting"]),
+        ("cost (USD)", f"{data['cost']['total']:.4f}"),
     ]
+    if data["cost"].get("per_delivered") is not None:
+        rows.append(("cost per delivered SMS (USD)", f"{data['cost']['per_delivered']:.4f}"))
     width = max(len(label) for label, _ in rows)
     table = "\n".join(f"{label:<{width}}  {value!s:>10}" for label, value in rows)
     if data.get("reason"):

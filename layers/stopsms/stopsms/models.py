@@ -221,6 +221,34 @@ class InboundReply(_Contract):
     )
 
 
+class DeliveryEvent(_Contract):
+    """Contract §7: an End User Messaging SMS delivery event, as its configuration set
+    publishes it. Only what StopSMS reads is checked; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
+
+    event_type: str = Field(alias="eventType", max_length=64)
+    event_timestamp: int = Field(alias="eventTimestamp", ge=0)  # milliseconds since the epoch
+    is_final: bool = Field(alias="isFinal")
+    message_id: str = Field(alias="messageId", min_length=1, max_length=256)
+    message_status: str = Field(alias="messageStatus", min_length=1, max_length=64)
+    message_status_description: str = Field(
+        default="", alias="messageStatusDescription", max_length=1024
+    )
+    destination_phone_number: str | None = Field(
+        default=None, alias="destinationPhoneNumber", max_length=64
+    )
+    iso_country_code: str | None = Field(default=None, alias="isoCountryCode", max_length=8)
+    mcc: str | None = Field(default=None, max_length=8)
+    mnc: str | None = Field(default=None, max_length=8)
+    carrier_name: str | None = Field(default=None, alias="carrierName", max_length=256)
+    message_type: str | None = Field(default=None, alias="messageType", max_length=32)
+    context: dict[str, str] = Field(default_factory=dict)
+    total_message_parts: int | None = Field(default=None, alias="totalMessageParts", ge=0)
+    total_message_price: float | None = Field(default=None, alias="totalMessagePrice", ge=0)
+    total_carrier_fee: float | None = Field(default=None, alias="totalCarrierFee", ge=0)
+
+
 def plausible(value: datetime, latest: datetime) -> datetime:
     """``value`` if it can be the instant of a consent or an opt-out, else ``ValueError``."""
     if value.year < EARLIEST_EVENT.year or value < EARLIEST_EVENT:

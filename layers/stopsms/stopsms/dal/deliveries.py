@@ -32,6 +32,7 @@ from stopsms.dal.tables import Delivery, copy_with_key
 
 CLAIM = "p#"
 OUTCOME = "r#"
+TOTALS = "t#"  # the campaign's delivery totals (``dal.receipts``)
 TRANSACTION_LIMIT = 100  # TransactWriteItems' limit
 
 
@@ -143,6 +144,7 @@ def of_campaign(campaign_id: str) -> Iterable[Delivery]:
     """Every delivery record of a campaign (for the report), read page by page."""
     return Delivery.query(
         campaign_id,
+        Delivery.recipient < TOTALS,  # claims (p#) and outcomes (r#), not the totals (t#)
         attributes_to_get=["recipient", "status", "reason", "segments"],
     )
 

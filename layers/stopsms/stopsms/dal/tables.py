@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -209,8 +210,31 @@ class Delivery(Model):
     claimed_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
+    # Delivery receipts (contract §7, ``rules.receipts``): the deciding event and what it said.
+    receipt_status = UnicodeAttribute(null=True)  # its messageStatus
+    receipt_final = BooleanAttribute(null=True)
+    receipt_at = NumberAttribute(null=True)  # its eventTimestamp, ms
+    receipt_description = UnicodeAttribute(null=True)
+    receipt_changes = NumberAttribute(null=True)  # changes applied: the optimistic lock
+    cost_micros = NumberAttribute(null=True)  # price + carrier fee, millionths of USD
+    carrier = UnicodeAttribute(null=True)  # "mcc-mnc name"
+    country = UnicodeAttribute(null=True)
+    parts = NumberAttribute(null=True)
 
     message_id_index = MessageIdIndex()
+
+
+class DeliveryTotal(Model):
+    """A campaign's running total of one delivery bucket (``t#delivered``, ``t#blocked``…) or
+    of its cost (``t#cost``, millionths of USD), beside its claims: a report reads a handful
+    of these, never the claims. Written only in the transactions that change a message."""
+
+    class Meta:
+        table_name = "DeliveriesTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    recipient = UnicodeAttribute(range_key=True)  # "t#<bucket>" or "t#cost"
+    value = NumberAttribute(default=0)
 
 
 def copy_with_key[M: Model](
@@ -235,6 +259,7 @@ MODELS: tuple[type[Model], ...] = (
     StopNumberUse,
     AnswerSent,
     Delivery,
+    DeliveryTotal,
 )
 
 

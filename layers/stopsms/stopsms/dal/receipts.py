@@ -1,0 +1,144 @@
+"""Delivery receipts in ``DeliveriesTable`` (``rules.receipts`` decides what changes): each
+message's standing on its claim item, and its campaign's totals beside the claims
+(``t#<bucket>``, ``t#cost``). A message and the totals it moves are written in one
+transaction, so the totals always agree with the messages, whatever fails between them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from stopsms.dal.batch import batch_get
+from stopsms.dal.deliveries import TOTALS
+from stopsms.dal.tables import Delivery, DeliveryTotal
+from stopsms.rules.receipts import Change, Receipt, Standing
+
+__all__ = ["COST", "Key", "Update", "claim_of_message", "claims", "standing", "totals", "write"]
+
+Key = tuple[str, str]  # (campaign id, "p#<e164>")
+COST = "cost"  # the total holding a campaign's cost, beside its buckets
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
+MAX_DESCRIPTION = 256
+
+
+def claims(keys: Iterable[Key]) -> dict[Key, Delivery]:
+    """The claim items at ``keys``, read 100 a request (consistent: a receipt written a moment
+    ago by another batch must be seen)."""
+    found = batch_get({Delivery: keys})[Delivery]
+    return {(str(k[0]), str(k[1])): item for k, item in found.items()}
+
+
+def claim_of_message(message_id: str) -> Key | None:
+    """The claim whose SMS had this ``MessageId`` (``MessageIdIndex``): for an event whose
+    context or number does not lead to it (an erased number, a context lost)."""
+    for item in Delivery.message_id_index.query(message_id, limit=1):
+        return str(item.campaign_id), str(item.recipient)
+    return None
+
+
+def standing(item: Delivery) -> Standing | None:
+    """What the claim records of its message's receipts (None: none yet)."""
+    if item.receipt_status is None:
+        return None
+    return Standing(
+        str(item.receipt_status),
+        bool(item.receipt_final),
+        int(item.receipt_at or 0),
+        int(item.cost_micros or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Update:
+    """One message's change, computed from its claim as read (``changes``: its lock)."""
+
+    key: Key
+    message_id: str
+    changes: int
+    change: Change
+    decided_by: Receipt | None  # the event that now decides it; None: only its cost rose
+
+
+def write(updates: Sequence[Update]) -> list[Update]:
+    """Write the updates with the totals they move, in transactions of at most 100 items.
+
+    Returns the updates not written because a message changed since it was read (another
+    batch got there first): read them again and recompute."""
+    refused: list[Update] = []
+    for chunk in _chunks(updates):
+        try:
+            with TransactWrite(connection=Connection()) as transaction:
+                for update in chunk:
+                    _change_claim(transaction, update)
+                for (campaign_id, name), step in _moves(chunk).items():
+                    total = DeliveryTotal(campaign_id, TOTALS + name)
+                    transaction.update(total, actions=[DeliveryTotal.value.add(step)])
+        except TransactWriteError as error:
+            if not error.cancellation_reasons:
+                raise
+            refused.extend(chunk)  # nothing of the chunk was written
+    return refused
+
+
+def totals(campaign_id: str) -> dict[str, int]:
+    """A campaign's delivery totals (bucket -> messages, ``cost`` -> millionths of USD): one
+    query of a handful of items, whatever the audience."""
+    found = DeliveryTotal.query(campaign_id, DeliveryTotal.recipient.startswith(TOTALS))
+    return {item.recipient.removeprefix(TOTALS): int(item.value) for item in found}
+
+
+def _change_claim(transaction: TransactWrite, update: Update) -> None:
+    new = update.change.standing
+    actions: list[Action] = [
+        Delivery.receipt_status.set(new.status),
+        Delivery.receipt_final.set(new.final),
+        Delivery.receipt_at.set(new.at),
+        Delivery.cost_micros.set(new.cost_micros),
+        Delivery.receipt_changes.set(update.changes + 1),
+    ]
+    if (event := update.decided_by) is not None:
+        actions.append(Delivery.receipt_description.set(event.description[:MAX_DESCRIPTION]))
+        if event.carrier is not None:
+            actions.append(Delivery.carrier.set(event.carrier))
+        if event.country is not None:
+            actions.append(Delivery.country.set(event.country))
+        if event.parts is not None:
+            actions.append(Delivery.parts.set(event.parts))
+    unchanged = (
+        Delivery.receipt_changes == update.changes
+        if update.changes
+        else Delivery.receipt_changes.does_not_exist()
+    )
+    transaction.update(
+        Delivery(*update.key),
+        actions=actions,
+        condition=(Delivery.message_id == update.message_id) & unchanged,
+    )
+
+
+def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:
+    moves: Counter[tuple[str, str]] = Counter()
+    for update in chunk:
+        campaign_id = update.key[0]
+        for name, step in update.change.moves.items():
+            moves[campaign_id, name] += step
+        moves[campaign_id, COST] += update.change.cost_micros
+    return Counter({key: step for key, step in moves.items() if step})
+
+
+def _chunks(updates: Sequence[Update]) -> Iterable[list[Update]]:
+    """Transactions of at most 100 items: the claims, and the totals they move."""
+    chunk: list[Update] = []
+    for update in updates:
+        if chunk and len(chunk) + 1 + len(_moves([*chunk, update])) > TRANSACTION_ITEMS:
+            yield chunk
+            chunk = []
+        chunk.append(update)
+    if chunk:
+        yield chunk

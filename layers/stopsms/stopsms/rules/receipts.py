@@ -1,0 +1,138 @@
+"""Delivery receipts (contract §7): which event decides a message's delivery state, and what
+a change of state does to its campaign's totals. Pure: no AWS call.
+
+End User Messaging reports each message's fate as events that arrive up to 72 hours late, more
+than once and out of order. The state of a message is its highest-ranking event: a final event
+outranks every non-final one, then the later ``eventTimestamp`` wins, then (same time, both
+final) the status name, so that any order of arrival ends in the same state. A message's cost is
+the highest price any of its events reported, counted once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = [
+    "AWAITING",
+    "DELIVERED",
+    "Change",
+    "Folded",
+    "Receipt",
+    "Standing",
+    "bucket",
+    "fold",
+    "receive",
+    "to_micros",
+]
+
+DELIVERED_STATUSES = frozenset({"DELIVERED", "SUCCESSFUL"})
+DELIVERED = "delivered"
+AWAITING = "awaiting"
+MICROS = 1_000_000  # costs are kept in millionths of a US dollar: sums stay exact
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What is known of one message: its deciding event, and the cost counted for it."""
+
+    status: str  # the event's messageStatus, as AWS writes it (upper case)
+    final: bool
+    at: int  # the event's eventTimestamp, milliseconds since the epoch
+    cost_micros: int = 0
+
+    @property
+    def rank(self) -> tuple[bool, int, str]:
+        return (self.final, self.at, self.status)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One delivery event, reduced to what decides and what is recorded."""
+
+    message_id: str
+    status: str
+    final: bool
+    at: int
+    cost_micros: int = 0
+    # What it says beside: recorded with the state it decides, never compared.
+    description: str = field(default="", compare=False)
+    carrier: str | None = field(default=None, compare=False)  # "mcc-mnc name"
+    country: str | None = field(default=None, compare=False)
+    parts: int | None = field(default=None, compare=False)
+
+    @property
+    def standing(self) -> Standing:
+        return Standing(self.status, self.final, self.at, self.cost_micros)
+
+
+def bucket(standing: Standing | None) -> str:
+    """Where a message counts in its campaign's report: ``delivered``, ``awaiting``, or the
+    lower-case status of its final failure (``carrier_unreachable``, ``blocked``…)."""
+    if standing is None or not standing.final:
+        return AWAITING
+    if standing.status in DELIVERED_STATUSES:
+        return DELIVERED
+    return standing.status.lower()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A message's new standing, and what its campaign's totals move by."""
+
+    standing: Standing
+    moves: Counter[str]  # bucket -> +1 / -1 (``awaiting`` is never stored: sent minus the rest)
+    cost_micros: int  # added to the campaign's cost
+
+
+def receive(current: Standing | None, receipt: Receipt) -> Change | None:
+    """What ``receipt`` changes for a message whose standing is ``current`` (None: no event
+    yet); None when nothing changes (a duplicate, an earlier event, no higher price)."""
+    event = receipt.standing
+    outranks = current is None or event.rank > current.rank
+    before = current.cost_micros if current else 0
+    cost = max(event.cost_micros, before)
+    if not outranks and cost == before:
+        return None
+    deciding = event if outranks or current is None else current
+    return _change(current, Standing(deciding.status, deciding.final, deciding.at, cost))
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A message's events of one batch taken together: one change to write."""
+
+    change: Change | None  # None: none of them changed anything
+    applied: int  # how many changed something
+    decided_by: Receipt | None  # the event that now decides, if one of these does
+
+
+def fold(current: Standing | None, receipts: list[Receipt]) -> Folded:
+    """Every event of one message over its standing, in rank order (the result does not
+    depend on their order of arrival)."""
+    standing, applied, decided_by = current, 0, None
+    for receipt in sorted(receipts, key=lambda r: r.standing.rank):
+        change = receive(standing, receipt)
+        if change is None:
+            continue
+        applied += 1
+        if change.standing.rank == receipt.standing.rank:
+            decided_by = receipt
+        standing = change.standing
+    if standing is None or standing == current:
+        return Folded(None, applied, None)
+    return Folded(_change(current, standing), applied, decided_by)
+
+
+def _change(before: Standing | None, after: Standing) -> Change:
+    moves: Counter[str] = Counter()
+    if bucket(before) != bucket(after):
+        for name, step in ((bucket(before), -1), (bucket(after), 1)):
+            if name != AWAITING:
+                moves[name] += step
+    return Change(after, moves, after.cost_micros - (before.cost_micros if before else 0))
+
+
+def to_micros(*amounts: float | None) -> int:
+    """Dollars as AWS reports them (``totalMessagePrice``, ``totalCarrierFee``) in millionths."""
+    return sum(round((amount or 0) * MICROS) for amount in amounts)

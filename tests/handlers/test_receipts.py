@@ -1,0 +1,221 @@
+"""Delivery receipts (contract §7) through the real receipts handler: a campaign is sent by
+the real campaign and sender functions, then its delivery events arrive duplicated, out of
+order, late, mixed with events of messages that are not ours, and the messages' states, the
+campaign's totals and its report must all agree."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from stopsms import clock
+from stopsms.aws import clients
+from stopsms.cli import main
+from stopsms.dal import receipts
+from stopsms.dal.tables import Delivery
+from stopsms.emulator.template import Stack
+from stopsms.reporting import report
+from stopsms.rules.receipts import bucket
+from stopsms.settings import get_settings
+from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
+from tests.handlers.sms import FakeSms
+from tests.handlers.test_stop_scope import Pipeline
+
+MONDAY_10H_PARIS = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+T = 1_796_115_705_000
+PHONES = ["+33612345678", "+33698765432", "+33611223344", "+33655667788", "+33644556677"]
+CAMPAIGN = "livraison-1"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSms]:
+    sms = FakeSms()
+    with mock.patch.object(clients, "sms", return_value=sms):
+        yield sms
+
+
+@pytest.fixture
+def sent(aws: Stack, fake: FakeSms, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A transactional campaign to five numbers, sent: number -> MessageId."""
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
+        pipe = Pipeline(aws, fake)
+        assert pipe.publish(campaign_id=CAMPAIGN, category="transactional", recipients=PHONES) == []
+    return {m["DestinationPhoneNumber"]: m["MessageId"] for m in fake.sent}
+
+
+@pytest.fixture
+def receipts_fn() -> Any:
+    return load_function("receipts")
+
+
+def event(
+    sent: dict[str, str],
+    phone: str,
+    status: str,
+    at: int,
+    *,
+    price: float = 0.0,
+    fee: float = 0.0,
+    context: dict[str, str] | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    final = status not in ("PENDING", "QUEUED")
+    return {
+        "eventType": f"TEXT_{status}",
+        "eventVersion": "1.0",
+        "eventTimestamp": at,
+        "isFinal": final,
+        "originationPhoneNumber": "+33700000000",
+        "destinationPhoneNumber": phone,
+        "isoCountryCode": "FR",
+        "mcc": "208",
+        "mnc": "01",
+        "carrierName": "Orange France",
+        "messageId": message_id or sent[phone],
+        "messageRequestTimestamp": T - 1000,
+        "messageEncoding": "GSM",
+        "messageType": "TRANSACTIONAL",
+        "messageStatus": status,
+        "messageStatusDescription": f"status {status.lower()}",
+        "context": {"campaign_id": CAMPAIGN} if context is None else context,
+        "totalMessageParts": 1,
+        "totalMessagePrice": price,
+        "totalCarrierFee": fee,
+    }
+
+
+def deliver(receipts_fn: Any, events: list[dict[str, Any]], size: int = 10) -> list[str]:
+    """The events through the handler in SQS batches of ``size``; the failed record ids."""
+    failed: list[str] = []
+    for start in range(0, len(events), size):
+        records = [sqs_record(e, "DeliveryEventsQueue") for e in events[start : start + size]]
+        failed += failed_ids(receipts_fn.lambda_handler({"Records": records}, LambdaContext()))
+    return failed
+
+
+def claims() -> dict[str, Delivery]:
+    return {
+        item.recipient.removeprefix("p#"): item
+        for item in Delivery.query(CAMPAIGN)
+        if item.recipient.startswith("p#")
+    }
+
+
+def life(sent: dict[str, str]) -> list[dict[str, Any]]:
+    """Each number's events: A delivered, B blocked, C unreachable then a late pending,
+    D still pending, E successful then delivered."""
+    a, b, c, d, e = PHONES
+    return [
+        event(sent, a, "PENDING", T),
+        event(sent, a, "DELIVERED", T + 900, price=0.07, fee=0.003),
+        event(sent, b, "QUEUED", T),
+        event(sent, b, "BLOCKED", T + 500, price=0.07),
+        event(sent, c, "CARRIER_UNREACHABLE", T + 400, price=0.07),
+        event(sent, c, "PENDING", T + 10),  # late pending after the final
+        event(sent, d, "PENDING", T, price=0.07, fee=0.003),
+        event(sent, e, "SUCCESSFUL", T + 200, price=0.07, fee=0.003),
+        event(sent, e, "DELIVERED", T + 300, price=0.07, fee=0.003),
+    ]
+
+
+def test_duplicated_reordered_late_and_foreign_events_end_in_one_story(
+    sent: dict[str, str], receipts_fn: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the campaign's events, each repeated, shuffled, with foreign ones among them
+    events = life(sent) * 2
+    events += [
+        event(sent, PHONES[0], "DELIVERED", T, message_id="not-ours-1"),
+        event(sent, "+33600000000", "BLOCKED", T, message_id="not-ours-2", context={}),
+    ]
+    random.Random(7).shuffle(events)
+    # When they arrive in batches of 4
+    assert deliver(receipts_fn, events, size=4) == []
+    # Then each message ends in the state of its deciding event
+    a, b, c, d, e = PHONES
+    states = {phone: (item.receipt_status, item.receipt_final) for phone, item in claims().items()}
+    assert states == {
+        a: ("DELIVERED", True),
+        b: ("BLOCKED", True),
+        c: ("CARRIER_UNREACHABLE", True),
+        d: ("PENDING", False),
+        e: ("DELIVERED", True),
+    }
+    assert claims()[a].carrier == "208-01 Orange France"
+    assert claims()[c].receipt_description == "status carrier_unreachable"
+    # And the totals agree with the messages, each message's cost counted once
+    by_message = Counter(bucket(receipts.standing(item)) for item in claims().values())
+    totals = receipts.totals(CAMPAIGN)
+    assert {k: v for k, v in totals.items() if k != receipts.COST} == {
+        k: v for k, v in by_message.items() if k != "awaiting"
+    }
+    assert totals[receipts.COST] == sum(int(i.cost_micros or 0) for i in claims().values())
+    assert totals[receipts.COST] == 5 * 70_000 + 3 * 3_000
+    # And the report says the same
+    shown = report(CAMPAIGN)
+    assert shown["sent"] == 5
+    assert shown["delivery"] == {
+        "delivered": 2,
+        "undelivered": {"blocked": 1, "carrier_unreachable": 1},
+        "awaiting": 1,
+    }
+    assert shown["cost"] == {"currency": "USD", "total": 0.359, "per_delivered": 0.1795}
+    assert main(["report", CAMPAIGN]) == 0
+    table = capsys.readouterr().out
+    assert "undelivered: blocked" in table
+    assert "cost (USD)" in table
+
+
+def test_the_same_events_in_any_batches_give_the_same_totals(
+    sent: dict[str, str], receipts_fn: Any
+) -> None:
+    # Given the events delivered once in order, one by one
+    deliver(receipts_fn, life(sent), size=1)
+    first = receipts.totals(CAMPAIGN)
+    # When all of them come again, reversed, in one batch
+    assert deliver(receipts_fn, life(sent)[::-1], size=10) == []
+    # Then nothing moves
+    assert receipts.totals(CAMPAIGN) == first
+
+
+def test_an_event_that_breaks_the_contract_fails_alone(
+    sent: dict[str, str], receipts_fn: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = event(sent, PHONES[0], "DELIVERED", T)
+    bad = {k: v for k, v in good.items() if k != "messageStatus"}
+    records = [sqs_record(good, "DeliveryEventsQueue"), sqs_record(bad, "DeliveryEventsQueue")]
+    failed = failed_ids(receipts_fn.lambda_handler({"Records": records}, LambdaContext()))
+    assert failed == [records[1]["messageId"]]
+    assert claims()[PHONES[0]].receipt_status == "DELIVERED"
+    reasons = [r.__dict__.get("reason") for r in caplog.records]
+    assert "messageStatus: Field required" in reasons
+    assert all(PHONES[0] not in str(r.__dict__) for r in caplog.records)  # no number in logs
+
+
+def test_a_message_changed_by_another_batch_meanwhile_is_read_again(
+    sent: dict[str, str], receipts_fn: Any
+) -> None:
+    # Given a batch whose first write is refused because another batch wrote that message
+    a = PHONES[0]
+    real_write = receipts.write
+    raced: list[bool] = []
+
+    def other_batch_first(updates: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            deliver(load_function("receipts"), [event(sent, a, "DELIVERED", T + 900)])
+        return real_write(updates)
+
+    with mock.patch.object(receipts, "write", side_effect=other_batch_first):
+        assert deliver(receipts_fn, [event(sent, a, "PENDING", T, price=0.07)]) == []
+    # Then the message keeps the later final state, its cost and totals counted once
+    item = claims()[a]
+    assert (item.receipt_status, item.cost_micros) == ("DELIVERED", 70_000)
+    assert receipts.totals(CAMPAIGN) == {"delivered": 1, receipts.COST: 70_000}
