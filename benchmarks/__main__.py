@@ -13,7 +13,7 @@ import time
 
 from benchmarks.figures import Figure, print_table
 
-MODULES = ("compute", "coldstart", "segments", "fanout", "requests", "imports")
+MODULES = ("compute", "coldstart", "segments", "fanout", "requests", "imports", "receipts")
 
 
 def main() -> int:

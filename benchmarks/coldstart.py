@@ -106,6 +106,8 @@ def environment(logical_id: str, directory: Path) -> dict[str, str]:
         elif isinstance(value, dict) and "Fn::GetAtt" in value:
             logical, attribute = value["Fn::GetAtt"]
             env[name] = f"arn:aws:{attribute.lower()}:{REGION}:{ACCOUNT}:{logical}"
+        elif isinstance(value, dict):  # a condition (Fn::If): not read at import
+            env[name] = ""
         else:
             env[name] = str(value)
     return env

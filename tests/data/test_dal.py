@@ -157,6 +157,8 @@ def test_report_command_prints_contract_counters(
         "failures": {},
         "opt_outs": 1,
         "segments": 0,
+        "delivery": {"delivered": 0, "undelivered": {}, "awaiting": 1},
+        "cost": {"currency": "USD", "total": 0.0, "per_delivered": None},
     }
     assert data["audience"] == data["sent"] + data["failed"] + data["pending"] + sum(
         data["suppressed"].values()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pynamodb.attributes import (
     Attribute,
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -38,6 +39,8 @@ def _sample(name: str, attribute: Attribute[Any]) -> Any:
         return f"{name}-value"
     if isinstance(attribute, UnicodeSetAttribute):
         return {f"{name}-value"}
+    if isinstance(attribute, BooleanAttribute):
+        return True
     raise AssertionError(f"no sample value for {type(attribute).__name__}: extend _sample")
 
 

@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 
 from stopsms import clock
-from stopsms.dal import contacts, evidence
+from stopsms.dal import contacts, evidence, receipts
 from stopsms.dal.tables import Delivery
 from stopsms.emulator.faults import aws_errors
 from stopsms.emulator.stack import EmulatedStack
 from stopsms.reporting import report
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT
+from stopsms.rules.receipts import AWAITING, DELIVERED, bucket
 from stopsms.sending import service as sending
 from tests.e2e.conftest import publish
 
@@ -94,7 +95,7 @@ class Campaign:
         assert data["audience"] == ROWS
         assert data["pending"] == 0, data
         assert data["sent"] + data["failed"] + sum(data["suppressed"].values()) == ROWS
-        items = list(Delivery.query(self.id))
+        items = [i for i in Delivery.query(self.id) if not i.recipient.startswith("t#")]
         outcomes = Counter(int(item.seq) for item in items)
         assert set(outcomes) == set(range(ROWS)), "a recipient has no outcome"
         assert max(outcomes.values()) == 1, "a recipient has two outcomes"
@@ -120,6 +121,23 @@ class Campaign:
                 and datetime.fromisoformat(m["At"]) > stored_at
             ]
             assert not late, "SMS after a STOP"
+        # Delivery receipts: every SMS recorded sent had its events folded in, and the
+        # campaign's totals agree with its messages (each cost counted once), however the
+        # events were duplicated, reordered or retried.
+        reported = [i for i in items if i.message_id]
+        assert all(i.receipt_status is not None for i in reported), "an SMS without its events"
+        by_message = Counter(bucket(receipts.standing(i)) for i in reported)
+        totals = receipts.totals(self.id)
+        assert totals.buckets == {k: v for k, v in by_message.items() if k != AWAITING}
+        assert totals.cost_micros == sum(
+            int(i.price_micros or 0) + int(i.fee_micros or 0) for i in reported
+        )
+        delivery = data["delivery"]
+        assert delivery["delivered"] == by_message.get(DELIVERED, 0)
+        assert (
+            delivery["delivered"] + sum(delivery["undelivered"].values()) + delivery["awaiting"]
+            == data["sent"]
+        )
         assert self.stack.dead_letters() == dict.fromkeys(self.stack.dead_letters(), 0)
         assert not self.stack.errors or all("injected" in e for e in self.stack.errors)
         return data

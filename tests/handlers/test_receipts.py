@@ -109,6 +109,10 @@ def claims() -> dict[str, Delivery]:
     }
 
 
+def cost(item: Delivery) -> int:
+    return int(item.price_micros or 0) + int(item.fee_micros or 0)
+
+
 def life(sent: dict[str, str]) -> list[dict[str, Any]]:
     """Each number's events: A delivered, B blocked, C unreachable then a late pending,
     D still pending, E successful then delivered."""
@@ -153,11 +157,9 @@ def test_duplicated_reordered_late_and_foreign_events_end_in_one_story(
     # And the totals agree with the messages, each message's cost counted once
     by_message = Counter(bucket(receipts.standing(item)) for item in claims().values())
     totals = receipts.totals(CAMPAIGN)
-    assert {k: v for k, v in totals.items() if k != receipts.COST} == {
-        k: v for k, v in by_message.items() if k != "awaiting"
-    }
-    assert totals[receipts.COST] == sum(int(i.cost_micros or 0) for i in claims().values())
-    assert totals[receipts.COST] == 5 * 70_000 + 3 * 3_000
+    assert totals.buckets == {k: v for k, v in by_message.items() if k != "awaiting"}
+    assert totals.cost_micros == sum(cost(i) for i in claims().values())
+    assert totals.cost_micros == 5 * 70_000 + 3 * 3_000
     # And the report says the same
     shown = report(CAMPAIGN)
     assert shown["sent"] == 5
@@ -217,5 +219,40 @@ def test_a_message_changed_by_another_batch_meanwhile_is_read_again(
         assert deliver(receipts_fn, [event(sent, a, "PENDING", T, price=0.07)]) == []
     # Then the message keeps the later final state, its cost and totals counted once
     item = claims()[a]
-    assert (item.receipt_status, item.cost_micros) == ("DELIVERED", 70_000)
-    assert receipts.totals(CAMPAIGN) == {"delivered": 1, receipts.COST: 70_000}
+    assert (item.receipt_status, cost(item)) == ("DELIVERED", 70_000)
+    assert receipts.totals(CAMPAIGN) == receipts.Totals({"delivered": 1}, 70_000)
+
+
+def test_every_sms_names_the_stacks_configuration_set(sent: dict[str, str], fake: FakeSms) -> None:
+    named = {m.get("ConfigurationSetName") for m in fake.sent}
+    assert named == {get_settings().configuration_set} != {""}
+
+
+def test_an_erased_numbers_late_receipt_finds_its_moved_claim(
+    sent: dict[str, str], receipts_fn: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the first number erased after its SMS left (its claim moved under a stand-in)
+    a = PHONES[0]
+    assert main(["erase", a, "--yes"]) == 0
+    capsys.readouterr()
+    # When its delivery event arrives, naming the real number
+    assert deliver(receipts_fn, [event(sent, a, "DELIVERED", T, price=0.07)]) == []
+    # Then the moved claim has it, the totals count it, and the number is nowhere
+    [moved] = [i for i in Delivery.query(CAMPAIGN) if i.message_id == sent[a]]
+    assert a not in moved.recipient
+    assert (moved.receipt_status, cost(moved)) == ("DELIVERED", 70_000)
+    assert receipts.totals(CAMPAIGN) == receipts.Totals({"delivered": 1}, 70_000)
+
+
+def test_events_of_sms_without_a_campaign_are_not_looked_up(
+    sent: dict[str, str], receipts_fn: Any
+) -> None:
+    # Another application's SMS on the same configuration set, and an answer to a reply
+    others = [
+        event(sent, PHONES[0], "DELIVERED", T, message_id="other-app", context={"app": "x"}),
+        event(sent, PHONES[1], "DELIVERED", T, message_id="answer", context={"purpose": "help"}),
+    ]
+    with mock.patch.object(receipts, "claim_of_message") as lookup:
+        assert deliver(receipts_fn, others) == []
+    lookup.assert_not_called()
+    assert receipts.totals(CAMPAIGN) == receipts.Totals({}, 0)

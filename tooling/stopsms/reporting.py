@@ -78,9 +78,9 @@ def report(campaign_id: str) -> dict[str, Any]:
 def _delivery(campaign_id: str, sent: int) -> dict[str, Any]:
     """``delivery`` and ``cost`` from the campaign's receipt totals (a handful of items)."""
     totals = receipts.totals(campaign_id)
-    cost = totals.pop(receipts.COST, 0) / MICROS
-    delivered = totals.pop(DELIVERED, 0)
-    undelivered = {status: n for status, n in sorted(totals.items()) if n}
+    cost = totals.cost_micros / MICROS
+    delivered = totals.buckets.get(DELIVERED, 0)
+    undelivered = {s: n for s, n in sorted(totals.buckets.items()) if s != DELIVERED}
     per_delivered = round(cost / delivered, 6) if delivered else None
     return {
         "delivery": {

@@ -37,7 +37,8 @@ from stopsms.rules.controls import first_unsafe
 from stopsms.rules.personalise import placeholders
 from stopsms.rules.phones import normalize
 
-CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+CAMPAIGN_ID = r"^[A-Za-z0-9._-]{1,64}$"
+CampaignId = Annotated[str, StringConstraints(pattern=CAMPAIGN_ID)]
 # Brands are case-insensitive: stored casefolded (``brands.canonical_brand``), so "Acme" and
 # "acme" are one brand. "*" is the scope of opt-outs that apply to every brand, so no brand
 # may start with it.
@@ -228,10 +229,11 @@ class DeliveryEvent(_Contract):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     event_type: str = Field(alias="eventType", max_length=64)
-    event_timestamp: int = Field(alias="eventTimestamp", ge=0)  # milliseconds since the epoch
+    # Milliseconds since the epoch; bounded so that no event can make a total unstorable.
+    event_timestamp: int = Field(alias="eventTimestamp", ge=0, le=10**14)
     is_final: bool = Field(alias="isFinal")
     message_id: str = Field(alias="messageId", min_length=1, max_length=256)
-    message_status: str = Field(alias="messageStatus", min_length=1, max_length=64)
+    message_status: str = Field(alias="messageStatus", pattern="^[A-Z][A-Z_]{0,63}$")
     message_status_description: str = Field(
         default="", alias="messageStatusDescription", max_length=1024
     )
@@ -244,9 +246,14 @@ class DeliveryEvent(_Contract):
     carrier_name: str | None = Field(default=None, alias="carrierName", max_length=256)
     message_type: str | None = Field(default=None, alias="messageType", max_length=32)
     context: dict[str, str] = Field(default_factory=dict)
-    total_message_parts: int | None = Field(default=None, alias="totalMessageParts", ge=0)
-    total_message_price: float | None = Field(default=None, alias="totalMessagePrice", ge=0)
-    total_carrier_fee: float | None = Field(default=None, alias="totalCarrierFee", ge=0)
+    total_message_parts: int | None = Field(default=None, alias="totalMessageParts", ge=0, le=1_000)
+    # Dollars for one SMS: finite, and far above any real price.
+    total_message_price: float | None = Field(
+        default=None, alias="totalMessagePrice", ge=0, le=1_000, allow_inf_nan=False
+    )
+    total_carrier_fee: float | None = Field(
+        default=None, alias="totalCarrierFee", ge=0, le=1_000, allow_inf_nan=False
+    )
 
 
 def plausible(value: datetime, latest: datetime) -> datetime:

@@ -77,6 +77,9 @@ class Settings(BaseModel):
     fanout_safety_ms: Annotated[int, Field(ge=0)] = 15_000  # a slice stops with less left
     stop_number: str = "36111"
     origination_identity: str = ""
+    # The End User Messaging configuration set every SMS names, so that its delivery events
+    # reach DeliveryEventsTopic (contract §5, §7); empty: none named.
+    configuration_set: Annotated[str, Field(pattern="^[A-Za-z0-9_:/-]{0,256}$")] = ""
     consent_policy: ConsentPolicy = "enforce"
     sending_window: Annotated[str, AfterValidator(_window)] = "Mon-Sat 08:00-20:00"
     holidays_country: Annotated[str, Field(pattern="^[A-Z]{2}$")] = "FR"  # ISO 3166 alpha-2

@@ -35,6 +35,8 @@ class FakeSms:
         self.outbox: list[dict[str, Any]] = []
         self.opted_out: list[str] = []
         self.fault: Fault = lambda operation, params: None
+        # Called with each SMS sent and its message id (the carriers' delivery events).
+        self.on_sent: Callable[[dict[str, Any], str], None] = lambda params, message_id: None
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
 
@@ -72,6 +74,7 @@ class FakeSms:
                 self.outbox.append(
                     {**params, "MessageId": message_id, "At": datetime.now(UTC).isoformat()}
                 )
+            self.on_sent(params, message_id)
             return 200, {"MessageId": message_id}
         if operation == "PutOptedOutNumber":
             with self.lock:

@@ -41,11 +41,13 @@ from stopsms.aws import clients
 from stopsms.dal.tables import reset_connections
 from stopsms.emulator import iam
 from stopsms.emulator import template as cfn
+from stopsms.emulator.carriers import Carriers
 from stopsms.emulator.fake_sms import FakeSms
 from stopsms.settings import get_settings
 
 REGION = "eu-west-3"
 ACCOUNT = "123456789012"
+DELIVERY_EVENTS = "DeliveryEventsTopic"
 log = logging.getLogger("stopsms.emulator")
 
 
@@ -160,6 +162,7 @@ class EmulatedStack:
         self.retry_delay = retry_delay
         self.quiet = quiet  # functions log warnings only; their metrics are not printed
         self.sms = FakeSms()
+        self.carriers = Carriers()  # the delivery events of what the fake endpoint sends
         self.server: Any = None
         self.stack = cfn.Stack()
         self.sources: list[SqsSource] = []
@@ -201,6 +204,8 @@ class EmulatedStack:
             self.iam = iam.Enforcement(self.template, self.stack, REGION, ACCOUNT)
             self.iam.create_users(self.client("iam"))
             self._scope.enter_context(self.iam.active())
+        if DELIVERY_EVENTS in self.stack.topics:
+            self.sms.on_sent = self._reported
         env = self.stack.environment(self.template)
         env.update({f"STOPSMS_{k}": v for k, v in self.overrides.items()})
         if self.quiet:
@@ -354,6 +359,9 @@ class EmulatedStack:
                 if self._poll(sqs, source):
                     worked = True
                     invocations += 1
+            if events := self.carriers.due():
+                self._publish_delivery_events(events)
+                worked = True
             for schedule in self.schedules:
                 if time.monotonic() - schedule.last >= schedule.every_s:
                     schedule.last = time.monotonic()
@@ -367,7 +375,20 @@ class EmulatedStack:
                 raise TimeoutError("the local stack did not settle")
             time.sleep(0.2)
 
+    def _reported(self, request: dict[str, Any], message_id: str) -> None:
+        """Only an SMS naming the stack's configuration set has its fate published."""
+        if request.get("ConfigurationSetName") in self.stack.configuration_sets.values():
+            self.carriers.sent(request, message_id)
+
+    def _publish_delivery_events(self, events: list[dict[str, Any]]) -> None:
+        """What the configuration set's SNS event destination does with each event."""
+        sns = self.client("sns")
+        for event in events:
+            sns.publish(TopicArn=self.stack.topics[DELIVERY_EVENTS], Message=json.dumps(event))
+
     def _idle(self, sqs: Any) -> bool:
+        if self.carriers.waiting:
+            return False
         for source in self.sources:
             attributes = sqs.get_queue_attributes(
                 QueueUrl=source.queue_url,

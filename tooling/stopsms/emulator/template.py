@@ -80,6 +80,7 @@ class Stack:
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     buckets: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> secret ARN
+    configuration_sets: dict[str, str] = field(default_factory=dict)  # logical id -> name
 
     def environment(
         self, template: Mapping[str, Any], function: str | None = None
@@ -111,6 +112,8 @@ class Stack:
             return self.buckets[logical_id]
         if logical_id in self.secrets:
             return self.secrets[logical_id]
+        if logical_id in self.configuration_sets:
+            return self.configuration_sets[logical_id]
         raise KeyError(logical_id)
 
 
@@ -120,6 +123,9 @@ def resolve_env(
     parameters = template.get("Parameters", {})
     resolved: dict[str, str] = {}
     for name, value in variables.items():
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            value = when_true if _holds(condition, template) else when_false
         if isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]
             if ref in parameters:
@@ -137,6 +143,19 @@ def resolve_env(
     return resolved
 
 
+def _holds(condition: str, template: Mapping[str, Any]) -> bool:
+    """A template condition, with the parameters at their defaults (``Fn::Equals`` only)."""
+    left, right = template["Conditions"][condition]["Fn::Equals"]
+    parameters = template.get("Parameters", {})
+
+    def value(side: Any) -> str:
+        if isinstance(side, dict) and "Ref" in side:
+            return str(parameters[side["Ref"]].get("Default", ""))
+        return str(side)
+
+    return value(left) == value(right)
+
+
 def _table_request(name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
     request: dict[str, Any] = {
         "TableName": name,
@@ -150,7 +169,8 @@ def _table_request(name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> Stack:
-    """Create every SQS queue, SNS topic, DynamoDB table and S3 bucket of the template.
+    """Create every SQS queue, SNS topic (with its SQS subscriptions), DynamoDB table and S3
+    bucket of the template.
 
     ``clients`` maps service names ("sqs", "sns", "dynamodb", "s3", "secretsmanager") to
     boto3 clients.
@@ -183,6 +203,16 @@ def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None
         stack.queue_arns[name] = arn["Attributes"]["QueueArn"]
     for name in resources_of(template, "AWS::SNS::Topic"):
         stack.topics[name] = clients["sns"].create_topic(Name=name)["TopicArn"]
+    for properties in resources_of(template, "AWS::SNS::Subscription").values():
+        if properties.get("Protocol") != "sqs":
+            continue
+        raw = str(properties.get("RawMessageDelivery", False)).lower()
+        clients["sns"].subscribe(
+            TopicArn=stack.topics[properties["TopicArn"]["Ref"]],
+            Protocol="sqs",
+            Endpoint=stack.queue_arns[properties["Endpoint"]["Fn::GetAtt"][0]],
+            Attributes={"RawMessageDelivery": raw},
+        )
     for name in resources_of(template, "AWS::S3::Bucket"):
         bucket = name.lower()
         clients["s3"].create_bucket(
@@ -190,6 +220,9 @@ def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None
             CreateBucketConfiguration={"LocationConstraint": clients["s3"].meta.region_name},
         )
         stack.buckets[name] = bucket
+    for name in resources_of(template, "AWS::SMSVOICE::ConfigurationSet"):
+        # The fake End User Messaging endpoint knows it: each SMS naming it gets its events.
+        stack.configuration_sets[name] = f"stopsms-local-{name}"
     for name, properties in resources_of(template, "AWS::SecretsManager::Secret").items():
         length = int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32))
         secret = clients["secretsmanager"].create_secret(

@@ -41,6 +41,7 @@ def send_text(
     *,
     origination_identity: str | None,
     context: dict[str, str],
+    configuration_set: str = "",
 ) -> SendResult:
     """Send one SMS. Every answer of the service comes back as a :class:`SendResult`; so does no
     answer at all (``UNCONFIRMED``, the error's class as reason: a timeout, a reset)."""
@@ -52,6 +53,8 @@ def send_text(
     }
     if origination_identity:
         request["OriginationIdentity"] = origination_identity
+    if configuration_set:  # its event destination reports the SMS's fate (contract §7)
+        request["ConfigurationSetName"] = configuration_set
     try:
         response = clients.sms().send_text_message(**request)
     except ClientError as error:

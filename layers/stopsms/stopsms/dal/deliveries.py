@@ -151,12 +151,26 @@ def of_campaign(campaign_id: str) -> Iterable[Delivery]:
 
 def move_claims(e164: str, stand_in: str) -> int:
     """Move every campaign's claim of ``e164`` under ``stand_in`` (erasure); how many moved.
-    Claims are keyed by campaign: a scan, acceptable for a rare request."""
+    Claims are keyed by campaign: a scan, acceptable for a rare request. A delivery receipt
+    written between the copy and the delete is not lost: the delete holds only if the claim is
+    still as copied, else it is copied again."""
     moved = 0
-    for delivery in Delivery.scan(Delivery.recipient == claim_key(e164)):
-        copy_with_key(
-            delivery, delivery.campaign_id, claim_key(stand_in), updated_at=clock.now()
-        ).save()
-        delivery.delete()
+    for found in Delivery.scan(Delivery.recipient == claim_key(e164)):
+        item: Delivery | None = found
+        while item is not None:
+            copy_with_key(
+                item, item.campaign_id, claim_key(stand_in), updated_at=clock.now()
+            ).save()
+            as_copied = (
+                Delivery.receipt_changes == item.receipt_changes
+                if item.receipt_changes
+                else Delivery.receipt_changes.does_not_exist()
+            )
+            if delete_if(item, as_copied):
+                break
+            try:
+                item = Delivery.get(item.campaign_id, item.recipient, consistent_read=True)
+            except Delivery.DoesNotExist:
+                item = None
         moved += 1
     return moved

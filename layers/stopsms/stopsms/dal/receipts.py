@@ -1,6 +1,6 @@
 """Delivery receipts in ``DeliveriesTable`` (``rules.receipts`` decides what changes): each
 message's standing on its claim item, and its campaign's totals beside the claims
-(``t#<bucket>``, ``t#cost``). A message and the totals it moves are written in one
+(``t#status#<bucket>``, ``t#cost``). A message and the totals it moves are written in one
 transaction, so the totals always agree with the messages, whatever fails between them."""
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from stopsms.dal.deliveries import TOTALS
 from stopsms.dal.tables import Delivery, DeliveryTotal
 from stopsms.rules.receipts import Change, Receipt, Standing
 
-__all__ = ["COST", "Key", "Update", "claim_of_message", "claims", "standing", "totals", "write"]
+__all__ = ["Key", "Totals", "Update", "claim_of_message", "claims", "standing", "totals", "write"]
 
 Key = tuple[str, str]  # (campaign id, "p#<e164>")
-COST = "cost"  # the total holding a campaign's cost, beside its buckets
+STATUS = TOTALS + "status#"  # a bucket's total: t#status#delivered, t#status#blocked...
+COST = TOTALS + "cost"  # the campaign's cost, millionths of USD
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 MAX_DESCRIPTION = 256
 
@@ -50,7 +51,8 @@ def standing(item: Delivery) -> Standing | None:
         str(item.receipt_status),
         bool(item.receipt_final),
         int(item.receipt_at or 0),
-        int(item.cost_micros or 0),
+        int(item.price_micros or 0),
+        int(item.fee_micros or 0),
     )
 
 
@@ -76,8 +78,8 @@ def write(updates: Sequence[Update]) -> list[Update]:
             with TransactWrite(connection=Connection()) as transaction:
                 for update in chunk:
                     _change_claim(transaction, update)
-                for (campaign_id, name), step in _moves(chunk).items():
-                    total = DeliveryTotal(campaign_id, TOTALS + name)
+                for (campaign_id, key), step in _moves(chunk).items():
+                    total = DeliveryTotal(campaign_id, key)
                     transaction.update(total, actions=[DeliveryTotal.value.add(step)])
         except TransactWriteError as error:
             if not error.cancellation_reasons:
@@ -86,11 +88,24 @@ def write(updates: Sequence[Update]) -> list[Update]:
     return refused
 
 
-def totals(campaign_id: str) -> dict[str, int]:
-    """A campaign's delivery totals (bucket -> messages, ``cost`` -> millionths of USD): one
-    query of a handful of items, whatever the audience."""
-    found = DeliveryTotal.query(campaign_id, DeliveryTotal.recipient.startswith(TOTALS))
-    return {item.recipient.removeprefix(TOTALS): int(item.value) for item in found}
+@dataclass(frozen=True)
+class Totals:
+    """A campaign's delivery totals: messages per bucket, and its cost."""
+
+    buckets: dict[str, int]  # delivered, blocked, carrier_unreachable... (never awaiting)
+    cost_micros: int
+
+
+def totals(campaign_id: str) -> Totals:
+    """A campaign's delivery totals: one query of a handful of items, whatever the audience."""
+    buckets: dict[str, int] = {}
+    cost = 0
+    for item in DeliveryTotal.query(campaign_id, DeliveryTotal.recipient.startswith(TOTALS)):
+        if item.recipient == COST:
+            cost = int(item.value)
+        elif item.recipient.startswith(STATUS) and int(item.value):
+            buckets[item.recipient.removeprefix(STATUS)] = int(item.value)
+    return Totals(buckets, cost)
 
 
 def _change_claim(transaction: TransactWrite, update: Update) -> None:
@@ -99,7 +114,8 @@ def _change_claim(transaction: TransactWrite, update: Update) -> None:
         Delivery.receipt_status.set(new.status),
         Delivery.receipt_final.set(new.final),
         Delivery.receipt_at.set(new.at),
-        Delivery.cost_micros.set(new.cost_micros),
+        Delivery.price_micros.set(new.price_micros),
+        Delivery.fee_micros.set(new.fee_micros),
         Delivery.receipt_changes.set(update.changes + 1),
     ]
     if (event := update.decided_by) is not None:
@@ -127,7 +143,7 @@ def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:
     for update in chunk:
         campaign_id = update.key[0]
         for name, step in update.change.moves.items():
-            moves[campaign_id, name] += step
+            moves[campaign_id, STATUS + name] += step
         moves[campaign_id, COST] += update.change.cost_micros
     return Counter({key: step for key, step in moves.items() if step})
 

@@ -216,7 +216,8 @@ class Delivery(Model):
     receipt_at = NumberAttribute(null=True)  # its eventTimestamp, ms
     receipt_description = UnicodeAttribute(null=True)
     receipt_changes = NumberAttribute(null=True)  # changes applied: the optimistic lock
-    cost_micros = NumberAttribute(null=True)  # price + carrier fee, millionths of USD
+    price_micros = NumberAttribute(null=True)  # totalMessagePrice, millionths of USD
+    fee_micros = NumberAttribute(null=True)  # totalCarrierFee, millionths of USD
     carrier = UnicodeAttribute(null=True)  # "mcc-mnc name"
     country = UnicodeAttribute(null=True)
     parts = NumberAttribute(null=True)
@@ -225,15 +226,16 @@ class Delivery(Model):
 
 
 class DeliveryTotal(Model):
-    """A campaign's running total of one delivery bucket (``t#delivered``, ``t#blocked``…) or
-    of its cost (``t#cost``, millionths of USD), beside its claims: a report reads a handful
-    of these, never the claims. Written only in the transactions that change a message."""
+    """A campaign's running total of one delivery bucket (``t#status#delivered``,
+    ``t#status#blocked``…) or of its cost (``t#cost``, millionths of USD), beside its claims: a
+    report reads a handful of these, never the claims. Written only in the transactions that
+    change a message."""
 
     class Meta:
         table_name = "DeliveriesTable"
 
     campaign_id = UnicodeAttribute(hash_key=True)
-    recipient = UnicodeAttribute(range_key=True)  # "t#<bucket>" or "t#cost"
+    recipient = UnicodeAttribute(range_key=True)  # "t#status#<bucket>" or "t#cost"
     value = NumberAttribute(default=0)
 
 

@@ -528,6 +528,7 @@ def _send(*, message: dict[str, Any]) -> dict[str, Any]:
             "inbound_message_id": message["inbound_message_id"],
             "purpose": message["purpose"],
         },
+        configuration_set=get_settings().configuration_set,
     )
     if result.opted_out:
         # AWS manages this number's opt-out itself (and answered STOP on its own):

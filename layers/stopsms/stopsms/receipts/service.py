@@ -2,7 +2,8 @@
 
 The batch is worked at once, so that AWS is called per batch, not per event: parse every
 record; find each message's claim (100 keys a read, from the event's ``context.campaign_id``
-and destination number; ``MessageIdIndex`` only when those do not lead to it); fold each
+and destination number; ``MessageIdIndex`` only when those do not lead to it: an erased
+number; an event without a campaign in its context is not a campaign SMS); fold each
 message's events into its standing (``rules.receipts``); write the changed messages with the
 totals they move, 100 items a transaction. A message another batch changed in between is read
 again and folded again. Events of messages that are not ours are counted and dropped.
@@ -10,6 +11,7 @@ again and folded again. Events of messages that are not ours are counted and dro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,15 +22,18 @@ from pydantic import Json, ValidationError
 
 from stopsms.aws.retry import backoff
 from stopsms.dal import deliveries, receipts
+from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.receipts import Key, Update
 from stopsms.dal.tables import Delivery
 from stopsms.errors import Transient
-from stopsms.models import DeliveryEvent, describe
-from stopsms.rules.receipts import DELIVERED, Receipt, fold, to_micros
+from stopsms.models import CAMPAIGN_ID, DeliveryEvent, describe
+from stopsms.rules.receipts import DELIVERED, Folded, Receipt, fold, to_micros
 
 __all__ = ["DeliveryEventMessage", "ReceiptBatch", "ReceiptCounters"]
 
 WRITE_ATTEMPTS = 5  # a message changed by another batch meanwhile: read and fold again
+SENDING = DeliveryStatus.SENDING
+_CAMPAIGN_ID = re.compile(CAMPAIGN_ID)
 
 
 class DeliveryEventMessage(SqsRecordModel):
@@ -55,9 +60,31 @@ class _Message:
     """One message of the batch, its events, and the SQS records they came in."""
 
     message_id: str
-    receipts: list[Receipt]
-    records: list[str]
-    key: Key | None = None
+    receipts: list[Receipt] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    campaign_id: str | None = None  # from any of its events' context
+    key: Key | None = None  # its claim, from a context and a number
+
+    def add(self, event: DeliveryEvent, record: str) -> None:
+        self.receipts.append(_receipt(event))
+        self.records.append(record)
+        campaign_id = event.context.get("campaign_id")
+        if self.campaign_id is None and campaign_id and _CAMPAIGN_ID.match(campaign_id):
+            self.campaign_id = campaign_id
+        number = event.destination_phone_number
+        if self.key is None and self.campaign_id is not None and number:
+            self.key = (self.campaign_id, deliveries.claim_key(number))
+
+
+@dataclass
+class _Plan:
+    """What one message's events come to, against its claim as read."""
+
+    message: _Message
+    claim: Delivery | None = None  # None: not ours
+    later: bool = False  # ours, but its send is not recorded yet: SQS delivers it again
+    folded: Folded | None = None
+    update: Update | None = None
 
 
 class ReceiptBatch:
@@ -72,11 +99,8 @@ class ReceiptBatch:
             event = self._parse(raw)
             if event is None:
                 continue
-            message = messages.setdefault(
-                event.message_id, _Message(event.message_id, [], [], _key_of(event))
-            )
-            message.receipts.append(_receipt(event))
-            message.records.append(str(raw["messageId"]))
+            message = messages.setdefault(event.message_id, _Message(event.message_id))
+            message.add(event, str(raw["messageId"]))
         self.counters.receipts = sum(len(m.receipts) for m in messages.values())
         try:
             self._apply(list(messages.values()))
@@ -106,58 +130,69 @@ class ReceiptBatch:
     def _apply(self, messages: list[_Message]) -> None:
         pending = messages
         for attempt in range(WRITE_ATTEMPTS):
-            updates = self._fold(pending)
-            refused = {u.message_id for u in receipts.write(updates)}
-            if not refused:
-                return
+            plans = self._plan(pending)
+            written = [p.update for p in plans if p.update is not None]
+            refused = {update.message_id for update in receipts.write(written)}
+            for plan in plans:
+                if plan.message.message_id not in refused:
+                    self._settle(plan)  # counted once, when it is settled
             pending = [m for m in pending if m.message_id in refused]
+            if not pending:
+                return
             backoff(attempt)
         raise Transient(f"{len(pending)} messages kept changing under other batches")
 
-    def _fold(self, messages: list[_Message]) -> list[Update]:
-        """Each message's events over its claim as stored now: the updates to write."""
+    def _plan(self, messages: list[_Message]) -> list[_Plan]:
+        """Each message's events over its claim as stored now."""
         claims = receipts.claims(m.key for m in messages if m.key is not None)
-        updates: list[Update] = []
+        plans = []
         for message in messages:
-            claim = self._claim(message, claims)
-            if claim is None:
-                self.counters.receipts_foreign += len(message.receipts)
-                continue
-            folded = fold(receipts.standing(claim), message.receipts)
-            self.counters.receipts_applied += folded.applied
-            self.counters.receipts_unchanged += len(message.receipts) - folded.applied
-            if folded.change is None:
-                continue
-            changes = int(claim.receipt_changes or 0)
-            key = (str(claim.campaign_id), str(claim.recipient))
-            updates.append(
-                Update(key, message.message_id, changes, folded.change, folded.decided_by)
-            )
-            for name, step in folded.change.moves.items():
-                if step > 0 and name != DELIVERED:
-                    self.counters.undelivered[name] = self.counters.undelivered.get(name, 0) + 1
-        return updates
+            plan = self._find(message, claims)
+            if plan.claim is not None:
+                plan.folded = fold(receipts.standing(plan.claim), message.receipts)
+                if (change := plan.folded.change) is not None:
+                    key = (str(plan.claim.campaign_id), str(plan.claim.recipient))
+                    changes = int(plan.claim.receipt_changes or 0)
+                    decided_by = plan.folded.decided_by
+                    plan.update = Update(key, message.message_id, changes, change, decided_by)
+            plans.append(plan)
+        return plans
 
-    def _claim(self, message: _Message, claims: Mapping[Key, Delivery]) -> Delivery | None:
+    def _find(self, message: _Message, claims: Mapping[Key, Delivery]) -> _Plan:
         """The message's claim, if the message is ours."""
+        if message.campaign_id is None:
+            # Every campaign SMS names its campaign in its context: this one is another
+            # sender's on the same configuration set, or an answer to a reply.
+            return _Plan(message)
         claim = claims.get(message.key) if message.key is not None else None
         if claim is not None and claim.message_id == message.message_id:
-            return claim
-        # No context, or an erased number (its claim moved under a stand-in): by message id.
+            return _Plan(message, claim)
+        if claim is not None and claim.message_id is None and claim.status == SENDING:
+            # Its SMS left a moment ago and the sender has not recorded its id yet.
+            return _Plan(message, later=True)
+        # No number, or an erased one (its claim moved under a stand-in): by message id.
         key = receipts.claim_of_message(message.message_id)
-        if key is None:
-            return None
-        message.key = key
-        found = receipts.claims([key]).get(key)
-        return found if found is not None and found.message_id == message.message_id else None
+        found = receipts.claims([key]).get(key) if key is not None else None
+        if found is not None and found.message_id == message.message_id:
+            message.key = key
+            return _Plan(message, found)
+        return _Plan(message)
 
-
-def _key_of(event: DeliveryEvent) -> Key | None:
-    campaign_id = event.context.get("campaign_id")
-    number = event.destination_phone_number
-    if not campaign_id or not number:
-        return None
-    return campaign_id, deliveries.claim_key(number)
+    def _settle(self, plan: _Plan) -> None:
+        message = plan.message
+        if plan.later:
+            for record in message.records:
+                self.failed[record] = Transient("its SMS is not recorded as sent yet")
+            return
+        if plan.folded is None:
+            self.counters.receipts_foreign += len(message.receipts)
+            return
+        self.counters.receipts_applied += plan.folded.applied
+        self.counters.receipts_unchanged += len(message.receipts) - plan.folded.applied
+        if plan.folded.change is not None:
+            for name, step in plan.folded.change.moves.items():
+                if step > 0 and name != DELIVERED:
+                    self.counters.undelivered[name] = self.counters.undelivered.get(name, 0) + 1
 
 
 def _receipt(event: DeliveryEvent) -> Receipt:
@@ -171,7 +206,8 @@ def _receipt(event: DeliveryEvent) -> Receipt:
         status=event.message_status.upper(),
         final=event.is_final,
         at=event.event_timestamp,
-        cost_micros=to_micros(event.total_message_price, event.total_carrier_fee),
+        price_micros=to_micros(event.total_message_price),
+        fee_micros=to_micros(event.total_carrier_fee),
         description=event.message_status_description,
         carrier=carrier or None,
         country=event.iso_country_code,

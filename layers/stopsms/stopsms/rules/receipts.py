@@ -39,11 +39,16 @@ class Standing:
     status: str  # the event's messageStatus, as AWS writes it (upper case)
     final: bool
     at: int  # the event's eventTimestamp, milliseconds since the epoch
-    cost_micros: int = 0
+    price_micros: int = 0  # the highest totalMessagePrice reported
+    fee_micros: int = 0  # the highest totalCarrierFee reported
 
     @property
     def rank(self) -> tuple[bool, int, str]:
         return (self.final, self.at, self.status)
+
+    @property
+    def cost_micros(self) -> int:
+        return self.price_micros + self.fee_micros
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,8 @@ class Receipt:
     status: str
     final: bool
     at: int
-    cost_micros: int = 0
+    price_micros: int = 0
+    fee_micros: int = 0
     # What it says beside: recorded with the state it decides, never compared.
     description: str = field(default="", compare=False)
     carrier: str | None = field(default=None, compare=False)  # "mcc-mnc name"
@@ -63,7 +69,7 @@ class Receipt:
 
     @property
     def standing(self) -> Standing:
-        return Standing(self.status, self.final, self.at, self.cost_micros)
+        return Standing(self.status, self.final, self.at, self.price_micros, self.fee_micros)
 
 
 def bucket(standing: Standing | None) -> str:
@@ -90,12 +96,20 @@ def receive(current: Standing | None, receipt: Receipt) -> Change | None:
     yet); None when nothing changes (a duplicate, an earlier event, no higher price)."""
     event = receipt.standing
     outranks = current is None or event.rank > current.rank
-    before = current.cost_micros if current else 0
-    cost = max(event.cost_micros, before)
-    if not outranks and cost == before:
+    price = max(event.price_micros, current.price_micros if current else 0)
+    fee = max(event.fee_micros, current.fee_micros if current else 0)
+    if (
+        not outranks
+        and current is not None
+        and (price, fee)
+        == (
+            current.price_micros,
+            current.fee_micros,
+        )
+    ):
         return None
     deciding = event if outranks or current is None else current
-    return _change(current, Standing(deciding.status, deciding.final, deciding.at, cost))
+    return _change(current, Standing(deciding.status, deciding.final, deciding.at, price, fee))
 
 
 @dataclass(frozen=True)

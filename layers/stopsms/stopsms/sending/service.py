@@ -369,6 +369,7 @@ class SendBatch:
                 origination_identity=r.spec.origination_identity
                 or self.settings.origination_identity,
                 context={"campaign_id": r.spec.campaign_id, "seq": str(r.spec.seq)},
+                configuration_set=self.settings.configuration_set,
             )
             if result.error_code == sms.UNCONFIRMED:
                 self.logger.warning("send without answer", error=result.reason)

@@ -113,6 +113,15 @@ def test_where_a_message_counts(standing: Standing | None, expected: str) -> Non
     assert bucket(standing) == expected
 
 
+def test_a_price_and_a_fee_on_different_events_are_both_counted_once() -> None:
+    pending = Receipt("m-1", "PENDING", False, T, fee_micros=3_000)
+    delivered = Receipt("m-1", "DELIVERED", True, T + 1, price_micros=70_000)
+    for order in ([pending, delivered], [delivered, pending, delivered, pending]):
+        standing, _, cost = replay(order)
+        assert standing is not None
+        assert (standing.cost_micros, cost) == (73_000, 73_000)
+
+
 def test_dollars_become_exact_millionths() -> None:
     assert to_micros(0.07, 0.003) == 73_000
     assert to_micros(0.09582, None) == 95_820
@@ -152,7 +161,7 @@ def test_any_order_and_any_repetition_end_the_same(events: list[Receipt], random
     standing, totals, cost = first
     # And the totals are the message's own bucket, its cost the highest price reported
     assert totals == (Counter() if bucket(standing) == AWAITING else Counter([bucket(standing)]))
-    assert cost == max(r.cost_micros for r in events)
+    assert cost == max(r.price_micros for r in events) + max(r.fee_micros for r in events)
 
 
 def test_every_order_of_a_typical_life_ends_delivered() -> None:

@@ -1,0 +1,189 @@
+"""Delivery receipts: DynamoDB requests per 1,000 delivery events, and what a report reads.
+
+Two campaigns of ``MESSAGES`` SMS each are recorded as sent (their claims, with message ids)
+in the template's tables in moto, in process. Their delivery events are what End User
+Messaging publishes: a ``PENDING`` and a final event per SMS (90 % delivered, the rest
+unreachable, blocked or spam), 10 % of the events twice, all shuffled, plus 1 % of events for
+message ids that are not ours. They go through the receipts path (``ReceiptBatch``) in
+batches of 100, the template's ``BatchSize``. Every AWS call is counted at botocore's
+``_make_api_call``.
+
+The floor is one ``BatchGetItem`` (the claims) and one ``TransactWriteItems`` (the messages
+and the totals they move) per 100 events: 20 per 1,000 events. SQS requests are Lambda's
+poller's, derived from its limits (``ReceiveMessage`` and ``DeleteMessageBatch`` carry 10
+messages each): 200 per 1,000 events, whatever the function does.
+
+The report of a campaign reads its delivery totals in one ``Query`` of a handful of items,
+whatever the audience; the outcome counts (sent, suppressed…) still read every recipient's
+record (pages of 1 MB), measured here on ``REPORT_RECIPIENTS`` and scaled to a million.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from benchmarks.figures import Figure
+from benchmarks.imports import counted, tables
+from stopsms.dal import deliveries, receipts
+from stopsms.dal.batch import batch_write
+from stopsms.dal.tables import Campaign, Delivery
+from stopsms.receipts.service import ReceiptBatch
+
+SECTION = "Delivery receipts"
+MESSAGES = 500  # per campaign; two campaigns (moto's transactions are slow: ~30 events/s)
+QUICK_MESSAGES = 100
+BATCH = 100  # the template's BatchSize
+FLOOR_PER_1K = 20  # one BatchGetItem and one TransactWriteItems per 100 events
+REPORT_RECIPIENTS = 5_000
+QUICK_REPORT_RECIPIENTS = 500
+T = 1_796_115_705_000
+FATES = ["DELIVERED"] * 90 + ["CARRIER_UNREACHABLE"] * 5 + ["BLOCKED"] * 3 + ["SPAM"] * 2
+
+
+def _claims(campaign_id: str, count: int) -> list[tuple[str, str]]:
+    """``count`` SMS of a campaign recorded as sent; their (phone, message id)."""
+    sent = [(f"+336{n:08d}", str(uuid.uuid4())) for n in range(count)]
+    now = datetime.now(UTC)
+    batch_write(
+        [
+            Delivery(
+                campaign_id,
+                deliveries.claim_key(phone),
+                seq=n,
+                status="sent",
+                message_id=message_id,
+                segments=1,
+                updated_at=now,
+            )
+            for n, (phone, message_id) in enumerate(sent)
+        ]
+    )
+    return sent
+
+
+def _event(campaign_id: str, phone: str, message_id: str, status: str, at: int) -> dict[str, Any]:
+    return {
+        "eventType": f"TEXT_{status}",
+        "eventVersion": "1.0",
+        "eventTimestamp": at,
+        "isFinal": status != "PENDING",
+        "destinationPhoneNumber": phone,
+        "messageId": message_id,
+        "messageStatus": status,
+        "messageStatusDescription": status.lower(),
+        "context": {"campaign_id": campaign_id},
+        "totalMessageParts": 1,
+        "totalMessagePrice": 0.0736,
+        "totalCarrierFee": 0.003,
+    }
+
+
+def _events(sent: dict[str, list[tuple[str, str]]], rng: random.Random) -> list[dict[str, Any]]:
+    events = []
+    for campaign_id, messages in sent.items():
+        for phone, message_id in messages:
+            events.append(_event(campaign_id, phone, message_id, "PENDING", T))
+            final = rng.choice(FATES)
+            events.append(_event(campaign_id, phone, message_id, final, T + rng.randint(1, 9_000)))
+    events += [dict(e) for e in rng.sample(events, len(events) // 10)]  # duplicates
+    # Another application's SMS on the same configuration set: its own context.
+    foreign = [
+        _event("", f"+336{n:08d}", str(uuid.uuid4()), "DELIVERED", T) | {"context": {"app": "x"}}
+        for n in range(len(events) // 100)
+    ]
+    events += foreign
+    rng.shuffle(events)
+    return events
+
+
+def _record(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "h",
+        "body": json.dumps(event),
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1796115707000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1796115707001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:DeliveryEventsQueue",
+        "awsRegion": "eu-west-3",
+    }
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    messages = QUICK_MESSAGES if quick else MESSAGES
+    rng = random.Random(14)
+    logger = Logger(service="bench", level="ERROR")
+    with tables():
+        sent = {cid: _claims(cid, messages) for cid in ("bench-a", "bench-b")}
+        events = _events(sent, rng)
+        started = time.perf_counter()
+        with counted() as calls:
+            for start in range(0, len(events), BATCH):
+                records = [_record(e) for e in events[start : start + BATCH]]
+                batch = ReceiptBatch(logger).run(records)
+                assert not batch.failed, batch.failed
+        seconds = time.perf_counter() - started
+        requests = Counter(calls)
+        # The totals agree with the messages (each cost once): the run did what it claims.
+        for campaign_id in sent:
+            totals = receipts.totals(campaign_id)
+            assert totals.cost_micros == messages * 76_600, totals
+            assert sum(totals.buckets.values()) == messages, totals
+        report = _report_reads(QUICK_REPORT_RECIPIENTS if quick else REPORT_RECIPIENTS)
+    per_1k = 1_000 / len(events)
+    total = sum(requests.values()) * per_1k
+    figures = [
+        Figure(SECTION, f"delivery events processed ({2 * messages:,} SMS)", len(events), "events"),
+        Figure(SECTION, "events per second (moto, in process)", len(events) / seconds, "/s"),
+    ]
+    for operation, count in sorted(requests.items()):
+        figures.append(Figure(SECTION, f"{operation} per 1,000 events", count * per_1k, "req"))
+    figures += [
+        Figure(
+            SECTION,
+            "DynamoDB requests per 1,000 events (floor 20)",
+            total,
+            "req",
+            f"≤ {1.1 * FLOOR_PER_1K:g}",
+            total <= 1.1 * FLOOR_PER_1K,
+        ),
+        Figure(SECTION, "SQS requests per 1,000 events (Lambda's poller)", 200, "req"),
+        *report,
+    ]
+    return figures
+
+
+def _report_reads(recipients: int) -> list[Figure]:
+    """What ``report`` reads for a campaign of ``recipients``, scaled to 1,000,000."""
+    from stopsms.reporting import report  # the tooling: measured as the operator runs it
+
+    queued = {"status": "queued", "audience": recipients, "queued": recipients}
+    Campaign("bench-report", request={}, created_at=datetime.now(UTC), **queued).save()
+    _claims("bench-report", recipients)
+    with counted() as calls:
+        report("bench-report")
+    queries = Counter(calls)["Query"]
+    outcome_pages = queries - 1  # one Query reads the delivery totals
+    per_million = math.ceil(outcome_pages * 1_000_000 / recipients)
+    return [
+        Figure(SECTION, "report: delivery and cost, requests (any audience)", 1, "req"),
+        Figure(
+            SECTION, f"report: outcome pages for {recipients:,} recipients", outcome_pages, "req"
+        ),
+        Figure(SECTION, "report: outcome pages scaled to 1,000,000 recipients", per_million, "req"),
+    ]
