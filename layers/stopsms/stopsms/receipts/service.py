@@ -52,6 +52,8 @@ class ReceiptCounters:
     receipts_unchanged: int = 0  # duplicates, earlier events, late pendings
     receipts_foreign: int = 0  # messages StopSMS did not send
     receipts_invalid: int = 0
+    receipts_final: int = 0  # SMS that reached their final state (the rate alarms' base)
+    delivered: int = 0
     undelivered: dict[str, int] = field(default_factory=dict)  # final failures, by status
 
 
@@ -191,7 +193,12 @@ class ReceiptBatch:
         self.counters.receipts_unchanged += len(message.receipts) - plan.folded.applied
         if plan.folded.change is not None:
             for name, step in plan.folded.change.moves.items():
-                if step > 0 and name != DELIVERED:
+                if step <= 0:
+                    continue
+                self.counters.receipts_final += 1
+                if name == DELIVERED:
+                    self.counters.delivered += 1
+                else:
                     self.counters.undelivered[name] = self.counters.undelivered.get(name, 0) + 1
 
 
