@@ -255,9 +255,10 @@ def test_delivery_events_fold_into_the_sms_they_report(
     assert failed_ids(receipts.lambda_handler(sample, context)) == []
     # Then that SMS is delivered, at its price, and the other event is still ignored
     item = Delivery.get(*claim)
-    assert (item.receipt_status, item.cost_micros, item.carrier) == (
+    assert (item.receipt_status, item.price_micros, item.fee_micros, item.carrier) == (
         "DELIVERED",
-        73_000,
+        70_000,
+        3_000,
         "208-01 Orange France",
     )
     assert Delivery.get("expedition-48213", deliveries.claim_key(OTHER)).receipt_status is None

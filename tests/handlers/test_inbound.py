@@ -42,6 +42,8 @@ class Sms:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def expect_send(self, count: int = 1, **expected: Any) -> None:
+        if expected:  # every SMS names the stack's configuration set (contract §5)
+            expected.setdefault("ConfigurationSetName", get_settings().configuration_set)
         for n in range(count):
             self.stubber.add_response(
                 "send_text_message", {"MessageId": f"answer-{n}"}, expected or None

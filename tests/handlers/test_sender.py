@@ -20,6 +20,7 @@ from stopsms.emulator.template import Stack
 from stopsms.models import CampaignRequest, SendJob
 from stopsms.reporting import report
 from stopsms.sending import service as sending
+from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
 from tests.handlers.sms import FakeSms, client_error
 
@@ -168,6 +169,7 @@ def test_throttling_then_success_gives_one_sms(sender: ModuleType) -> None:
                 "MessageBody": "Bonjour Léa, -20% ce week-end chez Acme ! STOP au 36111",
                 "MessageType": "PROMOTIONAL",
                 "Context": {"campaign_id": "soldes-hiver-2026", "seq": "0"},
+                "ConfigurationSetName": get_settings().configuration_set,
             },
         )
         with mock.patch("time.sleep"):
