@@ -94,6 +94,7 @@ class ReceiptBatch:
         self.logger = logger
         self.counters = ReceiptCounters()
         self.failed: dict[str, Exception] = {}  # SQS message id -> why it is retried
+        self._settled: set[str] = set()  # message ids whose events are written (or not ours)
 
     def run(self, raw_records: Sequence[Mapping[str, Any]]) -> ReceiptBatch:
         messages: dict[str, _Message] = {}
@@ -109,8 +110,9 @@ class ReceiptBatch:
         except Transient as error:  # every record not yet written is retried by SQS
             self.logger.warning("receipts not written, SQS will deliver them again")
             for message in messages.values():
-                for record in message.records:
-                    self.failed.setdefault(record, error)
+                if message.message_id not in self._settled:
+                    for record in message.records:
+                        self.failed.setdefault(record, error)
         return self
 
     def result(self, raw: Mapping[str, Any]) -> str:
@@ -182,6 +184,7 @@ class ReceiptBatch:
 
     def _settle(self, plan: _Plan) -> None:
         message = plan.message
+        self._settled.add(message.message_id)
         if plan.later:
             for record in message.records:
                 self.failed[record] = Transient("its SMS is not recorded as sent yet")
