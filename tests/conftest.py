@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from unittest import mock
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ from stopsms.emulator import iam, template
 from stopsms.emulator.stack import one_backup_per_transaction
 from stopsms.inbound import replies
 from stopsms.settings import Settings, get_settings
+from tests.handlers.sms import FakeSms
 
 # No per-example deadline: a first call that loads lazy metadata (phonenumbers, holidays) on a
 # busy CI machine is slow, not wrong. Speed is measured by `make bench`, never by tests.
@@ -83,3 +85,11 @@ def aws() -> Iterator[template.Stack]:
                     os.environ[name] = value
             get_settings.cache_clear()
             tables.bind(Settings())
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSms]:
+    """The fake End User Messaging SMS client every function of the test talks to."""
+    sms = FakeSms()
+    with mock.patch.object(clients, "sms", return_value=sms):
+        yield sms

@@ -21,7 +21,6 @@ import boto3
 import pytest
 
 from stopsms import clock
-from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.consent import erasure
 from stopsms.consent.erasure import erased_key
@@ -47,13 +46,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.at
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSms]:
-    sms = FakeSms()
-    with mock.patch.object(clients, "sms", return_value=sms):
-        yield sms
 
 
 @pytest.fixture

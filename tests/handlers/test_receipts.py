@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
@@ -15,7 +14,6 @@ from unittest import mock
 import pytest
 
 from stopsms import clock
-from stopsms.aws import clients
 from stopsms.cli import main
 from stopsms.dal import receipts
 from stopsms.dal.tables import Delivery
@@ -31,13 +29,6 @@ MONDAY_10H_PARIS = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 T = 1_796_115_705_000
 PHONES = ["+33612345678", "+33698765432", "+33611223344", "+33655667788", "+33644556677"]
 CAMPAIGN = "livraison-1"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSms]:
-    sms = FakeSms()
-    with mock.patch.object(clients, "sms", return_value=sms):
-        yield sms
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ sender handlers (FakeSms), then delivery events fed to the real receipts handler
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
@@ -11,10 +10,14 @@ from unittest import mock
 import pytest
 
 from stopsms import clock
-from stopsms.aws import clients
 from stopsms.emulator.template import Stack
 from stopsms.settings import get_settings
-from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
+from tests.handlers.conftest import (
+    LambdaContext,
+    failed_ids,
+    load_function,
+    sqs_record,
+)
 from tests.handlers.sms import FakeSms
 from tests.handlers.test_stop_scope import Pipeline
 
@@ -23,13 +26,6 @@ T = 1_796_115_705_000
 PHONES = ["+33612345678", "+33698765432", "+33611223344", "+33655667788", "+33644556677"]
 CAMPAIGN = "adv-1"
 OTHER = "adv-2"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSms]:
-    sms = FakeSms()
-    with mock.patch.object(clients, "sms", return_value=sms):
-        yield sms
 
 
 class Sender:

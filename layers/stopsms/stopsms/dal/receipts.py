@@ -149,12 +149,20 @@ def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:
 
 
 def _chunks(updates: Sequence[Update]) -> Iterable[list[Update]]:
-    """Transactions of at most 100 items: the claims, and the totals they move."""
+    """Transactions of at most 100 items: the claims, and the totals they may move."""
     chunk: list[Update] = []
+    totals: set[tuple[str, str]] = set()
     for update in updates:
-        if chunk and len(chunk) + 1 + len(_moves([*chunk, update])) > TRANSACTION_ITEMS:
+        touched = _totals_of(update)
+        if chunk and len(chunk) + 1 + len(totals | touched) > TRANSACTION_ITEMS:
             yield chunk
-            chunk = []
+            chunk, totals = [], set()
         chunk.append(update)
+        totals |= touched
     if chunk:
         yield chunk
+
+
+def _totals_of(update: Update) -> set[tuple[str, str]]:
+    campaign_id = update.key[0]
+    return {(campaign_id, STATUS + name) for name in update.change.moves} | {(campaign_id, COST)}

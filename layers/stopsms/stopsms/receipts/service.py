@@ -32,7 +32,6 @@ from stopsms.rules.receipts import DELIVERED, Folded, Receipt, fold, to_micros
 __all__ = ["DeliveryEventMessage", "ReceiptBatch", "ReceiptCounters"]
 
 WRITE_ATTEMPTS = 5  # a message changed by another batch meanwhile: read and fold again
-SENDING = DeliveryStatus.SENDING
 _CAMPAIGN_ID = re.compile(CAMPAIGN_ID)
 
 
@@ -171,7 +170,11 @@ class ReceiptBatch:
         claim = claims.get(message.key) if message.key is not None else None
         if claim is not None and claim.message_id == message.message_id:
             return _Plan(message, claim)
-        if claim is not None and claim.message_id is None and claim.status == SENDING:
+        if (
+            claim is not None
+            and claim.message_id is None
+            and claim.status == DeliveryStatus.SENDING
+        ):
             # Its SMS left a moment ago and the sender has not recorded its id yet.
             return _Plan(message, later=True)
         # No number, or an erased one (its claim moved under a stand-in): by message id.
@@ -213,7 +216,7 @@ def _receipt(event: DeliveryEvent) -> Receipt:
     )
     return Receipt(
         message_id=event.message_id,
-        status=event.message_status.upper(),
+        status=event.message_status,
         final=event.is_final,
         at=event.event_timestamp,
         price_micros=to_micros(event.total_message_price),
