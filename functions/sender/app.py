@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from stopsms.batches import report_each
 from stopsms.dal.tables import bind
 from stopsms.observability import publish_counters
 from stopsms.sending.service import SendBatch
@@ -37,10 +33,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # record's own outcome is then reported separately.
     batch = SendBatch(settings, logger).run(event["Records"])
     publish_counters(metrics, batch.counters)
-
-    def record_handler(record: SQSRecord) -> str:
-        return batch.result(record.raw_event)
-
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return report_each(event, context, batch, processor)
