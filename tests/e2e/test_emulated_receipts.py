@@ -173,11 +173,6 @@ def test_totals_after_erasing_several_numbers_and_late_events(
     assert stack.dead_letters().get("DeliveryEventsDLQ", 0) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: an SMS the sender recorded 'unconfirmed' whose events prove it went out is "
-    "counted foreign; adopting its receipt needs a rule for sent/awaiting (contract §6, §7)",
-)
 def test_unconfirmed_sms_that_went_out_is_billed_in_the_report(
     stack: EmulatedStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

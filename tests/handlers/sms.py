@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.validate import validate_parameters
 
 from stopsms.emulator import iam
@@ -44,6 +44,8 @@ class FakeSms:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.opted_out: set[str] = set()  # the End User Messaging opt-out list
         self.fail: Callable[[dict[str, Any]], ClientError | None] = lambda _: None
+        # The SMS leaves, but its answer never comes back (a read timeout).
+        self.answer_lost: Callable[[dict[str, Any]], bool] = lambda _: False
         self._lock = threading.Lock()
 
     def _call(self, operation: str, params: dict[str, Any]) -> None:
@@ -63,6 +65,8 @@ class FakeSms:
         message_id = str(uuid.uuid4())
         with self._lock:
             self.sent.append({**params, "MessageId": message_id})
+        if self.answer_lost(params):
+            raise ReadTimeoutError(endpoint_url="https://sms-voice.eu-west-3.amazonaws.com/")
         return {"MessageId": message_id}
 
     def put_opted_out_number(self, **params: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from stopsms.reporting import report
 from stopsms.rules.receipts import bucket
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
-from tests.handlers.sms import FakeSms
+from tests.handlers.sms import FakeSms, client_error
 from tests.handlers.test_stop_scope import Pipeline
 
 MONDAY_10H_PARIS = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -247,3 +247,53 @@ def test_events_of_sms_without_a_campaign_are_not_looked_up(
         assert deliver(receipts_fn, others) == []
     lookup.assert_not_called()
     assert receipts.totals(CAMPAIGN) == receipts.Totals({}, 0)
+
+
+def test_an_sms_whose_answer_was_lost_is_billed_but_stays_failed(
+    aws: Stack, fake: FakeSms, receipts_fn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign where one SMS left but AWS's answer was lost (a read timeout), and
+    # another was refused outright (no SMS left)
+    a, b, c = PHONES[:3]
+    fake.answer_lost = lambda params: params["DestinationPhoneNumber"] == a
+    fake.fail = lambda params: (
+        client_error("ValidationException") if params["DestinationPhoneNumber"] == b else None
+    )
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
+        Pipeline(aws, fake).publish(
+            campaign_id=CAMPAIGN, category="transactional", recipients=[a, b, c]
+        )
+    went_out = {m["DestinationPhoneNumber"]: m["MessageId"] for m in fake.sent}
+    assert set(went_out) == {a, c}
+    assert (claims()[a].status, claims()[a].reason, claims()[a].message_id) == (
+        "failed",
+        "unconfirmed",
+        None,
+    )
+    # When the lost SMS's events arrive (pending then delivered, twice), with a forged event
+    # naming the refused number under another message id
+    events = [
+        event(went_out, a, "PENDING", T, price=0.07),
+        event(went_out, a, "DELIVERED", T + 900, price=0.07, fee=0.003),
+        event(went_out, c, "DELIVERED", T + 900, price=0.07),
+        event(went_out, b, "DELIVERED", T, price=0.07, message_id="forged-or-other"),
+    ]
+    assert deliver(receipts_fn, events * 2, size=3) == []
+    # Then the lost SMS's claim takes its message id and its fate, and stays failed
+    item = claims()[a]
+    assert (item.status, item.reason, item.message_id) == ("failed", "unconfirmed", went_out[a])
+    assert (item.receipt_status, cost(item)) == ("DELIVERED", 73_000)
+    # The refused one is untouched: a failed claim adopts only an answer that was lost
+    assert (claims()[b].message_id, claims()[b].receipt_status) == (None, None)
+    # And the report bills both SMS that left, counting delivery for the sent one only
+    shown = report(CAMPAIGN)
+    assert (shown["sent"], shown["failed"]) == (1, 2)
+    assert shown["delivery"] == {"delivered": 1, "undelivered": {}, "awaiting": 0}
+    assert shown["cost"]["total"] == pytest.approx(0.143)
+    # And a later event of the adopted SMS (found by its id now) still moves no bucket
+    late = event(went_out, a, "BLOCKED", T + 5000, price=0.08)
+    assert deliver(receipts_fn, [late]) == []
+    assert claims()[a].receipt_status == "BLOCKED"
+    assert receipts.totals(CAMPAIGN) == receipts.Totals({"delivered": 1}, 153_000)

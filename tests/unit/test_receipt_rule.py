@@ -170,3 +170,21 @@ def test_every_order_of_a_typical_life_ends_delivered() -> None:
         standing, totals, cost = replay(list(order))
         assert standing == was("DELIVERED", T + 2, 73_000)
         assert (totals, cost) == (Counter({DELIVERED: 1}), 73_000)
+
+
+@pytest.mark.parametrize(
+    ("before", "receipt"),
+    [
+        (None, event("DELIVERED", 900, 70_000)),
+        (was("PENDING", 100, 70_000), event("BLOCKED", 900, 80_000)),
+        (was("DELIVERED", 900, 70_000), event("DELIVERED", 900, 90_000)),
+    ],
+)
+def test_an_sms_not_counted_as_sent_is_billed_but_moves_no_bucket(
+    before: Standing | None, receipt: Receipt
+) -> None:
+    change = receive(before, receipt)
+    assert change is not None
+    billed = change.billed_only()
+    assert (billed.standing, billed.cost_micros) == (change.standing, change.cost_micros)
+    assert billed.moves == Counter()

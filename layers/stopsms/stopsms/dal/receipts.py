@@ -15,7 +15,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from stopsms.dal.batch import batch_get
-from stopsms.dal.deliveries import TOTALS
+from stopsms.dal.deliveries import TOTALS, DeliveryStatus
 from stopsms.dal.tables import Delivery, DeliveryTotal
 from stopsms.rules.receipts import Change, Receipt, Standing
 
@@ -65,6 +65,7 @@ class Update:
     changes: int
     change: Change
     decided_by: Receipt | None  # the event that now decides it; None: only its cost rose
+    adopts: bool = False  # the claim has no message id yet (its send's answer was lost)
 
 
 def write(updates: Sequence[Update]) -> list[Update]:
@@ -131,11 +132,12 @@ def _change_claim(transaction: TransactWrite, update: Update) -> None:
         if update.changes
         else Delivery.receipt_changes.does_not_exist()
     )
-    transaction.update(
-        Delivery(*update.key),
-        actions=actions,
-        condition=(Delivery.message_id == update.message_id) & unchanged,
-    )
+    if update.adopts:
+        actions.append(Delivery.message_id.set(update.message_id))
+        ours = Delivery.message_id.does_not_exist() & (Delivery.status == DeliveryStatus.FAILED)
+    else:
+        ours = Delivery.message_id == update.message_id
+    transaction.update(Delivery(*update.key), actions=actions, condition=ours & unchanged)
 
 
 def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json, ValidationError
 
+from stopsms.aws import sms
 from stopsms.aws.retry import backoff
 from stopsms.dal import deliveries, receipts
 from stopsms.dal.deliveries import DeliveryStatus
@@ -154,10 +155,18 @@ class ReceiptBatch:
             if plan.claim is not None:
                 plan.folded = fold(receipts.standing(plan.claim), message.receipts)
                 if (change := plan.folded.change) is not None:
-                    key = (str(plan.claim.campaign_id), str(plan.claim.recipient))
-                    changes = int(plan.claim.receipt_changes or 0)
-                    decided_by = plan.folded.decided_by
-                    plan.update = Update(key, message.message_id, changes, change, decided_by)
+                    claim = plan.claim
+                    if claim.status != DeliveryStatus.SENT:
+                        change = change.billed_only()
+                        plan.folded = replace(plan.folded, change=change)
+                    plan.update = Update(
+                        key=(str(claim.campaign_id), str(claim.recipient)),
+                        message_id=message.message_id,
+                        changes=int(claim.receipt_changes or 0),
+                        change=change,
+                        decided_by=plan.folded.decided_by,
+                        adopts=claim.message_id is None,
+                    )
             plans.append(plan)
         return plans
 
@@ -170,13 +179,15 @@ class ReceiptBatch:
         claim = claims.get(message.key) if message.key is not None else None
         if claim is not None and claim.message_id == message.message_id:
             return _Plan(message, claim)
-        if (
-            claim is not None
-            and claim.message_id is None
-            and claim.status == DeliveryStatus.SENDING
-        ):
-            # Its SMS left a moment ago and the sender has not recorded its id yet.
-            return _Plan(message, later=True)
+        if claim is not None and claim.message_id is None:
+            if claim.status == DeliveryStatus.SENDING:
+                # Its SMS left a moment ago and the sender has not recorded its id yet.
+                return _Plan(message, later=True)
+            if claim.status == DeliveryStatus.FAILED and claim.reason == sms.UNCONFIRMED:
+                # Its send went out but AWS's answer was lost: these events prove it left.
+                # The claim takes its message id (its later events, an erasure find it) and
+                # its cost; it stays ``failed`` for the campaign, which never sends it again.
+                return _Plan(message, claim)
         # No number, or an erased one (its claim moved under a stand-in): by message id.
         key = receipts.claim_of_message(message.message_id)
         found = receipts.claims([key]).get(key) if key is not None else None

@@ -90,6 +90,12 @@ class Change:
     moves: Counter[str]  # bucket -> +1 / -1 (``awaiting`` is never stored: sent minus the rest)
     cost_micros: int  # added to the campaign's cost
 
+    def billed_only(self) -> Change:
+        """The change for an SMS the campaign does not count as sent (its send went out but
+        its answer was lost: ``failed``, ``unconfirmed``): AWS bills it, so its cost counts;
+        its delivery does not, since ``awaiting`` is ``sent`` minus the buckets (contract §6)."""
+        return Change(self.standing, Counter(), self.cost_micros)
+
 
 def receive(current: Standing | None, receipt: Receipt) -> Change | None:
     """What ``receipt`` changes for a message whose standing is ``current`` (None: no event
