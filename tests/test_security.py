@@ -257,11 +257,15 @@ def test_the_dashboard_is_json_naming_only_existing_resources() -> None:
     names = sub_names(body)
     assert names <= set(RESOURCES) | {"AWS::Region"}, names - set(RESOURCES)
     dashboard = json.loads(SUB_VARIABLE.sub("x", body))
-    metrics = {
-        tuple(line[:2])
-        for widget in dashboard["widgets"]
-        for line in widget["properties"].get("metrics", [])
-    }
+    lines = [line for w in dashboard["widgets"] for line in w["properties"].get("metrics", [])]
+    metrics = {tuple(line[:2]) for line in lines if isinstance(line[0], str)}
+    # A math line ([{"expression": ...}]) names only metric lines of the dashboard by id.
+    ids = {line[-1]["id"] for line in lines if isinstance(line[-1], dict) and "id" in line[-1]}
+    for line in lines:
+        if isinstance(line[0], dict):
+            named = set(re.findall(r"\b[a-z][a-z0-9]*\b", line[0]["expression"]))
+            assert named - {"if", "fill"} <= ids, named - ids
+    assert ("StopSMS", "FailingDestinations") in metrics
     for wanted in ("Sent", "Failed", "SuppressedOptedOut", "RepliesOptOut"):
         assert ("StopSMS", wanted) in metrics
     for queue in resources_of(TEMPLATE, "AWS::SQS::Queue"):

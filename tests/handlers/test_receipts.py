@@ -5,9 +5,10 @@ campaign's totals and its report must all agree."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -16,10 +17,10 @@ import pytest
 from stopsms import clock
 from stopsms.cli import main
 from stopsms.dal import receipts
-from stopsms.dal.tables import Delivery
+from stopsms.dal.tables import Delivery, FailingDestination
 from stopsms.emulator.template import Stack
 from stopsms.reporting import report
-from stopsms.rules.receipts import bucket
+from stopsms.rules.receipts import FAILING_WINDOW, bucket
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
 from tests.handlers.sms import FakeSms, client_error
@@ -297,3 +298,112 @@ def test_an_sms_whose_answer_was_lost_is_billed_but_stays_failed(
     assert deliver(receipts_fn, [late]) == []
     assert claims()[a].receipt_status == "BLOCKED"
     assert receipts.totals(CAMPAIGN) == receipts.Totals({"delivered": 1}, 153_000)
+
+
+def emitted(output: str, name: str) -> float:
+    """The sum of a metric over the EMF documents the handlers printed."""
+    total = 0.0
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            value = json.loads(line).get(name, 0)
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+def failing_of(phone: str) -> FailingDestination | None:
+    try:
+        return FailingDestination.get(f"failing#p#{phone}", "campaigns", consistent_read=True)
+    except FailingDestination.DoesNotExist:
+        return None
+
+
+def test_a_destination_that_keeps_failing_is_counted_once_and_forgotten_on_erasure(
+    aws: Stack,
+    fake: FakeSms,
+    receipts_fn: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given four campaigns to the same two numbers
+    a, b = PHONES[:2]
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    ids = [f"relance-{n}" for n in range(1, 5)]
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
+        pipe = Pipeline(aws, fake)
+        for campaign_id in ids:
+            pipe.publish(campaign_id=campaign_id, category="transactional", recipients=[a, b])
+    sent_ids = {
+        (m["Context"]["campaign_id"], m["DestinationPhoneNumber"]): m["MessageId"]
+        for m in fake.sent
+    }
+
+    def fate(campaign_id: str, phone: str, status: str, at: int) -> dict[str, Any]:
+        return event(
+            {phone: sent_ids[campaign_id, phone]},
+            phone,
+            status,
+            at,
+            context={"campaign_id": campaign_id},
+        )
+
+    capsys.readouterr()
+    # When A's SMS of the first two campaigns are blocked (in one batch, twice), B's delivered
+    first = [fate(c, a, "BLOCKED", T) for c in ids[:2]] + [fate(c, b, "DELIVERED", T) for c in ids]
+    assert deliver(receipts_fn, first * 2, size=20) == []
+    assert failing_of(a) is not None
+    assert failing_of(a).campaigns == set(ids[:2])
+    assert emitted(capsys.readouterr().out, "FailingDestinations") == 0
+    # And then its third fails (unreachable, a pending before it), replayed in batches of one
+    third = [fate(ids[2], a, "PENDING", T), fate(ids[2], a, "CARRIER_UNREACHABLE", T + 9)]
+    assert deliver(receipts_fn, third * 2, size=1) == []
+    # Then A keeps failing, counted once; the fourth failure does not count it again
+    assert emitted(capsys.readouterr().out, "FailingDestinations") == 1
+    assert deliver(receipts_fn, [fate(ids[3], a, "SPAM", T)]) == []
+    assert emitted(capsys.readouterr().out, "FailingDestinations") == 0
+    item = failing_of(a)
+    assert item is not None
+    assert (item.campaigns, item.last_status) == (set(ids), "SPAM")
+    assert failing_of(b) is None  # delivered SMS write nothing there
+    # And the totals of each campaign are unchanged by it
+    assert receipts.totals(ids[2]) == receipts.Totals({"carrier_unreachable": 1, "delivered": 1}, 0)
+    # And the operator sees it in the number's status, B has nothing there
+    capsys.readouterr()
+    assert main(["status", a]) == 0
+    failures = json.loads(capsys.readouterr().out)["delivery_failures"]
+    until = datetime.fromisoformat(failures.pop("counted_until"))
+    assert failures == {"campaigns": ids, "last_status": "SPAM", "keeps_failing": True}
+    assert until > clock.now() + FAILING_WINDOW - timedelta(minutes=5)  # the receipt's time
+    assert main(["status", b]) == 0
+    assert json.loads(capsys.readouterr().out)["delivery_failures"] is None
+    # And erasing A forgets its failures, and its late events do not bring its number back
+    assert main(["erase", a, "--yes"]) == 0
+    assert failing_of(a) is None
+    assert deliver(receipts_fn, [fate(ids[0], a, "BLOCKED", T + 5)]) == []
+    assert failing_of(a) is None
+    assert all(a not in str(i.campaign_id) for i in FailingDestination.scan())
+
+
+def test_failures_further_apart_than_the_window_do_not_add_up(
+    aws: Stack, fake: FakeSms, receipts_fn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = PHONES[0]
+    monkeypatch.setenv("STOPSMS_SEND_RATE", "1000")
+    get_settings.cache_clear()
+    ids = ["mois-1", "mois-2", "mois-3"]
+    with mock.patch.object(clock, "now", return_value=MONDAY_10H_PARIS):
+        pipe = Pipeline(aws, fake)
+        for campaign_id in ids:
+            pipe.publish(campaign_id=campaign_id, category="transactional", recipients=[a])
+    by_campaign = {m["Context"]["campaign_id"]: m["MessageId"] for m in fake.sent}
+    # Each failure arrives 31 days after the one before (DynamoDB has not deleted the item)
+    for month, campaign_id in enumerate(ids):
+        when = MONDAY_10H_PARIS + month * (FAILING_WINDOW + timedelta(days=1))
+        fate = event(
+            {a: by_campaign[campaign_id]}, a, "BLOCKED", T, context={"campaign_id": campaign_id}
+        )
+        with mock.patch.object(clock, "now", return_value=when):
+            assert deliver(receipts_fn, [fate]) == []
+        item = failing_of(a)
+        assert item is not None
+        assert item.campaigns == {campaign_id}

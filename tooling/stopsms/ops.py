@@ -17,7 +17,7 @@ from stopsms import clock
 from stopsms.aws import clients
 from stopsms.consent import decisions
 from stopsms.consent.erasure import erased_key
-from stopsms.dal import contacts, evidence
+from stopsms.dal import contacts, evidence, receipts
 from stopsms.dal.batch import batch_get
 from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
@@ -27,6 +27,7 @@ from stopsms.rules.brands import canonical_brand, refuse_unsafe
 from stopsms.rules.csvrecords import Record, records
 from stopsms.rules.eligibility import OPTED_OUT
 from stopsms.rules.phones import normalize, redact
+from stopsms.rules.receipts import KEEPS_FAILING
 from stopsms.settings import Settings
 
 EXPORT_COLUMNS = ("phone", "scope", "opted_out_at", "source", "evidence_key", "recorded_at")
@@ -42,6 +43,22 @@ def status(raw_phone: str, settings: Settings) -> dict[str, Any]:
         "state": [_state(item, settings) for item in contacts.state_of(phone)],
         "history": [_event(item) for item in evidence.history(phone)],
         "erased": _erased(phone, settings),
+        "delivery_failures": _failures(phone),
+    }
+
+
+def _failures(phone: str) -> dict[str, Any] | None:
+    """The campaigns whose SMS to the number failed lately (``rules.receipts.KEEPS_FAILING``)."""
+    now = clock.now()
+    item = receipts.failing_of(phone)
+    campaigns = receipts.failing_campaigns(item, now)
+    if item is None or not campaigns:
+        return None
+    return {
+        "campaigns": sorted(campaigns),
+        "last_status": item.last_status,
+        "keeps_failing": len(campaigns) >= KEEPS_FAILING,
+        "counted_until": item.expires_at.isoformat() if item.expires_at else None,
     }
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence
+from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence, receipts
 from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.tables import GLOBAL_SCOPE
 from stopsms.rules.phones import try_normalize
@@ -113,6 +113,9 @@ def erase(e164: str, settings: Settings) -> Erasure:
     done.events = evidence.move(e164, stand_in, lambda key: _unlinkable(key, settings), **REDACTED)
     deferred.drop(deferred.mirror_key(e164))  # a copy to the AWS opt-out list still due
     done.deliveries = deliveries.move_claims(e164, stand_in)
+    # After the claims: a receipt writes a destination's failures only with its claim, so none
+    # can come back under the number once its claims have moved.
+    receipts.forget_failing(e164)
     done.campaigns = _redact_requests(e164, stand_in)
     return done
 

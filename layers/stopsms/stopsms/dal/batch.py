@@ -46,39 +46,47 @@ def batch_get(
     Result: ``{Model: {key tuple: model instance}}``. Order is not kept (DynamoDB does not).
     Consistent reads by default: a STOP written a moment ago must be seen by the next send.
     """
-    by_table = {model.Meta.table_name: model for model in wanted}
+    # Several models may share a table (a claim and its campaign's totals): each item found
+    # goes to the model whose key asked for it.
+    owners: dict[tuple[str, Key], type[Model]] = {}
+    names: dict[str, tuple[str, ...]] = {}
     pending: list[tuple[str, dict[str, Any]]] = []
     for model, keys in wanted.items():
-        names = _key_names(model)
-        for key in dict.fromkeys(keys):  # duplicates would make DynamoDB refuse the request
-            pending.append(
-                (model.Meta.table_name, {n: {"S": v} for n, v in zip(names, key, strict=True)})
-            )
+        table = model.Meta.table_name
+        names[table] = _key_names(model)
+        for key in dict.fromkeys(keys):
+            if (table, key) in owners:  # DynamoDB refuses a request that repeats a key
+                continue
+            owners[table, key] = model
+            pending.append((table, {n: {"S": v} for n, v in zip(names[table], key, strict=True)}))
     found: dict[type[Model], dict[Key, Any]] = {model: {} for model in wanted}
     for start in range(0, len(pending), PAGE):
-        _fetch_page(pending[start : start + PAGE], by_table, found, consistent, max_attempts, sleep)
+        page = pending[start : start + PAGE]
+        _fetch_page(page, names, owners, found, consistent, max_attempts, sleep)
     return found
 
 
 def _fetch_page(
     page: Sequence[tuple[str, dict[str, Any]]],
-    by_table: Mapping[str, type[Model]],
+    names: Mapping[str, tuple[str, ...]],
+    owners: Mapping[tuple[str, Key], type[Model]],
     found: dict[type[Model], dict[Key, Any]],
     consistent: bool,
     max_attempts: int,
     sleep: Callable[[float], None],
 ) -> None:
     request: dict[str, Any] = {}
-    for table, key in page:
-        request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(key)
+    for table, wire_key in page:
+        request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})["Keys"].append(
+            wire_key
+        )
     for attempt in range(max_attempts):
         response = clients.dynamodb().batch_get_item(RequestItems=request)
         for table, items in response.get("Responses", {}).items():
-            model = by_table[table]
-            names = _key_names(model)
             for raw in items:
-                instance = model.from_raw_data(raw)
-                found[model][tuple(raw[n]["S"] for n in names)] = instance
+                key = tuple(raw[n]["S"] for n in names[table])
+                model = owners[table, key]
+                found[model][key] = model.from_raw_data(raw)
         request = dict(response.get("UnprocessedKeys") or {})
         if not request:
             return

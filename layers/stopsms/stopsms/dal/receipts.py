@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -15,15 +16,31 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from stopsms.dal.batch import batch_get
-from stopsms.dal.deliveries import TOTALS, DeliveryStatus
-from stopsms.dal.tables import Delivery, DeliveryTotal
+from stopsms.dal.deliveries import TOTALS, DeliveryStatus, claim_key
+from stopsms.dal.tables import Delivery, DeliveryTotal, FailingDestination
 from stopsms.rules.receipts import Change, Receipt, Standing
 
-__all__ = ["Key", "Totals", "Update", "claim_of_message", "claims", "standing", "totals", "write"]
+__all__ = [
+    "Failing",
+    "Key",
+    "Totals",
+    "Update",
+    "claim_of_message",
+    "claims",
+    "failing_campaigns",
+    "failing_of",
+    "forget_failing",
+    "read",
+    "standing",
+    "totals",
+    "write",
+]
 
 Key = tuple[str, str]  # (campaign id, "p#<e164>")
 STATUS = TOTALS + "status#"  # a bucket's total: t#status#delivered, t#status#blocked...
 COST = TOTALS + "cost"  # the campaign's cost, millionths of USD
+FAILING = "failing#"  # + a claim's recipient key: a destination's failing campaigns
+FAILING_RANGE = "campaigns"
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 MAX_DESCRIPTION = 256
 
@@ -33,6 +50,43 @@ def claims(keys: Iterable[Key]) -> dict[Key, Delivery]:
     ago by another batch must be seen)."""
     found = batch_get({Delivery: keys})[Delivery]
     return {(str(k[0]), str(k[1])): item for k, item in found.items()}
+
+
+def read(
+    keys: Iterable[Key], failing_of: Iterable[str] = ()
+) -> tuple[dict[Key, Delivery], dict[str, FailingDestination]]:
+    """The claims at ``keys`` and the failing campaigns of the recipients ``failing_of``, in
+    the same requests (100 keys each)."""
+    found = batch_get(
+        {
+            Delivery: keys,
+            FailingDestination: [(FAILING + recipient, FAILING_RANGE) for recipient in failing_of],
+        }
+    )
+    claimed = {(str(k[0]), str(k[1])): item for k, item in found[Delivery].items()}
+    failing = {
+        str(k[0]).removeprefix(FAILING): item for k, item in found[FailingDestination].items()
+    }
+    return claimed, failing
+
+
+def failing_campaigns(item: FailingDestination | None, now: datetime) -> frozenset[str]:
+    """The campaigns a destination failed in lately (none once its window has passed: DynamoDB
+    deletes expired items only within days)."""
+    if item is None or item.expires_at is None or item.expires_at <= now:
+        return frozenset()
+    return frozenset(item.campaigns or ())
+
+
+def failing_of(e164: str) -> FailingDestination | None:
+    """A number's failing campaigns, if any (a query: the operator's and the auditor's roles
+    read this table by query only)."""
+    return next(iter(FailingDestination.query(FAILING + claim_key(e164))), None)
+
+
+def forget_failing(e164: str) -> None:
+    """Erasure: the number's failing campaigns go (a stand-in's are kept, they hold no number)."""
+    FailingDestination(FAILING + claim_key(e164), FAILING_RANGE).delete()
 
 
 def claim_of_message(message_id: str) -> Key | None:
@@ -66,6 +120,18 @@ class Update:
     change: Change
     decided_by: Receipt | None  # the event that now decides it; None: only its cost rose
     adopts: bool = False  # the claim has no message id yet (its send's answer was lost)
+    failing: Failing | None = None  # its destination's failing campaigns, when it failed
+
+
+@dataclass(frozen=True)
+class Failing:
+    """A destination's failing campaigns, as they become with this failure."""
+
+    recipient: str  # the claims' recipient key
+    changes: int  # the lock, as read
+    campaigns: frozenset[str]
+    status: str
+    expires_at: datetime
 
 
 def write(updates: Sequence[Update]) -> list[Update]:
@@ -79,6 +145,8 @@ def write(updates: Sequence[Update]) -> list[Update]:
             with TransactWrite(connection=Connection()) as transaction:
                 for update in chunk:
                     _change_claim(transaction, update)
+                    if update.failing is not None:
+                        _change_failing(transaction, update.failing)
                 for (campaign_id, key), step in _moves(chunk).items():
                     total = DeliveryTotal(campaign_id, key)
                     transaction.update(total, actions=[DeliveryTotal.value.add(step)])
@@ -140,6 +208,24 @@ def _change_claim(transaction: TransactWrite, update: Update) -> None:
     transaction.update(Delivery(*update.key), actions=actions, condition=ours & unchanged)
 
 
+def _change_failing(transaction: TransactWrite, failing: Failing) -> None:
+    unchanged = (
+        FailingDestination.changes == failing.changes
+        if failing.changes
+        else FailingDestination.changes.does_not_exist()
+    )
+    transaction.update(
+        FailingDestination(FAILING + failing.recipient, FAILING_RANGE),
+        actions=[
+            FailingDestination.campaigns.set(set(failing.campaigns)),
+            FailingDestination.last_status.set(failing.status),
+            FailingDestination.changes.set(failing.changes + 1),
+            FailingDestination.expires_at.set(failing.expires_at),
+        ],
+        condition=unchanged,
+    )
+
+
 def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:
     moves: Counter[tuple[str, str]] = Counter()
     for update in chunk:
@@ -166,5 +252,10 @@ def _chunks(updates: Sequence[Update]) -> Iterable[list[Update]]:
 
 
 def _totals_of(update: Update) -> set[tuple[str, str]]:
+    """The items beside its claim an update may write: totals, its destination's failures."""
     campaign_id = update.key[0]
-    return {(campaign_id, STATUS + name) for name in update.change.moves} | {(campaign_id, COST)}
+    touched = {(campaign_id, STATUS + name) for name in update.change.moves}
+    touched.add((campaign_id, COST))
+    if update.failing is not None:
+        touched.add((FAILING + update.failing.recipient, FAILING_RANGE))
+    return touched

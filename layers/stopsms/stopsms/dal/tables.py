@@ -239,6 +239,23 @@ class DeliveryTotal(Model):
     value = NumberAttribute(default=0)
 
 
+class FailingDestination(Model):
+    """A destination whose SMS keep failing: the campaigns whose SMS to it ended in a final
+    failure, each within ``rules.receipts.FAILING_WINDOW`` of the one before (the item expires
+    that long after the last). Keyed by its claims' recipient key (``failing#p#<e164>``), so
+    an erased number's (``failing#p#erased#…``) holds no number; erasure deletes the other."""
+
+    class Meta:
+        table_name = "DeliveriesTable"
+
+    campaign_id = UnicodeAttribute(hash_key=True)  # "failing#<claim recipient key>"
+    recipient = UnicodeAttribute(range_key=True)  # "campaigns"
+    campaigns = UnicodeSetAttribute(null=True)
+    last_status = UnicodeAttribute(null=True)  # the latest failure's messageStatus
+    changes = NumberAttribute(null=True)  # the optimistic lock, as on a claim
+    expires_at = TTLAttribute(null=True)
+
+
 def copy_with_key[M: Model](
     item: M, hash_key: str, range_key: str | None = None, **changes: Any
 ) -> M:

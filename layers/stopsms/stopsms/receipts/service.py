@@ -20,15 +20,26 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json, ValidationError
 
+from stopsms import clock
 from stopsms.aws import sms
 from stopsms.aws.retry import backoff
 from stopsms.dal import deliveries, receipts
 from stopsms.dal.deliveries import DeliveryStatus
-from stopsms.dal.receipts import Key, Update
-from stopsms.dal.tables import Delivery
+from stopsms.dal.receipts import Failing, Key, Update
+from stopsms.dal.tables import Delivery, FailingDestination
 from stopsms.errors import Transient
 from stopsms.models import CAMPAIGN_ID, DeliveryEvent, describe
-from stopsms.rules.receipts import DELIVERED, Folded, Receipt, fold, to_micros
+from stopsms.rules.receipts import (
+    DELIVERED,
+    FAILING_WINDOW,
+    Change,
+    Folded,
+    Receipt,
+    failed,
+    fold,
+    keeps_failing,
+    to_micros,
+)
 
 __all__ = ["DeliveryEventMessage", "ReceiptBatch", "ReceiptCounters"]
 
@@ -55,6 +66,7 @@ class ReceiptCounters:
     receipts_final: int = 0  # SMS that reached their final state (the rate alarms' base)
     delivered: int = 0
     undelivered: dict[str, int] = field(default_factory=dict)  # final failures, by status
+    failing_destinations: int = 0  # destinations that just reached KEEPS_FAILING campaigns
 
 
 @dataclass
@@ -87,6 +99,8 @@ class _Plan:
     later: bool = False  # ours, but its send is not recorded yet: SQS delivers it again
     folded: Folded | None = None
     update: Update | None = None
+    failing: Failing | None = None  # its destination's failing campaigns, with its failure
+    keeps_failing: bool = False  # its failure makes its destination one that keeps failing
 
 
 class ReceiptBatch:
@@ -148,27 +162,62 @@ class ReceiptBatch:
 
     def _plan(self, messages: list[_Message]) -> list[_Plan]:
         """Each message's events over its claim as stored now."""
-        claims = receipts.claims(m.key for m in messages if m.key is not None)
+        # A failure's destination is read with the claims (the same requests), for the
+        # messages with a failure among their events.
+        keyed = [m for m in messages if m.key is not None]
+        may_fail = [
+            m.key[1] for m in keyed if m.key and any(failed(r.standing) for r in m.receipts)
+        ]
+        claims, failing = receipts.read([m.key for m in keyed if m.key], may_fail)
         plans = []
         for message in messages:
             plan = self._find(message, claims)
             if plan.claim is not None:
                 plan.folded = fold(receipts.standing(plan.claim), message.receipts)
-                if (change := plan.folded.change) is not None:
-                    claim = plan.claim
-                    if claim.status != DeliveryStatus.SENT:
-                        change = change.billed_only()
-                        plan.folded = replace(plan.folded, change=change)
-                    plan.update = Update(
-                        key=(str(claim.campaign_id), str(claim.recipient)),
-                        message_id=message.message_id,
-                        changes=int(claim.receipt_changes or 0),
-                        change=change,
-                        decided_by=plan.folded.decided_by,
-                        adopts=claim.message_id is None,
-                    )
+                if plan.folded.change is not None and plan.claim.status != DeliveryStatus.SENT:
+                    plan.folded = replace(plan.folded, change=plan.folded.change.billed_only())
             plans.append(plan)
+        self._failures(plans, failing, asked=set(may_fail))
+        for plan in plans:
+            if plan.claim is not None and plan.folded and plan.folded.change is not None:
+                claim = plan.claim
+                plan.update = Update(
+                    key=(str(claim.campaign_id), str(claim.recipient)),
+                    message_id=plan.message.message_id,
+                    changes=int(claim.receipt_changes or 0),
+                    change=plan.folded.change,
+                    decided_by=plan.folded.decided_by,
+                    adopts=claim.message_id is None,
+                    failing=plan.failing,
+                )
         return plans
+
+    def _failures(
+        self, plans: list[_Plan], failing: dict[str, FailingDestination], asked: set[str]
+    ) -> None:
+        """The destinations that failed in this batch, each written with the first of its
+        messages (a transaction may write an item once)."""
+        by_recipient: dict[str, list[tuple[_Plan, Delivery, Change]]] = {}
+        for plan in plans:
+            change = plan.folded.change if plan.folded else None
+            if plan.claim is None or change is None:
+                continue
+            if any(step > 0 and name != DELIVERED for name, step in change.moves.items()):
+                by_recipient.setdefault(str(plan.claim.recipient), []).append(
+                    (plan, plan.claim, change)
+                )
+        if unread := [r for r in by_recipient if r not in asked]:  # an erased number's
+            failing |= receipts.read((), unread)[1]
+        now = clock.now()
+        for recipient, group in by_recipient.items():
+            item = failing.get(recipient)
+            before = receipts.failing_campaigns(item, now)
+            after = before | {str(claim.campaign_id) for _, claim, _ in group}
+            first = group[0][0]
+            first.keeps_failing = keeps_failing(before, after)
+            latest = max((change.standing for _, _, change in group), key=lambda s: s.at)
+            lock = int(item.changes or 0) if item is not None else 0
+            first.failing = Failing(recipient, lock, after, latest.status, now + FAILING_WINDOW)
 
     def _find(self, message: _Message, claims: Mapping[Key, Delivery]) -> _Plan:
         """The message's claim, if the message is ours."""
@@ -208,6 +257,8 @@ class ReceiptBatch:
             return
         self.counters.receipts_applied += plan.folded.applied
         self.counters.receipts_unchanged += len(message.receipts) - plan.folded.applied
+        if plan.keeps_failing:
+            self.counters.failing_destinations += 1
         if plan.folded.change is not None:
             for name, step in plan.folded.change.moves.items():
                 if step <= 0:

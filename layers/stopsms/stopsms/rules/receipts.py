@@ -12,16 +12,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 __all__ = [
     "AWAITING",
     "DELIVERED",
+    "FAILING_WINDOW",
+    "KEEPS_FAILING",
     "Change",
     "Folded",
     "Receipt",
     "Standing",
     "bucket",
+    "failed",
     "fold",
+    "keeps_failing",
     "receive",
     "to_micros",
 ]
@@ -30,6 +35,13 @@ DELIVERED_STATUSES = frozenset({"DELIVERED", "SUCCESSFUL"})
 DELIVERED = "delivered"
 AWAITING = "awaiting"
 MICROS = 1_000_000  # costs are kept in millionths of a US dollar: sums stay exact
+# A destination keeps failing when its SMS of this many campaigns ended in a final failure,
+# each within the window of the one before: a dead or recycled number, or one a carrier
+# blocks, that the audience lists should drop (consent given by a number's former owner is
+# not consent). Delivered SMS in between do not reset it: reading the count for every
+# delivered SMS would double the receipts' reads.
+KEEPS_FAILING = 3
+FAILING_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,17 @@ def bucket(standing: Standing | None) -> str:
     if standing.status in DELIVERED_STATUSES:
         return DELIVERED
     return standing.status.lower()
+
+
+def failed(standing: Standing | None) -> bool:
+    """Whether a message has reached a final failure."""
+    return bucket(standing) not in (DELIVERED, AWAITING)
+
+
+def keeps_failing(before: frozenset[str], after: frozenset[str]) -> bool:
+    """Whether these failures make the destination one that keeps failing: true once, for
+    the failures that reach ``KEEPS_FAILING`` campaigns."""
+    return len(before) < KEEPS_FAILING <= len(after)
 
 
 @dataclass(frozen=True)
