@@ -19,6 +19,7 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from stopsms.consent.erasure import REDACTED, erase, erased_key
+from stopsms.dal import tables
 from stopsms.dal.tables import MODELS, Delivery, Evidence, copy_with_key
 from stopsms.emulator.template import Stack
 from stopsms.settings import get_settings
@@ -124,3 +125,36 @@ def test_erase_moves_full_items_under_the_stand_in(aws: Stack) -> None:
     assert moved.updated_at != claim.updated_at
     moved.updated_at = claim.updated_at
     assert _without_keys(moved) == _without_keys(claim)
+
+
+def test_every_model_is_bound_to_its_deployed_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CloudFormation names the tables (``stack-DeliveriesTable-1A2B``): a model left on the
+    template's name would read and write a table that does not exist."""
+    declared = {
+        value
+        for value in vars(tables).values()
+        if isinstance(value, type) and issubclass(value, Model) and value is not Model
+    }
+    assert declared == set(MODELS)
+    for model in MODELS:
+        monkeypatch.setattr(model.Meta, "table_name", model.Meta.table_name)  # restored after
+    settings = get_settings().model_copy(
+        update={
+            name: f"stack-{name}-1A2B"
+            for name in (
+                "contact_state_table",
+                "evidence_table",
+                "campaigns_table",
+                "deliveries_table",
+            )
+        }
+    )
+    tables.bind(settings)
+    for model in MODELS:
+        field = {
+            "ContactStateTable": "contact_state_table",
+            "EvidenceTable": "evidence_table",
+            "CampaignsTable": "campaigns_table",
+            "DeliveriesTable": "deliveries_table",
+        }[tables.TEMPLATE_TABLE[model]]
+        assert model.Meta.table_name == f"stack-{field}-1A2B", model.__name__

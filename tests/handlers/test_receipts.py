@@ -376,12 +376,20 @@ def test_a_destination_that_keeps_failing_is_counted_once_and_forgotten_on_erasu
     assert until > clock.now() + FAILING_WINDOW - timedelta(minutes=5)  # the receipt's time
     assert main(["status", b]) == 0
     assert json.loads(capsys.readouterr().out)["delivery_failures"] is None
+    # And in the list of numbers that keep failing, alone
+    assert main(["failing", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["phone"], listed["campaigns"], listed["last_status"]) == (a, ids, "SPAM")
+    assert main(["failing"]) == 0
+    assert "1 number(s) keep failing" in capsys.readouterr().out
     # And erasing A forgets its failures, and its late events do not bring its number back
     assert main(["erase", a, "--yes"]) == 0
     assert failing_of(a) is None
     assert deliver(receipts_fn, [fate(ids[0], a, "BLOCKED", T + 5)]) == []
     assert failing_of(a) is None
     assert all(a not in str(i.campaign_id) for i in FailingDestination.scan())
+    assert main(["failing"]) == 0
+    assert "no number keeps failing" in capsys.readouterr().out
 
 
 def test_failures_further_apart_than_the_window_do_not_add_up(
@@ -407,3 +415,4 @@ def test_failures_further_apart_than_the_window_do_not_add_up(
         item = failing_of(a)
         assert item is not None
         assert item.campaigns == {campaign_id}
+        assert item.failing_list is None  # never three within the window: not listed

@@ -199,6 +199,29 @@ def _replies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _failing(args: argparse.Namespace) -> int:
+    from stopsms.ops import failing_destinations
+
+    _bind()
+    listed = failing_destinations()
+    if args.json:
+        print(json.dumps(listed, ensure_ascii=False, indent=2))
+        return 0
+    if not listed:
+        print("no number keeps failing")
+        return 0
+    for item in listed:
+        print(
+            f"{item['phone']:<16} since {item['since'][:10]}  {len(item['campaigns'])} campaigns"
+            f"  last: {str(item['last_status']).lower()}  ({', '.join(item['campaigns'])})"
+        )
+    print(
+        f"{len(listed)} number(s) keep failing: remove them from the audience lists at their "
+        "source (a recycled number's consent is its former owner's)"
+    )
+    return 0
+
+
 def _erase(args: argparse.Namespace) -> int:
     from stopsms.consent.erasure import erase
     from stopsms.rules.phones import normalize as to_e164
@@ -320,6 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--dismiss", metavar="ID", help="close the review, change nothing")
     review.add_argument("--json", action="store_true", help="the list as JSON")
     review.set_defaults(handler=_replies)
+
+    failing = commands.add_parser(
+        "failing",
+        help="numbers whose SMS keep failing (3 campaigns, each within 30 days of the last)",
+        description="Lists the numbers whose SMS ended in a final failure (unreachable, "
+        "blocked, spam...) in 3 campaigns, each within 30 days of the one before: dead or "
+        "recycled numbers the audience lists still carry. The FailingDestinations alarm "
+        "counts them.",
+    )
+    failing.add_argument("--json", action="store_true", help="the list as JSON")
+    failing.set_defaults(handler=_failing)
 
     erase = commands.add_parser(
         "erase", help="a person's erasure request: forget the number, keep its opt-out"

@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 
 from stopsms import clock
 from stopsms.aws import clients
-from stopsms.consent import decisions
+from stopsms.consent import decisions, erasure
 from stopsms.consent.erasure import erased_key
-from stopsms.dal import contacts, evidence, receipts
+from stopsms.dal import contacts, deliveries, evidence, receipts
 from stopsms.dal.batch import batch_get
 from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
@@ -45,6 +45,28 @@ def status(raw_phone: str, settings: Settings) -> dict[str, Any]:
         "erased": _erased(phone, settings),
         "delivery_failures": _failures(phone),
     }
+
+
+def failing_destinations() -> list[dict[str, Any]]:
+    """The numbers that keep failing, the longest-failing first (an erased number's failures
+    are kept under its stand-in, without the number: not listed)."""
+    now = clock.now()
+    listed = []
+    for item in receipts.keeps_failing_list():
+        phone = receipts.recipient_of(item).removeprefix(deliveries.CLAIM)
+        campaigns = receipts.failing_campaigns(item, now)
+        # Its window has passed (DynamoDB deletes expired items within days), or it is erased.
+        if len(campaigns) < KEEPS_FAILING or phone.startswith(erasure.PREFIX):
+            continue
+        listed.append(
+            {
+                "phone": phone,
+                "since": item.failing_since,
+                "campaigns": sorted(campaigns),
+                "last_status": item.last_status,
+            }
+        )
+    return listed
 
 
 def _failures(phone: str) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ transaction, so the totals always agree with the messages, whatever fails betwee
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +30,9 @@ __all__ = [
     "failing_campaigns",
     "failing_of",
     "forget_failing",
+    "keeps_failing_list",
     "read",
+    "recipient_of",
     "standing",
     "totals",
     "write",
@@ -41,6 +43,7 @@ STATUS = TOTALS + "status#"  # a bucket's total: t#status#delivered, t#status#bl
 COST = TOTALS + "cost"  # the campaign's cost, millionths of USD
 FAILING = "failing#"  # + a claim's recipient key: a destination's failing campaigns
 FAILING_RANGE = "campaigns"
+KEEPS_FAILING_LIST = "keeps-failing"  # FailingIndex's one key: the list of them
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 MAX_DESCRIPTION = 256
 
@@ -82,6 +85,16 @@ def failing_of(e164: str) -> FailingDestination | None:
     """A number's failing campaigns, if any (a query: the operator's and the auditor's roles
     read this table by query only)."""
     return next(iter(FailingDestination.query(FAILING + claim_key(e164))), None)
+
+
+def keeps_failing_list() -> Iterator[FailingDestination]:
+    """The destinations that keep failing, the longest-failing first (``FailingIndex``)."""
+    return iter(FailingDestination.failing_index.query(KEEPS_FAILING_LIST))
+
+
+def recipient_of(item: FailingDestination) -> str:
+    """The claims' recipient key a failing destination is kept under (``p#<e164>``…)."""
+    return str(item.campaign_id).removeprefix(FAILING)
 
 
 def forget_failing(e164: str) -> None:
@@ -132,6 +145,7 @@ class Failing:
     campaigns: frozenset[str]
     status: str
     expires_at: datetime
+    since: str | None  # since when it keeps failing (ISO UTC); None: it does not (yet)
 
 
 def write(updates: Sequence[Update]) -> list[Update]:
@@ -143,10 +157,11 @@ def write(updates: Sequence[Update]) -> list[Update]:
     for chunk in _chunks(updates):
         try:
             with TransactWrite(connection=Connection()) as transaction:
+                destinations = {u.failing.recipient: u.failing for u in chunk if u.failing}
                 for update in chunk:
                     _change_claim(transaction, update)
-                    if update.failing is not None:
-                        _change_failing(transaction, update.failing)
+                for failing in destinations.values():  # an item once a transaction
+                    _change_failing(transaction, failing)
                 for (campaign_id, key), step in _moves(chunk).items():
                     total = DeliveryTotal(campaign_id, key)
                     transaction.update(total, actions=[DeliveryTotal.value.add(step)])
@@ -214,16 +229,23 @@ def _change_failing(transaction: TransactWrite, failing: Failing) -> None:
         if failing.changes
         else FailingDestination.changes.does_not_exist()
     )
-    transaction.update(
-        FailingDestination(FAILING + failing.recipient, FAILING_RANGE),
-        actions=[
-            FailingDestination.campaigns.set(set(failing.campaigns)),
-            FailingDestination.last_status.set(failing.status),
-            FailingDestination.changes.set(failing.changes + 1),
-            FailingDestination.expires_at.set(failing.expires_at),
-        ],
-        condition=unchanged,
-    )
+    item = FailingDestination(FAILING + failing.recipient, FAILING_RANGE)
+    if not failing.campaigns:  # its only failure was delivered after all
+        transaction.delete(item, condition=unchanged)
+        return
+    actions: list[Action] = [
+        FailingDestination.campaigns.set(set(failing.campaigns)),
+        FailingDestination.last_status.set(failing.status),
+        FailingDestination.changes.set(failing.changes + 1),
+        FailingDestination.expires_at.set(failing.expires_at),
+    ]
+    if failing.since is not None:
+        actions.append(FailingDestination.failing_list.set(KEEPS_FAILING_LIST))
+        actions.append(FailingDestination.failing_since.set(failing.since))
+    else:  # its window passed: it starts again, off the list
+        actions.append(FailingDestination.failing_list.remove())
+        actions.append(FailingDestination.failing_since.remove())
+    transaction.update(item, actions=actions, condition=unchanged)
 
 
 def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:

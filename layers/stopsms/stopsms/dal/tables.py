@@ -239,6 +239,17 @@ class DeliveryTotal(Model):
     value = NumberAttribute(default=0)
 
 
+class FailingIndex(GlobalSecondaryIndex["FailingDestination"]):  # type: ignore[no-untyped-call]
+    """The destinations that keep failing (sparse: only theirs carry ``failing_list``)."""
+
+    class Meta:
+        index_name = "FailingIndex"
+        projection = AllProjection()
+
+    failing_list = UnicodeAttribute(hash_key=True)
+    failing_since = UnicodeAttribute(range_key=True)
+
+
 class FailingDestination(Model):
     """A destination whose SMS keep failing: the campaigns whose SMS to it ended in a final
     failure, each within ``rules.receipts.FAILING_WINDOW`` of the one before (the item expires
@@ -254,6 +265,11 @@ class FailingDestination(Model):
     last_status = UnicodeAttribute(null=True)  # the latest failure's messageStatus
     changes = NumberAttribute(null=True)  # the optimistic lock, as on a claim
     expires_at = TTLAttribute(null=True)
+    # Set while it keeps failing (``FailingIndex``): the list's name, and since when (ISO UTC).
+    failing_list = UnicodeAttribute(null=True)
+    failing_since = UnicodeAttribute(null=True)
+
+    failing_index = FailingIndex()
 
 
 def copy_with_key[M: Model](
@@ -279,21 +295,23 @@ MODELS: tuple[type[Model], ...] = (
     AnswerSent,
     Delivery,
     DeliveryTotal,
+    FailingDestination,
 )
+# Each model's table by its template name, before ``bind`` points it at the deployed one: a
+# model sharing a table (claims, totals, failures) cannot be left on the template's name.
+TEMPLATE_TABLE = {model: model.Meta.table_name for model in MODELS}
 
 
 def bind(settings: Settings) -> None:
     """Point each model at its deployed table; cheap when nothing changed."""
-    names = {
-        ContactState: settings.contact_state_table,
-        Evidence: settings.evidence_table,
-        Campaign: settings.campaigns_table,
-        Parked: settings.campaigns_table,
-        StopNumberUse: settings.campaigns_table,
-        AnswerSent: settings.campaigns_table,
-        Delivery: settings.deliveries_table,
+    deployed = {
+        "ContactStateTable": settings.contact_state_table,
+        "EvidenceTable": settings.evidence_table,
+        "CampaignsTable": settings.campaigns_table,
+        "DeliveriesTable": settings.deliveries_table,
     }
-    for model, name in names.items():
+    for model in MODELS:
+        name = deployed[TEMPLATE_TABLE[model]]
         if model.Meta.table_name != name:
             model.Meta.table_name = name
             model._connection = None  # the cached connection knows the old name

@@ -32,10 +32,12 @@ from stopsms.models import CAMPAIGN_ID, DeliveryEvent, describe
 from stopsms.rules.receipts import (
     DELIVERED,
     FAILING_WINDOW,
+    KEEPS_FAILING,
     Change,
     Folded,
     Receipt,
     failed,
+    failure_step,
     fold,
     keeps_failing,
     to_micros,
@@ -98,6 +100,7 @@ class _Plan:
     claim: Delivery | None = None  # None: not ours
     later: bool = False  # ours, but its send is not recorded yet: SQS delivers it again
     folded: Folded | None = None
+    moved: Change | None = None  # what its events did, before an unsent SMS's billing-only
     update: Update | None = None
     failing: Failing | None = None  # its destination's failing campaigns, with its failure
     keeps_failing: bool = False  # its failure makes its destination one that keeps failing
@@ -109,6 +112,7 @@ class ReceiptBatch:
         self.counters = ReceiptCounters()
         self.failed: dict[str, Exception] = {}  # SQS message id -> why it is retried
         self._settled: set[str] = set()  # message ids whose events are written (or not ours)
+        self._counted: set[str] = set()  # destinations counted as keeping failing
 
     def run(self, raw_records: Sequence[Mapping[str, Any]]) -> ReceiptBatch:
         messages: dict[str, _Message] = {}
@@ -169,13 +173,20 @@ class ReceiptBatch:
             m.key[1] for m in keyed if m.key and any(failed(r.standing) for r in m.receipts)
         ]
         claims, failing = receipts.read([m.key for m in keyed if m.key], may_fail)
-        plans = []
+        plans: list[_Plan] = []
+        adopted: set[Key | None] = set()
         for message in messages:
             plan = self._find(message, claims)
+            if plan.claim is not None and plan.claim.message_id is None:
+                # One message per claim: a second id naming the same recipient is not ours.
+                if message.key in adopted:
+                    plan = _Plan(message)
+                adopted.add(message.key)
             if plan.claim is not None:
                 plan.folded = fold(receipts.standing(plan.claim), message.receipts)
-                if plan.folded.change is not None and plan.claim.status != DeliveryStatus.SENT:
-                    plan.folded = replace(plan.folded, change=plan.folded.change.billed_only())
+                plan.moved = plan.folded.change
+                if plan.moved is not None and plan.claim.status != DeliveryStatus.SENT:
+                    plan.folded = replace(plan.folded, change=plan.moved.billed_only())
             plans.append(plan)
         self._failures(plans, failing, asked=set(may_fail))
         for plan in plans:
@@ -195,29 +206,44 @@ class ReceiptBatch:
     def _failures(
         self, plans: list[_Plan], failing: dict[str, FailingDestination], asked: set[str]
     ) -> None:
-        """The destinations that failed in this batch, each written with the first of its
-        messages (a transaction may write an item once)."""
-        by_recipient: dict[str, list[tuple[_Plan, Delivery, Change]]] = {}
+        """The failing campaigns of each destination whose SMS failed for good in this batch
+        (or were delivered after all), as they become. Each of its messages carries them whole:
+        the first transaction to write them wins, the others find them changed and are read
+        again, so a failure is never lost between two transactions."""
+        by_recipient: dict[str, list[tuple[_Plan, str, int]]] = {}
         for plan in plans:
-            change = plan.folded.change if plan.folded else None
-            if plan.claim is None or change is None:
+            if plan.claim is None or plan.moved is None:
                 continue
-            if any(step > 0 and name != DELIVERED for name, step in change.moves.items()):
-                by_recipient.setdefault(str(plan.claim.recipient), []).append(
-                    (plan, plan.claim, change)
-                )
+            if step := failure_step(plan.moved):  # a sent or an unconfirmed SMS alike
+                campaign_id, recipient = str(plan.claim.campaign_id), str(plan.claim.recipient)
+                by_recipient.setdefault(recipient, []).append((plan, campaign_id, step))
         if unread := [r for r in by_recipient if r not in asked]:  # an erased number's
             failing |= receipts.read((), unread)[1]
         now = clock.now()
         for recipient, group in by_recipient.items():
             item = failing.get(recipient)
             before = receipts.failing_campaigns(item, now)
-            after = before | {str(claim.campaign_id) for _, claim, _ in group}
-            first = group[0][0]
-            first.keeps_failing = keeps_failing(before, after)
-            latest = max((change.standing for _, _, change in group), key=lambda s: s.at)
-            lock = int(item.changes or 0) if item is not None else 0
-            first.failing = Failing(recipient, lock, after, latest.status, now + FAILING_WINDOW)
+            added = {campaign_id for _, campaign_id, step in group if step > 0}
+            after = (before | added) - {campaign_id for _, campaign_id, step in group if step < 0}
+            if after == before:
+                continue  # already counted (a batch that wrote it, then was refused elsewhere)
+            failures = [p.moved.standing for p, _, step in group if step > 0 and p.moved]
+            status = max(failures, key=lambda s: s.at).status if failures else None
+            since = None
+            if len(after) >= KEEPS_FAILING:
+                since = item.failing_since if item and len(before) >= KEEPS_FAILING else None
+                since = since or now.isoformat()
+            destination = Failing(
+                recipient,
+                int(item.changes or 0) if item is not None else 0,
+                frozenset(after),
+                status or (item.last_status if item else None) or "",
+                now + FAILING_WINDOW,
+                since,
+            )
+            for plan, _, _ in group:
+                plan.failing = destination
+                plan.keeps_failing = keeps_failing(before, frozenset(after))
 
     def _find(self, message: _Message, claims: Mapping[Key, Delivery]) -> _Plan:
         """The message's claim, if the message is ours."""
@@ -232,10 +258,15 @@ class ReceiptBatch:
             if claim.status == DeliveryStatus.SENDING:
                 # Its SMS left a moment ago and the sender has not recorded its id yet.
                 return _Plan(message, later=True)
-            if claim.status == DeliveryStatus.FAILED and claim.reason == sms.UNCONFIRMED:
-                # Its send went out but AWS's answer was lost: these events prove it left.
-                # The claim takes its message id (its later events, an erasure find it) and
-                # its cost; it stays ``failed`` for the campaign, which never sends it again.
+            if (
+                claim.status == DeliveryStatus.FAILED
+                and claim.reason == sms.UNCONFIRMED
+                and receipts.claim_of_message(message.message_id) is None
+            ):
+                # Its send went out but AWS's answer was lost: these events prove it left
+                # (an id already recorded elsewhere is that claim's). The claim takes the id
+                # (its later events, an erasure find it) and the cost; it stays ``failed``
+                # for the campaign, which never sends it again.
                 return _Plan(message, claim)
         # No number, or an erased one (its claim moved under a stand-in): by message id.
         key = receipts.claim_of_message(message.message_id)
@@ -257,7 +288,8 @@ class ReceiptBatch:
             return
         self.counters.receipts_applied += plan.folded.applied
         self.counters.receipts_unchanged += len(message.receipts) - plan.folded.applied
-        if plan.keeps_failing:
+        if plan.keeps_failing and plan.failing and plan.failing.recipient not in self._counted:
+            self._counted.add(plan.failing.recipient)  # its messages carry it alike: once
             self.counters.failing_destinations += 1
         if plan.folded.change is not None:
             for name, step in plan.folded.change.moves.items():

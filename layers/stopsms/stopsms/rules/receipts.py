@@ -25,6 +25,7 @@ __all__ = [
     "Standing",
     "bucket",
     "failed",
+    "failure_step",
     "fold",
     "keeps_failing",
     "receive",
@@ -97,6 +98,13 @@ def bucket(standing: Standing | None) -> str:
 def failed(standing: Standing | None) -> bool:
     """Whether a message has reached a final failure."""
     return bucket(standing) not in (DELIVERED, AWAITING)
+
+
+def failure_step(change: Change) -> int:
+    """What a message's change does to its destination's failing campaigns: +1 when it has
+    just failed for good, -1 when a delivery replaced its failure, 0 otherwise (a failure
+    replaced by another)."""
+    return sum(step for name, step in change.moves.items() if name != DELIVERED)
 
 
 def keeps_failing(before: frozenset[str], after: frozenset[str]) -> bool:
