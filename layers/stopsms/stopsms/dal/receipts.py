@@ -51,8 +51,7 @@ MAX_DESCRIPTION = 256
 def claims(keys: Iterable[Key]) -> dict[Key, Delivery]:
     """The claim items at ``keys``, read 100 a request (consistent: a receipt written a moment
     ago by another batch must be seen)."""
-    found = batch_get({Delivery: keys})[Delivery]
-    return {(str(k[0]), str(k[1])): item for k, item in found.items()}
+    return read(keys)[0]
 
 
 def read(
