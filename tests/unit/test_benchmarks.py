@@ -34,3 +34,34 @@ def test_smart_encoding_never_bills_more_segments() -> None:
     figures = segments.measure(quick=True)
     assert figures
     assert all(f.ok is not False for f in figures)
+
+
+def test_receipts_floor_counts_what_any_design_must_read_and_write() -> None:
+    from benchmarks.receipts import _floor
+
+    def event(message: str, status: str, phone: str = "+33612345678") -> dict[str, object]:
+        return {
+            "messageId": message,
+            "messageStatus": status,
+            "isFinal": status != "PENDING",
+            "destinationPhoneNumber": phone,
+            "context": {"campaign_id": "c"},
+        }
+
+    known: dict[str, bool] = {}
+    # 150 new messages (150 reads: 2 requests); 150 claims + 1 cost total written: 2 requests.
+    assert _floor([event(f"m{n}", "PENDING") for n in range(150)], known) == 4
+    # Their pending again: read, nothing to write.
+    assert _floor([event(f"m{n}", "PENDING") for n in range(150)], known) == 2
+    # One blocked: the claim, its destination (read and written), the cost and the bucket.
+    assert _floor([event("m0", "BLOCKED")], known) == 2
+    assert known["m0"] is True
+    assert _floor([event("m0", "BLOCKED")], known) == 1  # a duplicate: read only
+
+
+def test_receipts_batch_size_is_the_templates() -> None:
+    from benchmarks.receipts import batch_size
+    from stopsms.emulator import template
+
+    function = template.load()["Resources"]["ReceiptsFunction"]["Properties"]
+    assert batch_size() == function["Events"]["DeliveryEvents"]["Properties"]["BatchSize"]

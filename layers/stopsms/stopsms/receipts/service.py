@@ -1,12 +1,13 @@
 """A batch of delivery events (``DeliveryEventsQueue``, fed by ``DeliveryEventsTopic``).
 
-The batch is worked at once, so that AWS is called per batch, not per event: parse every
-record; find each message's claim (100 keys a read, from the event's ``context.campaign_id``
-and destination number; ``MessageIdIndex`` only when those do not lead to it: an erased
-number; an event without a campaign in its context is not a campaign SMS); fold each
-message's events into its standing (``rules.receipts``); write the changed messages with the
-totals they move, 100 items a transaction. A message another batch changed in between is read
-again and folded again. Events of messages that are not ours are counted and dropped.
+The batch (500 events) is worked at once, so that AWS is called per batch, not per event:
+parse every record; find each message's claim (100 keys a read, from the event's
+``context.campaign_id`` and destination number; ``MessageIdIndex`` only when those do not
+lead to it: an erased number; an event without a campaign in its context is not a campaign
+SMS); fold each message's events into its standing (``rules.receipts``); write the changed
+messages with the totals they move, 100 items a transaction. A message another batch changed
+in between is read again and folded again. Events of messages that are not ours are counted
+and dropped.
 """
 
 from __future__ import annotations
