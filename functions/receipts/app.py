@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stopsms.batches import report_each
 from stopsms.dal.tables import bind
-from stopsms.observability import publish_counters
+from stopsms.observability import publish_counters, publish_each
 from stopsms.receipts.service import ReceiptBatch
 from stopsms.settings import get_settings
 
@@ -33,4 +34,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # record's own outcome is then reported separately.
     batch = ReceiptBatch(logger).run(event["Records"])
     publish_counters(metrics, batch.counters)
+    rates = batch.rates()
+    publish_each(metrics, "CampaignBlockedOrSpamRate", rates, "campaign", MetricUnit.Percent)
     return report_each(event, context, batch, processor)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,9 +18,11 @@ import pytest
 from stopsms import clock
 from stopsms.cli import main
 from stopsms.dal import receipts
-from stopsms.dal.tables import Delivery, FailingDestination
+from stopsms.dal.tables import Delivery, DeliveryTotal, FailingDestination
+from stopsms.emulator import template as cfn
 from stopsms.emulator.template import Stack
 from stopsms.reporting import report
+from stopsms.rules import receipts as rules
 from stopsms.rules.receipts import FAILING_WINDOW, bucket
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
@@ -213,6 +216,57 @@ def test_a_message_changed_by_another_batch_meanwhile_is_read_again(
     item = claims()[a]
     assert (item.receipt_status, cost(item)) == ("DELIVERED", 70_000)
     assert receipts.totals(CAMPAIGN) == receipts.Totals({"delivered": 1}, 70_000)
+
+
+def rates(output: str) -> list[tuple[str, float]]:
+    """The per-campaign blocked-or-spam rates the handler printed, checked against the query
+    of the template's alarm (its metric, namespace and dimensions)."""
+    query = ALARM_QUERY.fullmatch(
+        cfn.load()["Resources"]["CampaignBlockedOrSpamAlarm"]["Properties"]["Metrics"][0][
+            "Expression"
+        ]
+    )
+    assert query is not None
+    name, namespace, *dimensions = query.groups()
+    found = []
+    for line in output.splitlines():
+        if line.startswith("{") and f'"{name}"' in line:
+            document = json.loads(line)
+            (directive,) = document["_aws"]["CloudWatchMetrics"]
+            assert directive["Namespace"] == namespace
+            assert directive["Dimensions"] == [dimensions]
+            assert directive["Metrics"] == [{"Name": name, "Unit": "Percent"}]
+            found += [(document["campaign"], value) for value in document[name]]
+    return found
+
+
+ALARM_QUERY = re.compile(r"SELECT MAX\((\w+)\) FROM SCHEMA\((\w+), (\w+), (\w+)\)")
+
+
+def test_each_campaigns_blocked_or_spam_rate_is_a_metric_from_its_minimum_of_final_states(
+    sent: dict[str, str], receipts_fn: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, c, d, e = PHONES
+    capsys.readouterr()
+    with mock.patch.object(rules, "RATE_MIN_FINAL", 4):  # 100 in production: five SMS here
+        # Given three final states, one blocked: fewer than the minimum, no rate yet
+        first = [event(sent, p, s, T) for p, s in ((a, "DELIVERED"), (b, "BLOCKED"))]
+        first += [event(sent, c, "CARRIER_UNREACHABLE", T), event(sent, d, "PENDING", T)]
+        assert deliver(receipts_fn, first) == []
+        assert rates(capsys.readouterr().out) == []
+        # When a fourth SMS is flagged as spam: 2 of 4
+        assert deliver(receipts_fn, [event(sent, e, "SPAM", T)]) == []
+        assert rates(capsys.readouterr().out) == [(CAMPAIGN, 50.0)]
+        # And events that move no final state come again: no rate is sent
+        assert deliver(receipts_fn, [*first, event(sent, d, "PENDING", T + 5)]) == []
+        assert rates(capsys.readouterr().out) == []
+        # And B's SMS is delivered after all, D's too: 1 of 5
+        later = [event(sent, b, "DELIVERED", T + 9), event(sent, d, "DELIVERED", T + 9)]
+        assert deliver(receipts_fn, later) == []
+        assert rates(capsys.readouterr().out) == [(CAMPAIGN, 20.0)]
+    # And the stored count of final states is the buckets' sum
+    final = DeliveryTotal.get(CAMPAIGN, "t#final", consistent_read=True)
+    assert int(final.value) == sum(receipts.totals(CAMPAIGN).buckets.values()) == 5
 
 
 def test_every_sms_names_the_stacks_configuration_set(sent: dict[str, str], fake: FakeSms) -> None:

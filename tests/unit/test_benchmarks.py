@@ -53,7 +53,8 @@ def test_receipts_floor_counts_what_any_design_must_read_and_write() -> None:
     assert _floor([event(f"m{n}", "PENDING") for n in range(150)], known) == 4
     # Their pending again: read, nothing to write.
     assert _floor([event(f"m{n}", "PENDING") for n in range(150)], known) == 2
-    # One blocked: the claim, its destination (read and written), the cost and the bucket.
+    # One blocked: the claim, its destination, its campaign's final count (read and
+    # written), the cost and the bucket.
     assert _floor([event("m0", "BLOCKED")], known) == 2
     assert known["m0"] is True
     assert _floor([event("m0", "BLOCKED")], known) == 1  # a duplicate: read only

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from stopsms.rules.receipts import (
     AWAITING,
     DELIVERED,
+    RATE_MIN_FINAL,
     Receipt,
     Standing,
+    blocked_or_spam_rate,
     bucket,
     receive,
     to_micros,
@@ -188,3 +190,23 @@ def test_an_sms_not_counted_as_sent_is_billed_but_moves_no_bucket(
     billed = change.billed_only()
     assert (billed.standing, billed.cost_micros) == (change.standing, change.cost_micros)
     assert billed.moves == Counter()
+
+
+@pytest.mark.parametrize(
+    ("buckets", "final", "rate"),
+    [
+        ({}, 0, None),  # nothing final yet
+        ({"blocked": 3}, 3, None),  # 3 of 3: too few to say anything
+        ({"blocked": 1, "delivered": 98}, 99, None),  # one short of the minimum
+        ({"delivered": 100}, 100, 0.0),
+        ({"blocked": 1, "carrier_blocked": 1, "spam": 1, "delivered": 97}, 100, 3.0),
+        ({"carrier_unreachable": 50, "delivered": 150}, 200, 0.0),  # unreachable is no reputation
+        ({"spam": 2, "ttl_expired": 98}, 100, 2.0),
+        ({"spam": 400}, 400, 100.0),
+    ],
+)
+def test_a_campaigns_blocked_or_spam_rate_counts_from_its_minimum_of_final_states(
+    buckets: dict[str, int], final: int, rate: float | None
+) -> None:
+    assert RATE_MIN_FINAL == 100
+    assert blocked_or_spam_rate(buckets, final) == rate

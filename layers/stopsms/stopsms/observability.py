@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 
 def metric_name(*parts: str) -> str:
@@ -26,3 +26,20 @@ def publish_counters(metrics: Metrics, counters: Any) -> None:
             counts = {metric_name(field, key): n for key, n in value.items()}
         for metric, count in counts.items():
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)
+
+
+def publish_each(
+    metrics: Metrics, name: str, values: dict[str, float], dimension: str, unit: MetricUnit
+) -> None:
+    """One ``name`` metric per key of ``values``, the key as ``dimension`` (beside
+    ``service``): its own EMF document, since every metric of one document shares its
+    dimensions. Keys are campaign ids and the like, never a phone number."""
+    for key, value in values.items():
+        with single_metric(
+            name=name,
+            unit=unit,
+            value=value,
+            namespace=metrics.namespace,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name=dimension, value=key)

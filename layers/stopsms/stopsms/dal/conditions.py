@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import (
     CancellationReason,
     DeleteError,
@@ -20,7 +21,14 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-__all__ = ["delete_if", "is_conditional_failure", "is_refused_item", "save_if", "update_if"]
+__all__ = [
+    "delete_if",
+    "is_conditional_failure",
+    "is_refused_item",
+    "save_if",
+    "unchanged_since",
+    "update_if",
+]
 
 
 def is_conditional_failure(error: PynamoDBException) -> bool:
@@ -32,6 +40,12 @@ def is_refused_item(reason: CancellationReason | None) -> bool:
     """One item of a cancelled ``TransactWriteItems`` refused by its own condition (items
     that did not cause the cancellation have no reason)."""
     return reason is not None and reason.code == "ConditionalCheckFailed"
+
+
+def unchanged_since(version: NumberAttribute, read: int) -> Condition:
+    """An optimistic lock: the item's ``version`` counter is still what was read (0 when it
+    had none: a counter never written is absent, not zero)."""
+    return version == read if read else version.does_not_exist()
 
 
 def save_if(item: Model, condition: Condition) -> bool:

@@ -27,7 +27,7 @@ from pynamodb.transactions import TransactWrite
 
 from stopsms import clock
 from stopsms.dal.batch import batch_write
-from stopsms.dal.conditions import delete_if, is_refused_item
+from stopsms.dal.conditions import delete_if, is_refused_item, unchanged_since
 from stopsms.dal.tables import Delivery, copy_with_key
 
 CLAIM = "p#"
@@ -161,11 +161,7 @@ def move_claims(e164: str, stand_in: str) -> int:
             copy_with_key(
                 item, item.campaign_id, claim_key(stand_in), updated_at=clock.now()
             ).save()
-            as_copied = (
-                Delivery.receipt_changes == item.receipt_changes
-                if item.receipt_changes
-                else Delivery.receipt_changes.does_not_exist()
-            )
+            as_copied = unchanged_since(Delivery.receipt_changes, int(item.receipt_changes or 0))
             if delete_if(item, as_copied):
                 break
             try:

@@ -1,7 +1,8 @@
 """Delivery receipts in ``DeliveriesTable`` (``rules.receipts`` decides what changes): each
 message's standing on its claim item, and its campaign's totals beside the claims
-(``t#status#<bucket>``, ``t#cost``). A message and the totals it moves are written in one
-transaction, so the totals always agree with the messages, whatever fails between them."""
+(``t#status#<bucket>``, ``t#final``: their sum, ``t#cost``). A message and the totals it
+moves are written in one transaction, so the totals always agree with the messages, whatever
+fails between them."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from stopsms.dal.batch import batch_get
+from stopsms.dal.conditions import unchanged_since
 from stopsms.dal.deliveries import TOTALS, DeliveryStatus, claim_key
 from stopsms.dal.tables import Delivery, DeliveryTotal, FailingDestination
-from stopsms.rules.receipts import Change, Receipt, Standing
+from stopsms.rules.receipts import REPUTATION, Change, Receipt, Standing
 
 __all__ = [
     "Failing",
     "Key",
+    "Read",
+    "Reputation",
     "Totals",
     "Update",
     "claim_of_message",
@@ -41,6 +45,7 @@ __all__ = [
 Key = tuple[str, str]  # (campaign id, "p#<e164>")
 STATUS = TOTALS + "status#"  # a bucket's total: t#status#delivered, t#status#blocked...
 COST = TOTALS + "cost"  # the campaign's cost, millionths of USD
+FINAL = TOTALS + "final"  # its SMS in a final state: the buckets' sum, read without knowing them
 FAILING = "failing#"  # + a claim's recipient key: a destination's failing campaigns
 FAILING_RANGE = "campaigns"
 KEEPS_FAILING_LIST = "keeps-failing"  # FailingIndex's one key: the list of them
@@ -51,25 +56,56 @@ MAX_DESCRIPTION = 256
 def claims(keys: Iterable[Key]) -> dict[Key, Delivery]:
     """The claim items at ``keys``, read 100 a request (consistent: a receipt written a moment
     ago by another batch must be seen)."""
-    return read(keys)[0]
+    return read(keys).claims
+
+
+@dataclass(frozen=True)
+class Reputation:
+    """A campaign's standing with the carriers, as read: the rate alarm's base and share."""
+
+    final: int  # its SMS in a final state
+    buckets: dict[str, int]  # its blocked and spam buckets (``rules.receipts.REPUTATION``)
+
+
+@dataclass(frozen=True)
+class Read:
+    """What one read of a batch brings."""
+
+    claims: dict[Key, Delivery]
+    failing: dict[str, FailingDestination]  # recipient key -> its failing campaigns
+    reputations: dict[str, Reputation]  # campaign id -> its standing with the carriers
 
 
 def read(
-    keys: Iterable[Key], failing_of: Iterable[str] = ()
-) -> tuple[dict[Key, Delivery], dict[str, FailingDestination]]:
-    """The claims at ``keys`` and the failing campaigns of the recipients ``failing_of``, in
-    the same requests (100 keys each)."""
+    keys: Iterable[Key], failing_of: Iterable[str] = (), reputation_of: Iterable[str] = ()
+) -> Read:
+    """The claims at ``keys``, the failing campaigns of the recipients ``failing_of`` and the
+    reputation of the campaigns ``reputation_of``, in the same requests (100 keys each)."""
+    campaigns = list(dict.fromkeys(reputation_of))
     found = batch_get(
         {
             Delivery: keys,
             FailingDestination: [(FAILING + recipient, FAILING_RANGE) for recipient in failing_of],
+            DeliveryTotal: [
+                (campaign_id, total)
+                for campaign_id in campaigns
+                for total in (FINAL, *(STATUS + name for name in sorted(REPUTATION)))
+            ],
         }
     )
     claimed = {(str(k[0]), str(k[1])): item for k, item in found[Delivery].items()}
     failing = {
         str(k[0]).removeprefix(FAILING): item for k, item in found[FailingDestination].items()
     }
-    return claimed, failing
+    values = {(str(k[0]), str(k[1])): int(item.value) for k, item in found[DeliveryTotal].items()}
+    reputations = {
+        campaign_id: Reputation(
+            values.get((campaign_id, FINAL), 0),
+            {name: values.get((campaign_id, STATUS + name), 0) for name in REPUTATION},
+        )
+        for campaign_id in campaigns
+    }
+    return Read(claimed, failing, reputations)
 
 
 def failing_campaigns(item: FailingDestination | None, now: datetime) -> frozenset[str]:
@@ -209,11 +245,7 @@ def _change_claim(transaction: TransactWrite, update: Update) -> None:
             actions.append(Delivery.country.set(event.country))
         if event.parts is not None:
             actions.append(Delivery.parts.set(event.parts))
-    unchanged = (
-        Delivery.receipt_changes == update.changes
-        if update.changes
-        else Delivery.receipt_changes.does_not_exist()
-    )
+    unchanged = unchanged_since(Delivery.receipt_changes, update.changes)
     if update.adopts:
         actions.append(Delivery.message_id.set(update.message_id))
         ours = Delivery.message_id.does_not_exist() & (Delivery.status == DeliveryStatus.FAILED)
@@ -223,11 +255,7 @@ def _change_claim(transaction: TransactWrite, update: Update) -> None:
 
 
 def _change_failing(transaction: TransactWrite, failing: Failing) -> None:
-    unchanged = (
-        FailingDestination.changes == failing.changes
-        if failing.changes
-        else FailingDestination.changes.does_not_exist()
-    )
+    unchanged = unchanged_since(FailingDestination.changes, failing.changes)
     item = FailingDestination(FAILING + failing.recipient, FAILING_RANGE)
     if not failing.campaigns:  # its only failure was delivered after all
         transaction.delete(item, condition=unchanged)
@@ -253,6 +281,7 @@ def _moves(chunk: Sequence[Update]) -> Counter[tuple[str, str]]:
         campaign_id = update.key[0]
         for name, step in update.change.moves.items():
             moves[campaign_id, STATUS + name] += step
+            moves[campaign_id, FINAL] += step  # awaiting is no bucket: the buckets' sum
         moves[campaign_id, COST] += update.change.cost_micros
     return Counter({key: step for key, step in moves.items() if step})
 
@@ -276,7 +305,7 @@ def _totals_of(update: Update) -> set[tuple[str, str]]:
     """The items beside its claim an update may write: totals, its destination's failures."""
     campaign_id = update.key[0]
     touched = {(campaign_id, STATUS + name) for name in update.change.moves}
-    touched.add((campaign_id, COST))
+    touched |= {(campaign_id, COST), (campaign_id, FINAL)}
     if update.failing is not None:
         touched.add((FAILING + update.failing.recipient, FAILING_RANGE))
     return touched

@@ -13,6 +13,7 @@ and dropped.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,7 +27,7 @@ from stopsms.aws import sms
 from stopsms.aws.retry import backoff
 from stopsms.dal import deliveries, receipts
 from stopsms.dal.deliveries import DeliveryStatus
-from stopsms.dal.receipts import Failing, Key, Update
+from stopsms.dal.receipts import Failing, Key, Reputation, Update
 from stopsms.dal.tables import Delivery, FailingDestination
 from stopsms.errors import Transient
 from stopsms.models import CAMPAIGN_ID, DeliveryEvent, describe
@@ -34,9 +35,11 @@ from stopsms.rules.receipts import (
     DELIVERED,
     FAILING_WINDOW,
     KEEPS_FAILING,
+    REPUTATION,
     Change,
     Folded,
     Receipt,
+    blocked_or_spam_rate,
     failed,
     failure_step,
     fold,
@@ -114,6 +117,10 @@ class ReceiptBatch:
         self.failed: dict[str, Exception] = {}  # SQS message id -> why it is retried
         self._settled: set[str] = set()  # message ids whose events are written (or not ours)
         self._counted: set[str] = set()  # destinations counted as keeping failing
+        # Each campaign's standing with the carriers, as read before this batch wrote, and
+        # the final states this batch moved: its blocked-or-spam rate once written.
+        self._reputations: dict[str, Reputation] = {}
+        self._moved: dict[str, Counter[str]] = {}
 
     def run(self, raw_records: Sequence[Mapping[str, Any]]) -> ReceiptBatch:
         messages: dict[str, _Message] = {}
@@ -150,10 +157,25 @@ class ReceiptBatch:
             self.failed[str(raw.get("messageId"))] = ValueError(f"invalid delivery event: {reason}")
             return None
 
+    def rates(self) -> dict[str, float]:
+        """The blocked-or-spam rate (%) of each campaign whose final states this batch moved,
+        with this batch's moves (``rules.receipts.blocked_or_spam_rate``; none below its
+        minimum). Two batches at once may each miss the other's moves: a rate, not a total."""
+        rates: dict[str, float] = {}
+        for campaign_id, moved in self._moved.items():
+            known = self._reputations.get(campaign_id)
+            if known is None:  # its context named another campaign: not read, no rate
+                continue
+            buckets = {name: known.buckets.get(name, 0) + moved[name] for name in REPUTATION}
+            rate = blocked_or_spam_rate(buckets, known.final + sum(moved.values()))
+            if rate is not None:
+                rates[campaign_id] = rate
+        return rates
+
     def _apply(self, messages: list[_Message]) -> None:
         pending = messages
         for attempt in range(WRITE_ATTEMPTS):
-            plans = self._plan(pending)
+            plans = self._plan(pending, first=attempt == 0)
             written = [p.update for p in plans if p.update is not None]
             refused = {update.message_id for update in receipts.write(written)}
             for plan in plans:
@@ -165,15 +187,21 @@ class ReceiptBatch:
             backoff(attempt)
         raise Transient(f"{len(pending)} messages kept changing under other batches")
 
-    def _plan(self, messages: list[_Message]) -> list[_Plan]:
+    def _plan(self, messages: list[_Message], first: bool) -> list[_Plan]:
         """Each message's events over its claim as stored now."""
         # A failure's destination is read with the claims (the same requests), for the
-        # messages with a failure among their events.
+        # messages with a failure among their events; so is the standing with the carriers
+        # of the campaigns with a final event, before the batch writes (``first``).
         keyed = [m for m in messages if m.key is not None]
         may_fail = [
             m.key[1] for m in keyed if m.key and any(failed(r.standing) for r in m.receipts)
         ]
-        claims, failing = receipts.read([m.key for m in keyed if m.key], may_fail)
+        finals = [m.campaign_id for m in messages if any(r.final for r in m.receipts)]
+        stored = receipts.read(
+            [m.key for m in keyed if m.key], may_fail, [c for c in finals if c and first]
+        )
+        self._reputations |= stored.reputations
+        claims, failing = stored.claims, stored.failing
         plans: list[_Plan] = []
         adopted: set[Key | None] = set()
         for message in messages:
@@ -219,7 +247,7 @@ class ReceiptBatch:
                 campaign_id, recipient = str(plan.claim.campaign_id), str(plan.claim.recipient)
                 by_recipient.setdefault(recipient, []).append((plan, campaign_id, step))
         if unread := [r for r in by_recipient if r not in asked]:  # an erased number's
-            failing |= receipts.read((), unread)[1]
+            failing |= receipts.read((), unread).failing
         now = clock.now()
         for recipient, group in by_recipient.items():
             item = failing.get(recipient)
@@ -292,15 +320,18 @@ class ReceiptBatch:
         if plan.keeps_failing and plan.failing and plan.failing.recipient not in self._counted:
             self._counted.add(plan.failing.recipient)  # its messages carry it alike: once
             self.counters.failing_destinations += 1
-        if plan.folded.change is not None:
-            for name, step in plan.folded.change.moves.items():
-                if step <= 0:
-                    continue
-                self.counters.receipts_final += 1
-                if name == DELIVERED:
-                    self.counters.delivered += 1
-                else:
-                    self.counters.undelivered[name] = self.counters.undelivered.get(name, 0) + 1
+        change = plan.folded.change
+        if change is None or not change.moves or plan.update is None:
+            return
+        self._moved.setdefault(plan.update.key[0], Counter()).update(change.moves)  # -1s too
+        for name, step in change.moves.items():
+            if step <= 0:
+                continue
+            self.counters.receipts_final += 1
+            if name == DELIVERED:
+                self.counters.delivered += 1
+            else:
+                self.counters.undelivered[name] = self.counters.undelivered.get(name, 0) + 1
 
 
 def _receipt(event: DeliveryEvent) -> Receipt:

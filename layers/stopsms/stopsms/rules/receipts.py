@@ -11,6 +11,7 @@ the highest price any of its events reported, counted once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,10 +20,13 @@ __all__ = [
     "DELIVERED",
     "FAILING_WINDOW",
     "KEEPS_FAILING",
+    "RATE_MIN_FINAL",
+    "REPUTATION",
     "Change",
     "Folded",
     "Receipt",
     "Standing",
+    "blocked_or_spam_rate",
     "bucket",
     "failed",
     "failure_step",
@@ -43,6 +47,12 @@ MICROS = 1_000_000  # costs are kept in millionths of a US dollar: sums stay exa
 # delivered SMS would double the receipts' reads.
 KEEPS_FAILING = 3
 FAILING_WINDOW = timedelta(days=30)
+# Carriers that block a sender's SMS or flag them as spam soon refuse all of them: a
+# campaign's share of these among its final states is its reputation with them.
+REPUTATION = frozenset({"blocked", "carrier_blocked", "spam"})
+# Below this many final states a campaign's rate says more about chance than about its texts
+# (1 blocked of the first 3 is not 33 %).
+RATE_MIN_FINAL = 100
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,15 @@ def bucket(standing: Standing | None) -> str:
 def failed(standing: Standing | None) -> bool:
     """Whether a message has reached a final failure."""
     return bucket(standing) not in (DELIVERED, AWAITING)
+
+
+def blocked_or_spam_rate(buckets: Mapping[str, int], final: int) -> float | None:
+    """The percentage of a campaign's SMS in a final state that carriers blocked or flagged as
+    spam (``buckets``: its totals per bucket; ``final``: their sum); None below
+    ``RATE_MIN_FINAL`` final states."""
+    if final < RATE_MIN_FINAL:
+        return None
+    return 100 * sum(buckets.get(name, 0) for name in REPUTATION) / final
 
 
 def failure_step(change: Change) -> int:
