@@ -281,3 +281,10 @@ def test_checkov_exceptions_give_their_reason() -> None:
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
             assert len(skip["comment"]) > 20, (name, skip["id"])
+
+
+def test_the_blocked_or_spam_alarms_use_the_threshold_the_report_shows() -> None:
+    from stopsms.rules.receipts import BLOCKED_OR_SPAM_ALARM
+
+    for name in ("BlockedOrSpamRateAlarm", "CampaignBlockedOrSpamAlarm"):
+        assert ALARMS[name]["Threshold"] == BLOCKED_OR_SPAM_ALARM, name

@@ -264,6 +264,11 @@ def test_each_campaigns_blocked_or_spam_rate_is_a_metric_from_its_minimum_of_fin
         later = [event(sent, b, "DELIVERED", T + 9), event(sent, d, "DELIVERED", T + 9)]
         assert deliver(receipts_fn, later) == []
         assert rates(capsys.readouterr().out) == [(CAMPAIGN, 20.0)]
+        # And the report shows the same rate
+        assert report(CAMPAIGN)["delivery"]["blocked_or_spam_rate"] == 20.0
+        assert main(["report", CAMPAIGN]) == 0
+        assert "20.00  (alarm above 2 %)" in capsys.readouterr().out
+    assert "blocked_or_spam_rate" not in report(CAMPAIGN)["delivery"]  # 5 final states of 100
     # And the stored count of final states is the buckets' sum
     final = DeliveryTotal.get(CAMPAIGN, "t#final", consistent_read=True)
     assert int(final.value) == sum(receipts.totals(CAMPAIGN).buckets.values()) == 5

@@ -23,7 +23,12 @@ from stopsms.dal.campaigns import CampaignStatus, WaitingFor
 from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.tables import Campaign
 from stopsms.errors import StopSmsError
-from stopsms.rules.receipts import DELIVERED, MICROS
+from stopsms.rules.receipts import (
+    BLOCKED_OR_SPAM_ALARM,
+    DELIVERED,
+    MICROS,
+    blocked_or_spam_rate,
+)
 
 REASONS = ("opted_out", "no_consent", "invalid_number", "duplicate")
 UNSENT = "audience_unavailable"  # the failure reason of recipients the fan-out never queued
@@ -82,12 +87,16 @@ def _delivery(campaign_id: str, sent: int) -> dict[str, Any]:
     delivered = totals.buckets.get(DELIVERED, 0)
     undelivered = {s: n for s, n in sorted(totals.buckets.items()) if s != DELIVERED}
     per_delivered = round(cost / delivered, 6) if delivered else None
+    delivery: dict[str, Any] = {
+        "delivered": delivered,
+        "undelivered": undelivered,
+        "awaiting": max(sent - delivered - sum(undelivered.values()), 0),
+    }
+    # What CampaignBlockedOrSpamAlarm watches, from its minimum of final states on.
+    if (rate := blocked_or_spam_rate(totals.buckets, sum(totals.buckets.values()))) is not None:
+        delivery["blocked_or_spam_rate"] = round(rate, 2)
     return {
-        "delivery": {
-            "delivered": delivered,
-            "undelivered": undelivered,
-            "awaiting": max(sent - delivered - sum(undelivered.values()), 0),
-        },
+        "delivery": delivery,
         "cost": {"currency": "USD", "total": round(cost, 6), "per_delivered": per_delivered},
     }
 
@@ -113,6 +122,13 @@ def _status(campaign: Campaign, pending: int) -> str:
     return "sending"
 
 
+def _rate_row(rate: float | None) -> list[tuple[str, object]]:
+    if rate is None:
+        return []
+    alarm = "  (alarm above 2 %)" if rate > BLOCKED_OR_SPAM_ALARM else ""
+    return [("blocked or spam (% of final)", f"{rate:.2f}{alarm}")]
+
+
 def render_table(data: dict[str, Any]) -> str:
     """The report as a readable table for a terminal."""
     rows: list[tuple[str, object]] = [
@@ -134,6 +150,7 @@ def render_table(data: dict[str, Any]) -> str:
         ("delivered", data["delivery"]["delivered"]),
         *((f"undelivered: {status}", n) for status, n in data["delivery"]["undelivered"].items()),
         ("awaiting a receipt", data["delivery"]["awaiting"]),
+        *_rate_row(data["delivery"].get("blocked_or_spam_rate")),
         ("cost (USD)", f"{data['cost']['total']:.4f}"),
     ]
     if data["cost"].get("per_delivered") is not None:

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 __all__ = [
     "AWAITING",
+    "BLOCKED_OR_SPAM_ALARM",
     "DELIVERED",
     "FAILING_WINDOW",
     "KEEPS_FAILING",
@@ -53,6 +54,7 @@ REPUTATION = frozenset({"blocked", "carrier_blocked", "spam"})
 # Below this many final states a campaign's rate says more about chance than about its texts
 # (1 blocked of the first 3 is not 33 %).
 RATE_MIN_FINAL = 100
+BLOCKED_OR_SPAM_ALARM = 2.0  # percent: the threshold of template.yaml's two rate alarms
 
 
 @dataclass(frozen=True)
