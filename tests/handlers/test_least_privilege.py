@@ -482,6 +482,7 @@ def run_the_tour(
     assert tour.operator("report", "inline-1", "--json") == 0
     assert tour.operator("status", A) == 0
     assert tour.operator("failing", "--json") == 0
+    assert tour.operator("cancel", "not-published-yet") == 0  # a cancel before its campaign
     exported = tmp_path / "optouts.csv"
     assert tour.operator("optouts", "export", "-o", str(exported)) == 0
     assert LISTED in exported.read_text(encoding="utf-8")

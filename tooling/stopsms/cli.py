@@ -105,6 +105,30 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cancel(args: argparse.Namespace) -> int:
+    import re
+
+    from stopsms.dal import campaigns
+    from stopsms.models import CAMPAIGN_ID
+    from stopsms.reporting import render_table, report
+
+    if not re.fullmatch(CAMPAIGN_ID, args.campaign_id):
+        print(f"error: {args.campaign_id!r} is not a campaign id ({CAMPAIGN_ID})", file=sys.stderr)
+        return 2
+    _bind()
+    known = campaigns.get(args.campaign_id)
+    campaigns.cancel(args.campaign_id)
+    if known is None:
+        print(
+            f"campaign {args.campaign_id} is not recorded yet: recorded cancelled, it will "
+            "not be sent when it arrives"
+        )
+        return 0
+    print(f"campaign {args.campaign_id} cancelled: no SMS of it is sent from now on")
+    print(render_table(report(args.campaign_id)))
+    return 0
+
+
 def _bind() -> None:
     from stopsms.dal.tables import bind
     from stopsms.settings import get_settings
@@ -307,6 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("campaign_id")
     report.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
     report.set_defaults(handler=_report)
+
+    cancel = commands.add_parser(
+        "cancel",
+        help="stop a campaign: no SMS of it is sent from now on (contract section 2)",
+        description="Records the cancellation at once (the same as publishing "
+        '{"action": "cancel", "campaign_id": ...} on CampaignQueue): SMS already sent stay '
+        "sent, the others are reported cancelled; a campaign not recorded yet is cancelled "
+        "when it arrives. It cannot be undone.",
+    )
+    cancel.add_argument("campaign_id")
+    cancel.set_defaults(handler=_cancel)
 
     status = commands.add_parser(
         "status", help="a number's state per brand and its full evidence history"

@@ -9,8 +9,9 @@ window, or the whole audience of a campaign that is scheduled or waiting for its
 Status (contract §6): ``scheduled`` (waiting for ``send_at``) and ``deferred`` (waiting for the
 sending window; ``resume_at`` says until when), ``sending`` (its audience being checked or
 queued, or recipients still pending), ``done`` (every recipient has an outcome), ``refused``
-(``reason`` says why; nothing was sent). A campaign whose fan-out could not read the rest of
-its audience ends ``done`` with a ``reason``, those recipients counted ``failed``.
+(``reason`` says why; nothing was sent), ``cancelled`` (what was not sent by then is
+``cancelled``; a claim in flight stays ``pending``). A campaign whose fan-out could not read
+the rest of its audience ends ``done`` with a ``reason``, those recipients counted ``failed``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def report(campaign_id: str) -> dict[str, Any]:
     campaign = campaigns.get(campaign_id)
     if campaign is None:
         raise UnknownCampaign(f"no campaign {campaign_id!r} is recorded")
-    sent = segments = in_flight = 0
+    sent = segments = in_flight = cancelled = 0
     failures: Counter[str] = Counter()
     suppressed = dict.fromkeys(REASONS, 0)
     for item in deliveries.of_campaign(campaign_id):
@@ -54,14 +55,21 @@ def report(campaign_id: str) -> dict[str, Any]:
         elif item.status == DeliveryStatus.SUPPRESSED:
             reason = str(item.reason)
             suppressed[reason] = suppressed.get(reason, 0) + 1
+        elif item.status == DeliveryStatus.CANCELLED:
+            cancelled += 1
         else:
             in_flight += 1
     if campaign.unsent:
         failures[UNSENT] += int(campaign.unsent)
     failed = sum(failures.values())
-    finished = sent + failed + sum(suppressed.values())
+    finished = sent + failed + sum(suppressed.values()) + cancelled
     audience = _audience(campaign, finished + in_flight)
     pending = audience - finished
+    if campaign.status == CampaignStatus.CANCELLED:
+        # Jobs still queued, and recipients never queued, will never be sent: cancelled now
+        # (the sender records each queued one as it comes). Only claims in flight are pending.
+        cancelled += pending - in_flight
+        pending = in_flight
     return {
         "campaign_id": campaign_id,
         "status": _status(campaign, pending),
@@ -71,7 +79,7 @@ def report(campaign_id: str) -> dict[str, Any]:
         "sent": sent,
         "failed": failed,
         "pending": pending,
-        "cancelled": 0,  # no campaign can be cancelled yet
+        "cancelled": cancelled,
         "suppressed": suppressed,
         "failures": dict(sorted(failures.items())),
         "opt_outs": int(campaign.opt_outs or 0),
@@ -113,8 +121,8 @@ def _audience(campaign: Campaign, known: int) -> int:
 
 
 def _status(campaign: Campaign, pending: int) -> str:
-    if campaign.status == CampaignStatus.REFUSED:
-        return "refused"
+    if campaign.status in (CampaignStatus.REFUSED, CampaignStatus.CANCELLED):
+        return str(campaign.status)
     if campaign.status == CampaignStatus.DEFERRED:
         return "scheduled" if campaign.waiting_for == WaitingFor.SEND_AT else "deferred"
     if campaign.status == CampaignStatus.QUEUED and pending == 0:

@@ -66,6 +66,7 @@ class CampaignStatus(StrEnum):
     FANNING_OUT = "fanning_out"
     QUEUED = "queued"
     REFUSED = "refused"  # nothing was queued: the id may be published again
+    CANCELLED = "cancelled"  # no SMS leaves after it (the sender's claims check it)
 
 
 class WaitingFor(StrEnum):
@@ -74,6 +75,10 @@ class WaitingFor(StrEnum):
     SEND_AT = "send_at"
     WINDOW = "window"
 
+
+# What every claim of the sender checks of its campaign (a job without a campaign record
+# comes from a test or a hand-made message: nothing to cancel it).
+NOT_CANCELLED = Campaign.status.does_not_exist() | (Campaign.status != CampaignStatus.CANCELLED)
 
 # A campaign the scheduler released: still deferred, out of DeferredIndex.
 _RELEASED = (Campaign.status == CampaignStatus.DEFERRED) & Campaign.deferred.does_not_exist()
@@ -234,6 +239,42 @@ def start(campaign_id: str) -> bool:
             Campaign.advanced_by.remove(),
         ],
         _RELEASED,
+    )
+
+
+# --- cancellation -------------------------------------------------------------------------------
+
+
+def cancel(campaign_id: str) -> Campaign:
+    """Record a cancellation, and the campaign as it is now. Every claim the sender writes is
+    conditional on its campaign not being cancelled, so no SMS is claimed (let alone sent)
+    after this write; the fan-out stops at its next slice; a scheduled or deferred campaign
+    leaves ``DeferredIndex``, never to be released; a campaign not recorded yet is recorded
+    cancelled, and stays so when its request arrives (contract §2). Repeating it changes
+    nothing (the first time is kept)."""
+    now = clock.now()
+    item = Campaign(campaign_id)
+    item.update(
+        actions=[
+            Campaign.status.set(CampaignStatus.CANCELLED),
+            Campaign.cancelled_at.set(Campaign.cancelled_at | now),
+            Campaign.created_at.set(Campaign.created_at | now),
+            Campaign.deferred.remove(),
+        ]
+    )
+    return item
+
+
+def arrived_cancelled(campaign_id: str, request: dict[str, Any], audience: int | None) -> bool:
+    """A request whose campaign was cancelled before it arrived: kept on the cancelled record
+    (the report shows what was not sent). False when a request is kept there already."""
+    actions: list[Action] = [Campaign.request.set(request)]
+    if audience is not None:
+        actions.append(Campaign.audience.set(audience))
+    return update_if(
+        Campaign(campaign_id),
+        actions,
+        (Campaign.status == CampaignStatus.CANCELLED) & Campaign.request.does_not_exist(),
     )
 
 

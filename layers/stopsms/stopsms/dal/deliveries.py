@@ -18,6 +18,7 @@ two hundred.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -27,8 +28,9 @@ from pynamodb.transactions import TransactWrite
 
 from stopsms import clock
 from stopsms.dal.batch import batch_write
+from stopsms.dal.campaigns import NOT_CANCELLED
 from stopsms.dal.conditions import delete_if, is_refused_item, unchanged_since
-from stopsms.dal.tables import Delivery, copy_with_key
+from stopsms.dal.tables import Campaign, Delivery, copy_with_key
 
 CLAIM = "p#"
 OUTCOME = "r#"
@@ -43,9 +45,17 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     SUPPRESSED = "suppressed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # its campaign was cancelled before it was claimed
 
 
-FINAL = frozenset({DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED})
+FINAL = frozenset(
+    {
+        DeliveryStatus.SENT,
+        DeliveryStatus.SUPPRESSED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.CANCELLED,
+    }
+)
 
 
 def claim_key(e164: str) -> str:
@@ -84,30 +94,64 @@ def new(
     )
 
 
-def claim(items: Sequence[Delivery]) -> set[str]:
-    """Write claims that must not exist yet; returns the recipients that lost the race.
+@dataclass(frozen=True)
+class Claimed:
+    """What a claim of several recipients came to, beside the claims written."""
 
-    One transaction per 100 claims. When some conditions fail, the transaction is retried
-    without them (DynamoDB says which ones in the cancellation reasons).
-    """
+    lost: set[str]  # recipients another delivery claimed first
+    cancelled: set[str]  # campaigns cancelled before their claims: none of theirs written
+
+
+def claim(items: Sequence[Delivery]) -> Claimed:
+    """Write claims that must not exist yet, each conditional on its campaign not being
+    cancelled (the cancel's own write is the line no SMS crosses).
+
+    One transaction per 100 items, claims and their campaigns' checks. When some conditions
+    fail, the transaction is retried without them (DynamoDB says which ones in the
+    cancellation reasons)."""
     lost: set[str] = set()
-    for start in range(0, len(items), TRANSACTION_LIMIT):
-        chunk = list(items[start : start + TRANSACTION_LIMIT])
+    cancelled: set[str] = set()
+    for chunk in _claim_chunks(items):
         while chunk:
-            failed = _transact(chunk, condition=Delivery.recipient.does_not_exist())
-            if not failed:
+            failed, stopped = _transact(
+                chunk, condition=Delivery.recipient.does_not_exist(), guard=True
+            )
+            if not failed and not stopped:
                 break
             lost |= failed
-            chunk = [item for item in chunk if item.recipient not in failed]
-    return lost
+            cancelled |= stopped
+            chunk = [
+                item
+                for item in chunk
+                if item.recipient not in failed and item.campaign_id not in stopped
+            ]
+    return Claimed(lost, cancelled)
+
+
+def _claim_chunks(items: Sequence[Delivery]) -> Iterable[list[Delivery]]:
+    """Chunks whose claims and campaign checks fit one transaction (100 items)."""
+    chunk: list[Delivery] = []
+    campaign_ids: set[str] = set()
+    for item in items:
+        grown = campaign_ids | {item.campaign_id}
+        if chunk and len(chunk) + 1 + len(grown) > TRANSACTION_LIMIT:
+            yield chunk
+            chunk, grown = [], {item.campaign_id}
+        chunk.append(item)
+        campaign_ids = grown
+    if chunk:
+        yield chunk
 
 
 def reclaim(item: Delivery, expected_status: str) -> bool:
-    """Take a claim back from ``expected_status`` (a failed send redriven from the DLQ)."""
-    failed = _transact(
-        [item], condition=(Delivery.status == expected_status) & (Delivery.seq == item.seq)
+    """Take a claim back from ``expected_status`` (a failed send redriven from the DLQ), unless
+    its campaign was cancelled since."""
+    failed, stopped = _transact(
+        [item],
+        condition=(Delivery.status == expected_status) & (Delivery.seq == item.seq),
+        guard=True,
     )
-    return not failed
+    return not failed and not stopped
 
 
 def finish(items: Iterable[Delivery]) -> None:
@@ -121,23 +165,35 @@ def release(item: Delivery) -> None:
     delete_if(item, (Delivery.status == DeliveryStatus.SENDING) & (Delivery.seq == item.seq))
 
 
-def _transact(items: Sequence[Delivery], condition: object) -> set[str]:
-    """Run one transaction; the recipients whose condition failed (empty on success)."""
+def _transact(
+    items: Sequence[Delivery], condition: object, guard: bool = False
+) -> tuple[set[str], set[str]]:
+    """Run one transaction: the recipients whose condition failed and, with ``guard``, the
+    campaigns found cancelled (both empty on success)."""
+    campaign_ids = sorted({str(item.campaign_id) for item in items}) if guard else []
     try:
         with TransactWrite(connection=Connection()) as transaction:
             for item in items:
                 transaction.save(item, condition=condition)  # type: ignore[arg-type]
+            for campaign_id in campaign_ids:
+                transaction.condition_check(Campaign, campaign_id, condition=NOT_CANCELLED)
     except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        failed = {
-            item.recipient
-            for item, reason in zip(items, reasons, strict=False)
+        # PynamoDB sends the condition checks first, then the puts: the reasons' order.
+        reasons = list(error.cancellation_reasons or [])
+        stopped = {
+            campaign_id
+            for campaign_id, reason in zip(campaign_ids, reasons, strict=False)
             if is_refused_item(reason)
         }
-        if not failed:
+        failed = {
+            item.recipient
+            for item, reason in zip(items, reasons[len(campaign_ids) :], strict=False)
+            if is_refused_item(reason)
+        }
+        if not failed and not stopped:
             raise
-        return failed
-    return set()
+        return failed, stopped
+    return set(), set()
 
 
 def of_campaign(campaign_id: str) -> Iterable[Delivery]:

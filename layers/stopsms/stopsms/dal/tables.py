@@ -106,8 +106,8 @@ class Campaign(Model):
         table_name = "CampaignsTable"
 
     campaign_id = UnicodeAttribute(hash_key=True)
-    request = JSONAttribute()
-    status = UnicodeAttribute()  # checking | deferred | fanning_out | queued | refused
+    request = JSONAttribute(null=True)  # None: cancelled before its request arrived
+    status = UnicodeAttribute()  # checking | deferred | fanning_out | queued | refused | cancelled
     audience = NumberAttribute(null=True)  # known once checked (S3) or at once (inline)
     queued = NumberAttribute(default=0)  # recipients queued (rows counted, while checking)
     cursor = NumberAttribute(null=True)  # byte offset of the next S3 slice
@@ -126,6 +126,7 @@ class Campaign(Model):
     # Stand-ins (erasure.erased_key) of numbers erased while this S3 campaign waited: the
     # fan-out queues them as erased recipients, so their number is never written again.
     erased = UnicodeSetAttribute(null=True)
+    cancelled_at = UTCDateTimeAttribute(null=True)  # when its cancellation was recorded
 
     deferred_index = DeferredIndex()
 

@@ -1,12 +1,13 @@
 """The fan-out's own messages on ``CampaignQueue``, beside the contract's campaign requests
-(told apart by their top-level key): ``{"continuation": {...}}`` goes on with a large
-audience from where a slice stopped, ``{"release": {...}}`` fans out a deferred campaign whose
-time has come (sent by the scheduler)."""
+and cancellations (told apart by their top-level key): ``{"continuation": {...}}`` goes on
+with a large audience from where a slice stopped, ``{"release": {...}}`` fans out a deferred
+campaign whose time has come (sent by the scheduler); ``{"action": "cancel", "campaign_id":
+...}`` is contract §2's cancellation."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag, ValidationError
@@ -14,7 +15,15 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag, Val
 from stopsms.errors import StopSmsError
 from stopsms.models import CampaignId, CampaignRequest, describe
 
-__all__ = ["CampaignMessage", "CampaignRefused", "Continuation", "Message", "Release", "parse"]
+__all__ = [
+    "CampaignMessage",
+    "CampaignRefused",
+    "Cancel",
+    "Continuation",
+    "Message",
+    "Release",
+    "parse",
+]
 
 
 class CampaignRefused(StopSmsError):
@@ -35,6 +44,13 @@ class Release(_Internal):
     campaign_id: CampaignId
 
 
+class Cancel(_Internal):
+    """Contract §2: no SMS of the campaign leaves once this is recorded."""
+
+    action: Literal["cancel"]
+    campaign_id: CampaignId
+
+
 class _ContinuationMessage(_Internal):
     continuation: Continuation
 
@@ -43,11 +59,13 @@ class _ReleaseMessage(_Internal):
     release: Release
 
 
-Message = CampaignRequest | Continuation | Release
+Message = CampaignRequest | Cancel | Continuation | Release
 
 
 def _kind(body: Any) -> str:
     """The tag of a body: its top-level key; anything else is read as a campaign request."""
+    if isinstance(body, Mapping) and "action" in body:
+        return "action"
     if isinstance(body, Mapping) and "campaign_id" not in body:
         for kind in ("continuation", "release"):
             if kind in body:
@@ -57,6 +75,7 @@ def _kind(body: Any) -> str:
 
 _Body = Annotated[
     Annotated[CampaignRequest, Tag("campaign")]
+    | Annotated[Cancel, Tag("action")]
     | Annotated[_ContinuationMessage, Tag("continuation")]
     | Annotated[_ReleaseMessage, Tag("release")],
     Discriminator(_kind),
@@ -64,7 +83,7 @@ _Body = Annotated[
 
 
 class CampaignMessage(SqsRecordModel):
-    """A ``CampaignQueue`` record: Powertools' SQS record whose body is one of the three."""
+    """A ``CampaignQueue`` record: Powertools' SQS record whose body is one of the four."""
 
     body: Json[_Body]
 

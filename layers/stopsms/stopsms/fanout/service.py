@@ -39,6 +39,7 @@ from stopsms.errors import (
 from stopsms.fanout import audience
 from stopsms.fanout.messages import (
     CampaignRefused,
+    Cancel,
     Continuation,
     Release,
     continuation_body,
@@ -169,6 +170,7 @@ class FanOutCounters:
     campaigns_halted: int = 0
     campaigns_deferred: int = 0
     campaigns_queued: int = 0
+    campaigns_cancelled: int = 0
     continuations: int = 0
     batch_calls: int = 0
 
@@ -198,7 +200,9 @@ class FanOut:
         try:
             message = parse(record.raw_event)
             campaign_id = message.campaign_id
-            if isinstance(message, Continuation):
+            if isinstance(message, Cancel):
+                self._cancel(message)
+            elif isinstance(message, Continuation):
                 self._continuation(message, message_id)
             elif isinstance(message, Release):
                 self._release(message, message_id)
@@ -238,9 +242,15 @@ class FanOut:
             # New, or refused before (nothing was sent): this request starts it afresh.
             try:
                 campaign = self._record(request, stored, replacing=campaign is not None)
-            except AlreadyExists:  # a concurrent delivery of the same request
+            except AlreadyExists:  # a concurrent delivery, or a cancellation, came first
                 campaign = self._get(cid)
-        elif not same_request(campaign.request or {}, stored):
+        if campaign.status == CampaignStatus.CANCELLED and campaign.request is None:
+            # Cancelled before it arrived: kept, never sent (contract §2).
+            audience = None if request.audience else len(request.inline_recipients())
+            campaigns.arrived_cancelled(cid, stored, audience)
+            self.logger.info("campaign cancelled before it arrived: not sent", campaign_id=cid)
+            return
+        if not same_request(campaign.request or {}, stored):
             # Not a redelivery: another campaign under a used id. The recorded one stands, and
             # the publisher must hear that this one will never be sent.
             raise CampaignRefused(
@@ -300,6 +310,13 @@ class FanOut:
         self.counters.campaigns_deferred += 1
         self.logger.info("campaign deferred", campaign_id=cid, resume_at=until.isoformat())
         return campaign
+
+    def _cancel(self, message: Cancel) -> None:
+        campaign = campaigns.cancel(message.campaign_id)
+        self.counters.campaigns_cancelled += 1
+        self.logger.info(
+            "campaign cancelled", campaign_id=message.campaign_id, queued=campaign.queued
+        )
 
     def _continuation(self, message: Continuation, message_id: str) -> None:
         campaign = self._get(message.campaign_id)

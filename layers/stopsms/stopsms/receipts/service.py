@@ -167,7 +167,13 @@ class ReceiptBatch:
             if known is None:  # its context named another campaign: not read, no rate
                 continue
             buckets = {name: known.buckets.get(name, 0) + moved[name] for name in REPUTATION}
-            rate = blocked_or_spam_rate(buckets, known.final + sum(moved.values()))
+            final = known.final + sum(moved.values())
+            if not 0 <= sum(buckets.values()) <= final:
+                # One BatchGetItem is no snapshot (another batch may write between its keys),
+                # and a campaign with events before t#final existed counts fewer final states
+                # than buckets: no rate rather than a wrong one.
+                continue
+            rate = blocked_or_spam_rate(buckets, final)
             if rate is not None:
                 rates[campaign_id] = rate
         return rates
@@ -175,7 +181,7 @@ class ReceiptBatch:
     def _apply(self, messages: list[_Message]) -> None:
         pending = messages
         for attempt in range(WRITE_ATTEMPTS):
-            plans = self._plan(pending, first=attempt == 0)
+            plans = self._plan(pending)
             written = [p.update for p in plans if p.update is not None]
             refused = {update.message_id for update in receipts.write(written)}
             for plan in plans:
@@ -187,20 +193,21 @@ class ReceiptBatch:
             backoff(attempt)
         raise Transient(f"{len(pending)} messages kept changing under other batches")
 
-    def _plan(self, messages: list[_Message], first: bool) -> list[_Plan]:
+    def _plan(self, messages: list[_Message]) -> list[_Plan]:
         """Each message's events over its claim as stored now."""
         # A failure's destination is read with the claims (the same requests), for the
         # messages with a failure among their events; so is the standing with the carriers
-        # of the campaigns with a final event, before the batch writes (``first``).
+        # of the campaigns with a final event. Read again (after another batch wrote), it
+        # already holds what this batch wrote of them: their moves count from there.
         keyed = [m for m in messages if m.key is not None]
         may_fail = [
             m.key[1] for m in keyed if m.key and any(failed(r.standing) for r in m.receipts)
         ]
         finals = [m.campaign_id for m in messages if any(r.final for r in m.receipts)]
-        stored = receipts.read(
-            [m.key for m in keyed if m.key], may_fail, [c for c in finals if c and first]
-        )
+        stored = receipts.read([m.key for m in keyed if m.key], may_fail, [c for c in finals if c])
         self._reputations |= stored.reputations
+        for campaign_id in stored.reputations:
+            self._moved.pop(campaign_id, None)
         claims, failing = stored.claims, stored.failing
         plans: list[_Plan] = []
         adopted: set[Key | None] = set()

@@ -28,8 +28,9 @@ from stopsms.consent import decisions, optout_list
 from stopsms.consent.erasure import erased_key
 from stopsms.dal import contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
+from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.deliveries import DeliveryStatus
-from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Delivery, Evidence
+from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, ContactState, Delivery, Evidence
 from stopsms.errors import (
     InvalidPhoneNumber,
     MessageTooLong,
@@ -97,6 +98,7 @@ class SendCounters:
     # Sends refused with ServiceQuotaExceededException (e.g. the monthly spend limit),
     # retried ones included: the SMS spend alarm watches it.
     quota_exceeded: int = 0
+    cancelled: int = 0  # jobs of a cancelled campaign: recorded, never sent
 
 
 class RateLimiter:
@@ -137,6 +139,7 @@ class SendBatch:
         self.window = SendingWindow.parse(settings.sending_window)
         self.records: dict[str, Record] = {}
         self.states: dict[tuple[str, ...], ContactState] = {}
+        self.cancelled: set[str] = set()  # campaigns of this batch found cancelled
         self.counters = SendCounters()
 
     def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
@@ -229,8 +232,15 @@ class SendBatch:
                     (r.phone.e164, GLOBAL_SCOPE),
                     (self._erased(r.phone.e164), GLOBAL_SCOPE),  # an erased number's opt-out
                 ]
-        found = batch_get({ContactState: state_keys, Delivery: claim_keys})
+        # Their campaigns too, in the same requests: a cancelled one sends nothing more.
+        campaign_keys = [(r.spec.campaign_id,) for r in recipients]
+        found = batch_get({ContactState: state_keys, Delivery: claim_keys, Campaign: campaign_keys})
         self.states = found[ContactState]
+        self.cancelled = {
+            str(item.campaign_id)
+            for item in found[Campaign].values()
+            if item.status == CampaignStatus.CANCELLED
+        }
         for r in recipients:
             r.claim = found[Delivery].get((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
 
@@ -253,6 +263,9 @@ class SendBatch:
                 continue
             if key in first_seq and first_seq[key] == r.spec.seq:
                 continue  # the same job twice in one batch: its first copy does the work
+            if r.spec.campaign_id in self.cancelled:
+                self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
+                continue
             if r.claim is not None or first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
                 self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
                 continue
@@ -293,7 +306,8 @@ class SendBatch:
         ):
             return False  # done before: nothing to write, nothing to send
         if claim.status == DeliveryStatus.FAILED:
-            # A job redriven from the DLQ after transient failures may try again.
+            # A job redriven from the DLQ after transient failures may try again (unless its
+            # campaign was cancelled: the reclaim checks it).
             return claim.reason in TRANSIENT_ERRORS and deliveries.reclaim(
                 self._claim_item(r, at), DeliveryStatus.FAILED
             )
@@ -324,11 +338,19 @@ class SendBatch:
 
     def _claim(self, recipients: list[Outgoing], at: datetime) -> list[Outgoing]:
         fresh = [r for r in recipients if r.claim is None]
-        lost = deliveries.claim([self._claim_item(r, at) for r in fresh])
-        for r in fresh:  # claimed by another invocation between our read and our write
-            if deliveries.claim_key(r.phone.e164) in lost:
+        claimed = deliveries.claim([self._claim_item(r, at) for r in fresh])
+        for r in fresh:
+            if r.spec.campaign_id in claimed.cancelled:  # cancelled since the batch's read
+                self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
+            elif deliveries.claim_key(r.phone.e164) in claimed.lost:
+                # Claimed by another invocation between our read and our write.
                 r.record.error = RetryLater("claim lost to a concurrent delivery")
-        return [r for r in recipients if r.record.error is None]
+        return [
+            r
+            for r in recipients
+            if r.record.error is None
+            and not (r.record.outcome and r.record.outcome.status == DeliveryStatus.CANCELLED)
+        ]
 
     # -- stage 5: send -----------------------------------------------------------------------
     def _send_all(self, recipients: list[Outgoing]) -> set[int]:
@@ -457,3 +479,5 @@ class SendBatch:
             self.counters.suppressed[reason] = self.counters.suppressed.get(reason, 0) + 1
         elif outcome.status == DeliveryStatus.FAILED:
             self.counters.failed += 1
+        elif outcome.status == DeliveryStatus.CANCELLED:
+            self.counters.cancelled += 1
