@@ -204,11 +204,7 @@ def _replies(args: argparse.Namespace) -> int:
         print(resolve_review(args.apply or args.dismiss, opt_out=bool(args.apply)))
         return 0
     waiting = replies_to_review()
-    if args.json:
-        print(json.dumps(waiting, ensure_ascii=False, indent=2))
-        return 0
-    if not waiting:
-        print("no reply is waiting for review")
+    if _printed_whole(waiting, args.json, nothing="no reply is waiting for review"):
         return 0
     for item in waiting:
         text = " ".join(str(item["text"] or "").split())
@@ -223,16 +219,23 @@ def _replies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _printed_whole(items: list[dict[str, Any]], as_json: bool, nothing: str) -> bool:
+    """Print a listing as JSON, or say there is ``nothing``; False: the caller prints it."""
+    if as_json:
+        print(json.dumps(items, ensure_ascii=False, indent=2))
+        return True
+    if not items:
+        print(nothing)
+        return True
+    return False
+
+
 def _failing(args: argparse.Namespace) -> int:
     from stopsms.ops import failing_destinations
 
     _bind()
     listed = failing_destinations()
-    if args.json:
-        print(json.dumps(listed, ensure_ascii=False, indent=2))
-        return 0
-    if not listed:
-        print("no number keeps failing")
+    if _printed_whole(listed, args.json, nothing="no number keeps failing"):
         return 0
     for item in listed:
         print(

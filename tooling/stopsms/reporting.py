@@ -133,7 +133,7 @@ def _status(campaign: Campaign, pending: int) -> str:
 def _rate_row(rate: float | None) -> list[tuple[str, object]]:
     if rate is None:
         return []
-    alarm = "  (alarm above 2 %)" if rate > BLOCKED_OR_SPAM_ALARM else ""
+    alarm = f"  (alarm above {BLOCKED_OR_SPAM_ALARM:g} %)" if rate > BLOCKED_OR_SPAM_ALARM else ""
     return [("blocked or spam (% of final)", f"{rate:.2f}{alarm}")]
 
 

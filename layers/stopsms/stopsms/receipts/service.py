@@ -117,8 +117,8 @@ class ReceiptBatch:
         self.failed: dict[str, Exception] = {}  # SQS message id -> why it is retried
         self._settled: set[str] = set()  # message ids whose events are written (or not ours)
         self._counted: set[str] = set()  # destinations counted as keeping failing
-        # Each campaign's standing with the carriers, as read before this batch wrote, and
-        # the final states this batch moved: its blocked-or-spam rate once written.
+        # Each campaign's standing with the carriers as last read, and the final states this
+        # batch moved since that read: its blocked-or-spam rate once written.
         self._reputations: dict[str, Reputation] = {}
         self._moved: dict[str, Counter[str]] = {}
 

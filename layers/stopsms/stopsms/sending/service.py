@@ -345,12 +345,8 @@ class SendBatch:
             elif deliveries.claim_key(r.phone.e164) in claimed.lost:
                 # Claimed by another invocation between our read and our write.
                 r.record.error = RetryLater("claim lost to a concurrent delivery")
-        return [
-            r
-            for r in recipients
-            if r.record.error is None
-            and not (r.record.outcome and r.record.outcome.status == DeliveryStatus.CANCELLED)
-        ]
+        # Decided to send, they had no outcome: one now is a cancellation.
+        return [r for r in recipients if r.record.error is None and r.record.outcome is None]
 
     # -- stage 5: send -----------------------------------------------------------------------
     def _send_all(self, recipients: list[Outgoing]) -> set[int]:
