@@ -268,7 +268,8 @@ def test_the_dashboard_is_json_naming_only_existing_resources() -> None:
             named = set(re.findall(r"\b[a-z][a-z0-9]*\b", line[0]["expression"]))
             assert named - {"if", "fill"} <= ids, named - ids
     assert ("StopSMS", "FailingDestinations") in metrics
-    for wanted in ("Sent", "Failed", "SuppressedOptedOut", "RepliesOptOut"):
+    assert ("StopSMS", "CampaignsCancelled") in metrics
+    for wanted in ("Sent", "Failed", "SuppressedOptedOut", "RepliesOptOut", "Cancelled"):
         assert ("StopSMS", wanted) in metrics
     for queue in resources_of(TEMPLATE, "AWS::SQS::Queue"):
         assert f"${{{queue}.QueueName}}" in body, queue

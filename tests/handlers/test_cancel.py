@@ -23,6 +23,8 @@ from stopsms.reporting import report
 from stopsms.settings import get_settings
 from tests.handlers.conftest import LambdaContext, failed_ids, load_function, sqs_record
 from tests.handlers.sms import FakeSms
+from tests.handlers.test_campaign import upload
+from tests.handlers.test_receipts import emitted
 from tests.handlers.test_stop_scope import MONDAY_10H_PARIS, Pipeline
 
 PHONES = [f"+3361234{n:04d}" for n in range(15)]
@@ -50,6 +52,17 @@ class Campaigns(Pipeline):
         failed = failed_ids(self.campaign_fn.lambda_handler({"Records": [record]}, LambdaContext()))
         self._drain("CampaignQueue", self.campaign_fn)
         return failed
+
+    def step(self) -> None:
+        """Handle the next message on CampaignQueue (a slice of a check or of a fan-out)."""
+        url = self.aws.queues["CampaignQueue"]
+        [message] = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        record = sqs_record(message["Body"], "CampaignQueue")
+        assert (
+            failed_ids(self.campaign_fn.lambda_handler({"Records": [record]}, LambdaContext()))
+            == []
+        )
 
     def send(self, batches: int | None = None) -> None:
         """Feed the sender ``batches`` batches of 10 jobs (all of them by default)."""
@@ -93,15 +106,21 @@ def cancelled_records(campaign_id: str) -> int:
     return sum(1 for item in Delivery.query(campaign_id) if item.status == "cancelled")
 
 
-def test_jobs_queued_before_the_cancel_send_nothing(pipe: Campaigns) -> None:
+def test_jobs_queued_before_the_cancel_send_nothing(
+    pipe: Campaigns, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a campaign fanned out: its 15 jobs wait on SendQueue
     assert pipe.request("colis-1") == []
     assert report("colis-1")["pending"] == 15
     # When it is cancelled, then the sender gets its jobs
+    capsys.readouterr()
     assert pipe.cancel("colis-1") == []
     shown = report("colis-1")
     assert (shown["status"], shown["cancelled"], shown["pending"]) == ("cancelled", 15, 0)
     pipe.send()
+    # Then the dashboard counts one cancel and 15 jobs not sent
+    out = capsys.readouterr().out
+    assert (emitted(out, "CampaignsCancelled"), emitted(out, "Cancelled")) == (1, 15)
     # Then no SMS left, each job is recorded cancelled (no number written), the report agrees
     assert pipe.sent_to("colis-1") == []
     assert cancelled_records("colis-1") == 15
@@ -221,3 +240,36 @@ def test_a_malformed_cancel_message_is_refused_alone(pipe: Campaigns) -> None:
     cancelled = campaigns.get("colis-8")
     assert cancelled is not None
     assert cancelled.status == "cancelled"
+
+
+def test_a_cancel_midway_through_an_s3_fan_out_queues_no_more_slices(
+    pipe: Campaigns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an S3 audience of 15 rows fanned out 5 rows a slice, one slice queued so far
+    monkeypatch.setenv("STOPSMS_FANOUT_SLICE_ROWS", "5")
+    get_settings.cache_clear()
+    rows = "phone,name\n" + "".join(f"{p},Client {n}\n" for n, p in enumerate(PHONES))
+    uri = upload("colis-9.csv", rows.encode())
+    body = {
+        "campaign_id": "colis-9",
+        "category": "transactional",
+        "body": "Bonjour {name}, votre colis arrive.",
+        "audience": {"s3_uri": uri},
+    }
+    record = sqs_record(body, "CampaignQueue")
+    assert failed_ids(pipe.campaign_fn.lambda_handler({"Records": [record]}, LambdaContext())) == []
+    while (item := campaigns.get("colis-9")) is None or not (
+        item.status == "fanning_out" and item.queued
+    ):
+        pipe.step()  # the check of the file, then the first slice
+    assert item.queued == 5
+    # When it is cancelled, then its continuation and its queued jobs are handled
+    assert pipe.cancel("colis-9") == []
+    pipe.send()
+    # Then no other slice was queued, nothing was sent, and all 15 are reported cancelled
+    assert pipe.sent_to("colis-9") == []
+    assert campaigns.get("colis-9").queued == 5  # type: ignore[union-attr]
+    assert cancelled_records("colis-9") == 5
+    shown = report("colis-9")
+    assert (shown["status"], shown["audience"], shown["cancelled"]) == ("cancelled", 15, 15)
+    assert reconciles(shown)
