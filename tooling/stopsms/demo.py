@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from stopsms.dal import campaigns
 from stopsms.dal.tables import bind
 from stopsms.emulator.stack import EmulatedStack
 from stopsms.ops import replies_to_review
@@ -155,6 +156,40 @@ def _broken_file(stack: EmulatedStack, phones: list[str]) -> list[str]:
     return problems
 
 
+def _cancelled(stack: EmulatedStack, phones: list[str]) -> list[str]:
+    """A campaign scheduled for tomorrow with a wrong price: the operator cancels it."""
+    started = _step("Campaign 'promo-demain' scheduled with a wrong price, then cancelled")
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    before = len(stack.sms.outbox)
+    _publish(
+        stack,
+        "CampaignQueue",
+        [
+            {
+                "campaign_id": "promo-demain",
+                "category": "marketing",
+                "brand": "acme",
+                "body": "Demain seulement : -90 % sur tout le magasin Acme !",
+                "recipients": phones,
+                "send_at": tomorrow.isoformat(),
+            }
+        ],
+    )
+    stack.pump()
+    with stack.acting_as(OPERATOR):  # python -m stopsms cancel promo-demain
+        scheduled = report("promo-demain")["status"]
+        campaigns.cancel("promo-demain")
+    stack.pump()
+    print(f"   {scheduled}, then cancelled by the operator before it started")
+    _done(started)
+    _print_report(stack, "promo-demain")
+    with stack.acting_as(OPERATOR):
+        shown = report("promo-demain")
+    if len(stack.sms.outbox) != before or shown["cancelled"] != len(phones):
+        return ["the cancelled campaign was not cancelled whole"]
+    return []
+
+
 def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
     """Play the scenario; returns what went wrong (empty when StopSMS kept its promises)."""
     problems: list[str] = []
@@ -251,6 +286,7 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
         problems.append("a STOP replier was reached by the next campaign")
     _done(started)
     _print_report(stack, "soldes-j2")
+    problems += _cancelled(stack, consented[:50])
 
     started = _step("Transactional message (order shipped) to someone who replied STOP")
     before = len(sms.outbox)
