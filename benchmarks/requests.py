@@ -180,7 +180,13 @@ def run_variant(variant: str, recipients: int) -> Run:
     spent: list[float] = []
     # A send rate the emulator never reaches: Lambda time is then work, not the rate limiter.
     overrides = {"SENDING_WINDOW": WINDOW, "INBOUND_BRANDS": "36111=acme", "SEND_RATE": "1000"}
-    with EmulatedStack(overrides=overrides, quiet=True) as stack, counting(traffic):
+    # The naive handlers were never given a least-privilege role of their own: they run
+    # unchecked; StopSMS runs with only its template roles, as deployed.
+    enforce = variant != "naive"
+    with (
+        EmulatedStack(overrides=overrides, quiet=True, enforce_iam=enforce) as stack,
+        counting(traffic),
+    ):
         bind(get_settings())
         for source in stack.sources:
             if variant == "naive" and source.function.name == "CampaignFunction":
