@@ -124,8 +124,12 @@ def _cancel(args: argparse.Namespace) -> int:
             "not be sent when it arrives"
         )
         return 0
-    print(f"campaign {args.campaign_id} cancelled: no SMS of it is sent from now on")
-    print(render_table(report(args.campaign_id)))
+    shown = report(args.campaign_id)
+    if shown["status"] == "done":
+        print(f"campaign {args.campaign_id} was done already: nothing was left to cancel")
+    else:
+        print(f"campaign {args.campaign_id} cancelled: no SMS of it is sent from now on")
+    print(render_table(shown))
     return 0
 
 

@@ -72,7 +72,7 @@ def report(campaign_id: str) -> dict[str, Any]:
         pending = in_flight
     return {
         "campaign_id": campaign_id,
-        "status": _status(campaign, pending),
+        "status": _status(campaign, pending, cancelled),
         "reason": campaign.reason,
         "resume_at": campaign.resume_at if campaign.status == CampaignStatus.DEFERRED else None,
         "audience": audience,
@@ -120,7 +120,11 @@ def _audience(campaign: Campaign, known: int) -> int:
     return max(int(size or 0), known)
 
 
-def _status(campaign: Campaign, pending: int) -> str:
+def _status(campaign: Campaign, pending: int, cancelled: int) -> str:
+    if campaign.status == CampaignStatus.CANCELLED and not (pending or cancelled):
+        # Cancelled once every recipient had an outcome (or an audience never known): a
+        # finished campaign is reported done, one cancelled before it arrived cancelled.
+        return "done" if campaign.audience else "cancelled"
     if campaign.status in (CampaignStatus.REFUSED, CampaignStatus.CANCELLED):
         return str(campaign.status)
     if campaign.status == CampaignStatus.DEFERRED:

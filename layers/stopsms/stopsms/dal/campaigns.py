@@ -66,7 +66,7 @@ class CampaignStatus(StrEnum):
     FANNING_OUT = "fanning_out"
     QUEUED = "queued"
     REFUSED = "refused"  # nothing was queued: the id may be published again
-    CANCELLED = "cancelled"  # no SMS leaves after it (the sender's claims check it)
+    CANCELLED = deferred.CANCELLED  # no SMS leaves after it (the sender's claims check it)
 
 
 class WaitingFor(StrEnum):

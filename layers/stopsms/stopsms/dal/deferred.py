@@ -14,6 +14,7 @@ from stopsms.dal.tables import Parked
 
 CAMPAIGN = "campaign"  # whole campaigns waiting for their window or their send_at
 JOB = "job"  # single recipients waiting for their own window (another time zone)
+CANCELLED = "cancelled"  # a campaign's status once cancelled (dal.campaigns imports this module)
 MIRROR = "mirror"  # opt-outs to copy to (or remove from) the AWS opt-out list again
 
 
@@ -72,10 +73,14 @@ def take(key: str, kind: str, resume_at: str) -> Parked | None:
 
 
 def put_back(key: str, kind: str, resume_at: str) -> None:
-    """Undo :func:`take` when the release could not be handed over."""
-    Parked(key).update(
-        actions=[Parked.deferred.set(kind), Parked.resume_at.set(resume_at)],
-        condition=Parked.campaign_id.exists() & Parked.deferred.does_not_exist(),
+    """Undo :func:`take` when the release could not be handed over; not for an item gone, put
+    back already, or a campaign cancelled since (it must never be released)."""
+    update_if(
+        Parked(key),
+        [Parked.deferred.set(kind), Parked.resume_at.set(resume_at)],
+        Parked.campaign_id.exists()
+        & Parked.deferred.does_not_exist()
+        & (Parked.status.does_not_exist() | (Parked.status != CANCELLED)),
     )
 
 

@@ -247,9 +247,10 @@ class FanOut:
         if campaign.status == CampaignStatus.CANCELLED and campaign.request is None:
             # Cancelled before it arrived: kept, never sent (contract §2).
             audience = None if request.audience else len(request.inline_recipients())
-            campaigns.arrived_cancelled(cid, stored, audience)
-            self.logger.info("campaign cancelled before it arrived: not sent", campaign_id=cid)
-            return
+            if campaigns.arrived_cancelled(cid, stored, audience):
+                self.logger.info("campaign cancelled before it arrived: not sent", campaign_id=cid)
+                return
+            campaign = self._get(cid)  # another request was kept first: the same one?
         if not same_request(campaign.request or {}, stored):
             # Not a redelivery: another campaign under a used id. The recorded one stands, and
             # the publisher must hear that this one will never be sent.

@@ -16,7 +16,7 @@ from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.reporting import report
 from stopsms.sending import service as sending
 from stopsms.settings import get_settings
-from tests.cancel_attack.conftest import (
+from tests.cancel_promises.conftest import (
     PHONES,
     Attack,
     operator_cancel,
@@ -137,7 +137,7 @@ def test_cancel_during_the_sends_of_a_batch(
             operator_cancel("race-4")
 
     attack.sms.fail = cancel_on_first_send  # type: ignore[assignment]
-    with mock.patch.object(sending.RateLimiter, "wait", lambda self: None):
+    with mock.patch.object(sending.RateLimiter, "wait", return_value=None):
         assert attack.feed(queued[:10]) == []
         assert attack.feed(queued[10:]) == []
     assert len(attack.sent_to("race-4")) == 10  # claimed before the cancel: they left
@@ -189,7 +189,7 @@ def test_a_job_redriven_from_the_dlq_after_a_throttle_is_not_sent_once_cancelled
     max_receives = get_settings().send_max_receives
     with mock.patch.object(sending, "backoff", return_value=0):
         assert len(attack.feed(queued[:1], receive_count=max_receives)) == 1  # to the DLQ
-    [claim] = [item for item in deliveries.of_campaign("race-6")]
+    [claim] = list(deliveries.of_campaign("race-6"))
     assert (claim.status, claim.reason) == ("failed", "ThrottlingException")
     assert attack.campaign_message({"action": "cancel", "campaign_id": "race-6"}) == []
     attack.sms.fail = lambda params: None  # type: ignore[assignment]

@@ -18,7 +18,7 @@ from stopsms.dal import campaigns, deferred
 from stopsms.dal.tables import Campaign
 from stopsms.reporting import report
 from stopsms.settings import get_settings
-from tests.cancel_attack.conftest import PHONES, Attack, operator_cancel, reconciles, records
+from tests.cancel_promises.conftest import PHONES, Attack, operator_cancel, reconciles, records
 from tests.handlers.sms import client_error
 from tests.handlers.test_campaign import upload
 from tests.handlers.test_stop_scope import MONDAY_10H_PARIS
@@ -113,13 +113,6 @@ def test_a_cancel_between_the_release_and_the_start_wins(attack: Attack) -> None
     assert reconciles(report("wait-3"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fanout/scheduler.py:100-106 (_hand_over -> dal/deferred.py:74 put_back) puts a "
-    "campaign taken by a sweep back into DeferredIndex when its release could not be sent, "
-    "without checking it was cancelled meanwhile: the cancelled campaign is in DeferredIndex "
-    "again and the next sweep releases it (no SMS: the fan-out ignores it)",
-)
 def test_a_cancel_during_a_failed_hand_over_stays_out_of_deferred_index(attack: Attack) -> None:
     # Promise (docstring of campaigns.cancel, contract §2): a cancelled deferred campaign
     # leaves DeferredIndex, "never to be released".
@@ -285,7 +278,7 @@ def test_a_refused_campaign_cancelled_then_republished_sends_nothing(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="dal/campaigns.py:265-276 (cancel) turns a refused campaign into a cancelled one but "
+    reason="dal/campaigns.py:248-265 (cancel) turns a refused campaign into a cancelled one but "
     "keeps its refusal reason ('Nothing was sent: publish the campaign again (same "
     "campaign_id) once fixed'), which reporting.py:76 prints; doing so is then dropped "
     "silently (fanout/service.py:247-265: same request, status cancelled, no batch item "
@@ -310,12 +303,6 @@ def test_a_refused_then_cancelled_campaign_does_not_advise_a_republish(attack: A
 # --- a campaign already done -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dal/campaigns.py:265-276 (cancel) overwrites any status, 'queued' included, and "
-    "reporting.py:124-125 (_status) prints 'cancelled' for it: a campaign whose every "
-    "recipient had an outcome (sent 15, cancelled 0) is reported 'cancelled', not 'done'",
-)
 def test_a_cancel_after_the_campaign_is_done_does_not_rewrite_its_status(
     attack: Attack,
 ) -> None:

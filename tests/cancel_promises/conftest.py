@@ -22,7 +22,7 @@ from tests.handlers.sms import FakeSms
 from tests.handlers.test_cancel import PHONES, Campaigns
 from tests.handlers.test_stop_scope import MONDAY_10H_PARIS
 
-__all__ = ["PHONES", "Attack", "as_operator", "operator_cancel", "records", "reconciles"]
+__all__ = ["PHONES", "Attack", "as_operator", "operator_cancel", "reconciles", "records"]
 
 
 @contextmanager
