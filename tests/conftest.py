@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from unittest import mock
@@ -56,6 +57,17 @@ def aws() -> Iterator[template.Stack]:
     (``stopsms.emulator.iam``); the test's own calls act as an administrator. A refused call fails
     the test even when the code under test swallowed the error.
     """
+    with emulated_account() as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def emulated_account(**parameters: str) -> Iterator[template.Stack]:
+    """The ``aws`` fixture's account, deployed with ``parameters`` instead of the template's
+    defaults (its roles and its functions' settings follow them, as CloudFormation's would)."""
+    deployed = template.load()
+    for name, value in parameters.items():
+        deployed["Parameters"][name]["Default"] = value
     one_backup_per_transaction()  # moto copies a table per transaction item otherwise
     with mock_aws():
         stack = template.create(
@@ -64,9 +76,9 @@ def aws() -> Iterator[template.Stack]:
                 for name in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")
             }
         )
-        enforcement = iam.Enforcement(template.load(), stack, REGION, ACCOUNT)
+        enforcement = iam.Enforcement(deployed, stack, REGION, ACCOUNT)
         enforcement.create_users(boto3.client("iam", region_name=REGION))
-        env = stack.environment(template.load())
+        env = stack.environment(deployed)
         previous = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         get_settings.cache_clear()

@@ -32,15 +32,39 @@ SERVICE_SCOPED_RESOURCES = {
     # The opt-out list the stack mirrors to: a parameter, not a resource of this stack.
     "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:opt-out-list/${OptOutListName}",
 }
+# Resources named by a parameter: the one object the deployment says holds its prices.
+PARAMETER_SCOPED_RESOURCES = {
+    json.dumps(
+        {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:s3:::${Object}",
+                {
+                    "Object": {
+                        "Fn::Select": [1, {"Fn::Split": ["s3://", {"Ref": "PriceTableObject"}]}]
+                    }
+                },
+            ]
+        }
+    )
+}
 SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def branches(statement: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement, or both statements of a conditional one (``!If [Cond, stmt, NoValue]``)."""
+    if "Fn::If" not in statement:
+        return [statement]
+    _, *options = statement["Fn::If"]
+    return [option for option in options if option != {"Ref": "AWS::NoValue"}]
 
 
 def statements(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every IAM statement anywhere below ``node`` (key policies, topic policies, roles)."""
     if isinstance(node, dict):
         if isinstance(node.get("Statement"), list):
-            for statement in node["Statement"]:
-                yield where, statement
+            for conditional in node["Statement"]:
+                for statement in branches(conditional):
+                    yield where, statement
         for key, value in node.items():
             yield from statements(value, f"{where}/{key}")
     elif isinstance(node, list):
@@ -96,9 +120,11 @@ def test_function_statements_reference_only_the_stacks_resources(function: str) 
             for value in parameters.values():
                 assert is_stack_resource(value), (function, name, value)
             continue
-        for statement in policy["Statement"]:
+        for statement in (s for conditional in policy["Statement"] for s in branches(conditional)):
             assert statement["Effect"] == "Allow", function
             for resource in as_list(statement["Resource"]):
+                if json.dumps(resource) in PARAMETER_SCOPED_RESOURCES:
+                    continue
                 if isinstance(resource, dict) and resource.get("Fn::Sub") in (
                     SERVICE_SCOPED_RESOURCES
                 ):
@@ -114,7 +140,8 @@ def test_functions_can_decrypt_their_environment_and_data(function: str) -> None
     granted = [
         statement
         for policy in FUNCTIONS[function].get("Policies", [])
-        for statement in policy.get("Statement", [])
+        for conditional in policy.get("Statement", [])
+        for statement in branches(conditional)
         if "kms:Decrypt" in as_list(statement["Action"])
     ]
     assert [s["Resource"] for s in granted] == [DATA_KEY_ARN], function

@@ -159,6 +159,7 @@ def test_report_command_prints_contract_counters(
         "segments": 0,
         "delivery": {"delivered": 0, "undelivered": {}, "awaiting": 1},
         "cost": {"currency": "USD", "total": 0.0, "per_delivered": None},
+        "estimate": None,
     }
     assert data["audience"] == data["sent"] + data["failed"] + data["pending"] + sum(
         data["suppressed"].values()

@@ -483,6 +483,35 @@ def run_the_tour(
     assert tour.operator("status", A) == 0
     assert tour.operator("failing", "--json") == 0
     assert tour.operator("cancel", "not-published-yet") == 0  # a cancel before its campaign
+    # A dry run of a request on disk: decided by the fan-out and the sender, nothing sent
+    estimated = tmp_path / "estimated.json"
+    estimated.write_text(json.dumps(campaign_request("estimated", recipients=[D, T])))
+    assert tour.operator("estimate", str(estimated), "--no-wait") == 0
+    tour.drain("CampaignQueue", tour.campaign_fn)
+    tour.drain("SendQueue", tour.sender_fn)
+    assert report("estimated")["estimate"]["would_send"] == 2
+    assert tour.received(D, "estimated") == []
+    # An S3 campaign paused after its first slice: the sender parks that slice's job, the
+    # fan-out parks its next slice; the resume releases both, and both are sent once
+    monkeypatch.setenv("STOPSMS_FANOUT_SLICE_ROWS", "1")
+    get_settings.cache_clear()
+    uri = tour.upload("paused.csv", f"phone\n{D}\n{T}\n".encode())
+    tour.publish("CampaignQueue", campaign_request("paused-1", audience={"s3_uri": uri}))
+    for _step in range(2):  # the check, then the first slice
+        assert (
+            failed_ids(tour.invoke(tour.campaign_fn, {"Records": tour.receive("CampaignQueue")}))
+            == []
+        )
+    assert tour.operator("pause", "paused-1") == 0
+    tour.drain("CampaignQueue", tour.campaign_fn)
+    tour.drain("SendQueue", tour.sender_fn)
+    assert tour.received(D, "paused-1") == []
+    assert tour.operator("resume", "paused-1") == 0
+    tour.drain("CampaignQueue", tour.campaign_fn)
+    tour.drain("SendQueue", tour.sender_fn)
+    assert [len(tour.received(phone, "paused-1")) for phone in (D, T)] == [1, 1]
+    monkeypatch.delenv("STOPSMS_FANOUT_SLICE_ROWS")
+    get_settings.cache_clear()
     exported = tmp_path / "optouts.csv"
     assert tour.operator("optouts", "export", "-o", str(exported)) == 0
     assert LISTED in exported.read_text(encoding="utf-8")

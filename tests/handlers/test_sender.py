@@ -123,6 +123,7 @@ def test_marketing_campaign_suppresses_each_reason_and_sends_once_with_the_menti
         "segments": 2,
         "delivery": {"delivered": 0, "undelivered": {}, "awaiting": 2},  # no event yet
         "cost": {"currency": "USD", "total": 0.0, "per_delivered": None},
+        "estimate": None,
     }
     # And the outbound MessageId is kept, so a reply can be attributed to the campaign
     assert deliveries.campaign_for_message(first["MessageId"]) == "soldes-hiver-2026"

@@ -105,19 +105,43 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cancel(args: argparse.Namespace) -> int:
+def _campaign_id(value: str) -> str:
+    """``value`` if it is a campaign id; ValueError (a one-line error) if not."""
     import re
 
-    from stopsms.dal import campaigns
     from stopsms.models import CAMPAIGN_ID
+
+    if not re.fullmatch(CAMPAIGN_ID, value):
+        raise ValueError(f"{value!r} is not a campaign id ({CAMPAIGN_ID})")
+    return value
+
+
+def _publish(body: str) -> None:
+    """Put a message on CampaignQueue (where the campaign fan-out reads)."""
+    from stopsms.aws import clients
+    from stopsms.settings import get_settings
+
+    queue = get_settings().campaign_queue_url
+    if not queue:
+        raise ValueError(
+            "STOPSMS_CAMPAIGN_QUEUE_URL is not set: set it to the stack's CampaignQueueUrl "
+            "output (or run with --local)"
+        )
+    clients.sqs().send_message(QueueUrl=queue, MessageBody=body)
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from stopsms.dal import campaigns
+    from stopsms.fanout.messages import control_body
     from stopsms.reporting import render_table, report
 
-    if not re.fullmatch(CAMPAIGN_ID, args.campaign_id):
-        print(f"error: {args.campaign_id!r} is not a campaign id ({CAMPAIGN_ID})", file=sys.stderr)
-        return 2
+    _campaign_id(args.campaign_id)
     _bind()
     known = campaigns.get(args.campaign_id)
     campaigns.cancel(args.campaign_id)
+    if known is not None and known.paused_at is not None:
+        # Its parked jobs are released, for the sender to record them cancelled.
+        _publish(control_body("cancel", args.campaign_id))
     if known is None:
         print(
             f"campaign {args.campaign_id} is not recorded yet: recorded cancelled, it will "
@@ -131,6 +155,113 @@ def _cancel(args: argparse.Namespace) -> int:
         print(f"campaign {args.campaign_id} cancelled: no SMS of it is sent from now on")
     print(render_table(shown))
     return 0
+
+
+def _pause(args: argparse.Namespace) -> int:
+    from stopsms.dal import campaigns
+    from stopsms.reporting import render_table, report
+
+    cid = _campaign_id(args.campaign_id)
+    _bind()
+    if campaigns.pause(cid) is None:
+        raise ValueError(
+            f"no campaign {cid!r} to pause is recorded, or it is cancelled: check the id with "
+            f"`python -m stopsms report {cid}`"
+        )
+    print(
+        f"campaign {cid} paused: no SMS of it is sent until `python -m stopsms resume {cid}` "
+        "(its jobs wait, parked)"
+    )
+    print(render_table(report(cid)))
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from stopsms.dal import campaigns
+    from stopsms.fanout.messages import control_body
+    from stopsms.reporting import render_table, report
+
+    cid = _campaign_id(args.campaign_id)
+    _bind()
+    known = campaigns.get(cid)
+    if known is None:
+        raise ValueError(f"no campaign {cid!r} is recorded: check the id")
+    # The fan-out lifts the pause and releases what it parked, through the same queue as a
+    # publisher's {"action": "resume"}: one path, whoever resumes.
+    _publish(control_body("resume", cid))
+    if known.paused_at is None:
+        print(f"campaign {cid} was not paused: nothing to resume")
+        return 0
+    print(
+        f"campaign {cid} resumes: its parked jobs go back to the sender within a minute "
+        "(`report` shows it sending)"
+    )
+    print(render_table(report(cid)))
+    return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    import time
+
+    from pydantic import ValidationError
+
+    from stopsms.models import CampaignRequest, describe
+    from stopsms.reporting import render_table, report
+
+    with open(args.file, encoding="utf-8") as file:
+        try:
+            data = json.load(file)
+        except ValueError as error:
+            raise ValueError(f"{args.file} is not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{args.file}: a campaign request is a JSON object (contract §2)")
+    try:
+        request = CampaignRequest.model_validate({**data, "dry_run": True})
+    except ValidationError as error:
+        raise ValueError(f"{args.file}: {describe(error)}") from None
+    cid = request.campaign_id
+    _bind()
+    _publish(json.dumps({**data, "dry_run": True}, ensure_ascii=False))
+    print(f"dry run of {cid} requested: nothing will be sent", file=sys.stderr)
+    if args.no_wait:
+        print(f"`python -m stopsms report {cid}` shows its estimate")
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while True:
+        shown = _estimate_so_far(cid, report)
+        if shown is not None and (
+            shown["status"] not in ("dry_run",) or shown["estimate"]["complete"]
+        ):
+            break
+        if time.monotonic() > deadline:
+            print(
+                f"the dry run is still going after {args.timeout} s: "
+                f"`python -m stopsms report {cid}` shows it when done",
+                file=sys.stderr,
+            )
+            return 1
+        if shown is not None:
+            estimate = shown["estimate"]
+            print(
+                f"decided {estimate['evaluated']} of {shown['audience']} recipients...",
+                file=sys.stderr,
+            )
+        time.sleep(args.every)
+    print(json.dumps(shown) if args.json else render_table(shown))
+    return 0 if shown["status"] == "dry_run" else 1
+
+
+def _estimate_so_far(
+    campaign_id: str, report: Callable[[str], dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The report of a dry run, None while its request has not been recorded yet."""
+    from stopsms.reporting import UnknownCampaign
+
+    try:
+        shown = report(campaign_id)
+    except UnknownCampaign:
+        return None
+    return shown if shown["status"] != "dry_run" or shown["estimate"] is not None else None
 
 
 def _bind() -> None:
@@ -349,6 +480,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cancel.add_argument("campaign_id")
     cancel.set_defaults(handler=_cancel)
+
+    pause = commands.add_parser(
+        "pause",
+        help="hold a campaign: no SMS of it is sent until it is resumed",
+        description="Records the pause at once (the same as publishing "
+        '{"action": "pause", "campaign_id": ...} on CampaignQueue): the sender parks the '
+        "campaign's jobs within one batch, its fan-out stops at its next slice. Nothing is "
+        "lost: `resume` releases them.",
+    )
+    pause.add_argument("campaign_id")
+    pause.set_defaults(handler=_pause)
+
+    resume = commands.add_parser(
+        "resume",
+        help="send a paused campaign again, from where it stopped",
+        description='Publishes {"action": "resume", "campaign_id": ...} on CampaignQueue '
+        "(STOPSMS_CAMPAIGN_QUEUE_URL): the fan-out lifts the pause and releases the parked "
+        "jobs; the sending window and every opt-out are checked again as they go out.",
+    )
+    resume.add_argument("campaign_id")
+    resume.set_defaults(handler=_resume)
+
+    estimate = commands.add_parser(
+        "estimate",
+        help="dry run of a campaign request on disk: who would receive it, and its cost",
+        description="Publishes the request of FILE (contract section 2) with dry_run set on "
+        "CampaignQueue, waits for the pipeline to decide every recipient (suppression, "
+        "consent, window, mention, segments) and prints the report with its estimate. Nothing "
+        "is sent; the same campaign_id can then be sent for real.",
+    )
+    estimate.add_argument("file", help="the campaign request, JSON")
+    estimate.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
+    estimate.add_argument("--no-wait", action="store_true", help="publish and return")
+    estimate.add_argument(
+        "--timeout", type=float, default=600, help="seconds to wait (default 600)"
+    )
+    estimate.add_argument(
+        "--every", type=float, default=2, help=argparse.SUPPRESS
+    )  # seconds between two reads of the report
+    estimate.set_defaults(handler=_estimate)
 
     status = commands.add_parser(
         "status", help="a number's state per brand and its full evidence history"

@@ -264,23 +264,31 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
         problems.append(f"the unclear reply was not the one kept for review: {waiting}")
     _done(started)
 
-    started = _step("Campaign 'soldes-j2' (marketing, inline) to the same people")
+    j2 = {
+        "campaign_id": "soldes-j2",
+        "category": "marketing",
+        "brand": "acme",
+        "body": "Dernier jour des soldes d’hiver chez Acme : -30 % sur le rayon ski !",
+        "recipients": consented[:100],
+    }
+    started = _step("Dry run of 'soldes-j2' (python -m stopsms estimate): who, how many, cost")
     before = len(sms.outbox)
-    _publish(
-        stack,
-        "CampaignQueue",
-        [
-            {
-                "campaign_id": "soldes-j2",
-                "category": "marketing",
-                "brand": "acme",
-                "body": "Dernier jour des soldes d’hiver chez Acme : -30 % sur le rayon ski !",
-                "recipients": consented[:100],
-            }
-        ],
-    )
+    _publish(stack, "CampaignQueue", [{**j2, "dry_run": True}])
+    stack.pump()
+    with stack.acting_as(OPERATOR):
+        estimate = report("soldes-j2")["estimate"]
+    _done(started, f"({len(sms.outbox) - before} SMS sent)")
+    _print_report(stack, "soldes-j2")
+    if len(sms.outbox) != before or not estimate or not estimate["complete"]:
+        problems.append("the dry run sent SMS, or did not decide everyone")
+
+    started = _step("Campaign 'soldes-j2' (marketing, inline) sent for real, same id")
+    _publish(stack, "CampaignQueue", [j2])
     stack.pump()
     reached = {m["DestinationPhoneNumber"] for m in sms.outbox[before:]}
+    print(f"   sent {len(sms.outbox) - before}, the dry run said {estimate['would_send']}")
+    if len(sms.outbox) - before != estimate["would_send"]:
+        problems.append("the real send did not send what its dry run estimated")
     print(f"   STOP repliers reached again: {len(reached & set(stoppers))} of {len(stoppers)}")
     if reached & set(stoppers):
         problems.append("a STOP replier was reached by the next campaign")

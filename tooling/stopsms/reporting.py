@@ -12,17 +12,21 @@ queued, or recipients still pending), ``done`` (every recipient has an outcome),
 (``reason`` says why; nothing was sent), ``cancelled`` (what was not sent by then is
 ``cancelled``; a claim in flight stays ``pending``). A campaign whose fan-out could not read
 the rest of its audience ends ``done`` with a ``reason``, those recipients counted ``failed``.
+``paused`` while a pause holds (its parked jobs are ``pending``). A dry run is ``dry_run``:
+its outcomes are those of its own records (``deliveries.of_dry_run``), nothing is ``sent``, and
+``estimate`` says what a real send would be; those it would send are still ``pending``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from stopsms.dal import campaigns, deliveries, receipts
 from stopsms.dal.campaigns import CampaignStatus, WaitingFor
 from stopsms.dal.deliveries import DeliveryStatus
-from stopsms.dal.tables import Campaign
+from stopsms.dal.tables import Campaign, Delivery
 from stopsms.errors import StopSmsError
 from stopsms.rules.receipts import (
     BLOCKED_OR_SPAM_ALARM,
@@ -46,8 +50,16 @@ def report(campaign_id: str) -> dict[str, Any]:
     sent = segments = in_flight = cancelled = 0
     failures: Counter[str] = Counter()
     suppressed = dict.fromkeys(REASONS, 0)
-    for item in deliveries.of_campaign(campaign_id):
-        if item.status == DeliveryStatus.SENT:
+    estimate = Estimate() if campaign.dry_run else None
+    items = (
+        deliveries.of_campaign(campaign_id)
+        if campaign.dry_run is None
+        else deliveries.of_dry_run(campaign_id, campaign.dry_run)
+    )
+    for item in items:
+        if estimate is not None and item.status == DeliveryStatus.WOULD_SEND:
+            estimate.add(item)  # still owed an SMS (pending): the real send would send it
+        elif item.status == DeliveryStatus.SENT:
             sent += 1
             segments += int(item.segments or 0)
         elif item.status == DeliveryStatus.FAILED:
@@ -63,14 +75,15 @@ def report(campaign_id: str) -> dict[str, Any]:
         failures[UNSENT] += int(campaign.unsent)
     failed = sum(failures.values())
     finished = sent + failed + sum(suppressed.values()) + cancelled
-    audience = _audience(campaign, finished + in_flight)
+    would_send = estimate.would_send if estimate is not None else 0
+    audience = _audience(campaign, finished + in_flight + would_send)
     pending = audience - finished
     if campaign.status == CampaignStatus.CANCELLED:
         # Jobs still queued, and recipients never queued, will never be sent: cancelled now
         # (the sender records each queued one as it comes). Only claims in flight are pending.
         cancelled += pending - in_flight
         pending = in_flight
-    return {
+    data: dict[str, Any] = {
         "campaign_id": campaign_id,
         "status": _status(campaign, pending, cancelled),
         "reason": campaign.reason,
@@ -85,7 +98,70 @@ def report(campaign_id: str) -> dict[str, Any]:
         "opt_outs": int(campaign.opt_outs or 0),
         "segments": segments,
         **_delivery(campaign_id, sent),
+        "estimate": None,
     }
+    if campaign.paused_at is not None:
+        data["paused_at"] = campaign.paused_at.isoformat()
+    if estimate is not None:
+        evaluated = finished + would_send
+        data["estimate"] = estimate.as_dict(
+            evaluated=evaluated, complete=_settled(campaign) and evaluated >= audience
+        )
+    return data
+
+
+@dataclass
+class Estimate:
+    """A dry run's ``estimate`` (contract §6), summed over its ``would_send`` records."""
+
+    would_send: int = 0
+    segments: int = 0
+    cost_micros: int = 0
+    unpriced: int = 0  # recipients of countries the price table has no price for
+    prices: set[str] = field(default_factory=set)  # the price tables used (their source)
+    histogram: Counter[int] = field(default_factory=Counter)  # recipients by segments
+    deferred: Counter[str] = field(default_factory=Counter)  # by when their window opens
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, item: Delivery) -> None:
+        parts = int(item.segments or 0)
+        self.would_send += 1
+        self.segments += parts
+        self.histogram[parts] += 1
+        if item.price_micros is None:
+            self.unpriced += 1
+        else:
+            self.cost_micros += int(item.price_micros)
+        if item.reason:
+            self.prices.add(str(item.reason))
+        if item.resume_at:
+            self.deferred[str(item.resume_at)] += 1
+        if item.text is not None:
+            self.samples.append(
+                {"seq": int(item.seq), "to": item.masked, "segments": parts, "text": item.text}
+            )
+
+    def as_dict(self, *, evaluated: int, complete: bool) -> dict[str, Any]:
+        return {
+            "would_send": self.would_send,
+            "segments": self.segments,
+            "cost": {
+                "currency": "USD",
+                "total": round(self.cost_micros / MICROS, 6),
+                "unpriced": self.unpriced,
+                "prices": sorted(self.prices),
+            },
+            "complete": complete,
+            "evaluated": evaluated,
+            "segments_histogram": {str(n): c for n, c in sorted(self.histogram.items())},
+            "deferred": dict(sorted(self.deferred.items())),
+            "samples": sorted(self.samples, key=lambda sample: sample["seq"]),
+        }
+
+
+def _settled(campaign: Campaign) -> bool:
+    """Whether every recipient of the campaign is queued (its audience is final)."""
+    return campaign.status == CampaignStatus.QUEUED
 
 
 def _delivery(campaign_id: str, sent: int) -> dict[str, Any]:
@@ -127,6 +203,12 @@ def _status(campaign: Campaign, pending: int, cancelled: int) -> str:
         return "done" if campaign.audience else "cancelled"
     if campaign.status in (CampaignStatus.REFUSED, CampaignStatus.CANCELLED):
         return str(campaign.status)
+    if campaign.dry_run is not None:
+        return "dry_run"
+    if campaign.paused_at is not None and not (
+        campaign.status == CampaignStatus.QUEUED and pending == 0
+    ):
+        return "paused"
     if campaign.status == CampaignStatus.DEFERRED:
         return "scheduled" if campaign.waiting_for == WaitingFor.SEND_AT else "deferred"
     if campaign.status == CampaignStatus.QUEUED and pending == 0:
@@ -149,6 +231,8 @@ def render_table(data: dict[str, Any]) -> str:
     ]
     if data.get("resume_at"):
         rows.append(("resumes at", data["resume_at"]))
+    if data.get("paused_at"):
+        rows.append(("paused since", data["paused_at"]))
     rows += [
         ("audience", data["audience"]),
         ("sent", data["sent"]),
@@ -167,8 +251,41 @@ def render_table(data: dict[str, Any]) -> str:
     ]
     if data["cost"].get("per_delivered") is not None:
         rows.append(("cost per delivered SMS (USD)", f"{data['cost']['per_delivered']:.4f}"))
+    estimate = data.get("estimate")
+    if estimate is not None:
+        rows += _estimate_rows(estimate)
     width = max(len(label) for label, _ in rows)
     table = "\n".join(f"{label:<{width}}  {value!s:>10}" for label, value in rows)
     if data.get("reason"):
         table += f"\nreason: {data['reason']}"
+    if estimate is not None:
+        table += _estimate_notes(estimate)
     return table
+
+
+def _estimate_rows(estimate: dict[str, Any]) -> list[tuple[str, object]]:
+    cost = estimate["cost"]
+    rows: list[tuple[str, object]] = [
+        ("DRY RUN: nothing was sent", ""),
+        ("estimate: would send", estimate["would_send"]),
+        ("estimate: segments", estimate["segments"]),
+        ("estimate: cost (USD)", f"{cost['total']:.4f}"),
+    ]
+    if cost["unpriced"]:
+        rows.append(("estimate: SMS without a price", cost["unpriced"]))
+    rows += [(f"  {parts} segment(s)", n) for parts, n in estimate["segments_histogram"].items()]
+    rows += [(f"  waiting for the window until {at}", n) for at, n in estimate["deferred"].items()]
+    if not estimate["complete"]:
+        rows.append(("estimate: recipients decided so far", estimate["evaluated"]))
+    return rows
+
+
+def _estimate_notes(estimate: dict[str, Any]) -> str:
+    lines = [""]
+    if not estimate["complete"]:
+        lines.append("the dry run is still going: run `report` again for the whole estimate")
+    lines += [f"prices: {source}" for source in estimate["cost"]["prices"]]
+    for sample in estimate["samples"]:
+        lines.append(f"sample #{sample['seq']} to {sample['to']} ({sample['segments']} seg.):")
+        lines.append(f"  {sample['text']}")
+    return "\n".join(lines)

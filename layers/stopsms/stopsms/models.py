@@ -140,6 +140,8 @@ class CampaignRequest(_Contract):
         default=None, min_length=1, max_length=MAX_INLINE_RECIPIENTS
     )
     audience: Audience | None = None
+    # Decide everything, send nothing: the report shows the estimate (contract §2, §6).
+    dry_run: bool = False
 
     @field_validator("body")
     @classmethod
@@ -282,6 +284,15 @@ def describe(error: ValidationError, inside: str | None = None, tagged: bool = F
     return "; ".join(parts)
 
 
+class DryRun(_Contract):
+    """Internal: marks a send job of a dry run. ``run`` names the run (its records are kept
+    under it, apart from any real send of the campaign); ``at`` is when the real campaign would
+    start, the instant the sending window is judged at."""
+
+    run: str = Field(pattern=r"^[0-9a-f]{1,32}$")
+    at: Instant
+
+
 class SendJob(_Contract):
     """Internal: one recipient of a campaign, as queued on ``SendQueue`` by the fan-out.
 
@@ -301,9 +312,16 @@ class SendJob(_Contract):
     stop_number: str | None = None
     origination_identity: str | None = None
     max_segments: int | None = None
+    dry_run: DryRun | None = None
 
     @classmethod
-    def for_recipient(cls, request: CampaignRequest, seq: int, recipient: Recipient) -> SendJob:
+    def for_recipient(
+        cls,
+        request: CampaignRequest,
+        seq: int,
+        recipient: Recipient,
+        dry_run: DryRun | None = None,
+    ) -> SendJob:
         return cls(
             campaign_id=request.campaign_id,
             seq=seq,
@@ -316,4 +334,5 @@ class SendJob(_Contract):
             stop_number=request.stop_number,
             origination_identity=request.origination_identity,
             max_segments=request.max_segments,
+            dry_run=dry_run,
         )

@@ -94,6 +94,9 @@ class Settings(BaseModel):
     opt_out_list: str = "Default"
     retention_days: Count = 1095
     erasure_key_secret: str = ""  # Secrets Manager id of the HMAC key of erased numbers
+    # Dry runs' prices: empty for the default table, else inline JSON or an s3:// URI of one
+    # (``stopsms.aws.prices``); the countries it gives override the default table's.
+    price_table: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

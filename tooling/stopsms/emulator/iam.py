@@ -39,7 +39,7 @@ import botocore.client
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from stopsms.emulator.template import Stack, resources_of
+from stopsms.emulator.template import Stack, holds, resources_of
 
 ROLES = Path(__file__).with_name("roles.json")
 ADMIN = "admin"  # the tests' and the local stack's own calls: set-up, assertions, plumbing
@@ -250,9 +250,12 @@ class Arns:
     def resolve(self, value: Any) -> Any:
         """A template value with its intrinsic functions replaced by this stack's values."""
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            items = (self.resolve(item) for item in value)
+            return [item for item in items if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
+        if value.get("Ref") == "AWS::NoValue":
+            return NO_VALUE
         if "Ref" in value:
             return self.ref(value["Ref"])
         if "Fn::GetAtt" in value:
@@ -274,9 +277,21 @@ class Arns:
 
             resolved = re.sub(r"\$\{([^}!]+)\}", substitute, text)
             return resolved.replace("${!", "${")  # ${!Literal} is the text ${Literal}
+        if "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if holds(condition, self.template) else when_false)
+        if "Fn::Select" in value:
+            index, items = value["Fn::Select"]
+            return self.resolve(items)[int(index)]
+        if "Fn::Split" in value:
+            delimiter, text = value["Fn::Split"]
+            return str(self.resolve(text)).split(delimiter)
         if unknown := [key for key in value if key.startswith("Fn::")]:
             raise ValueError(f"unsupported intrinsic function {unknown[0]} in a policy")
         return {key: self.resolve(item) for key, item in value.items()}
+
+
+NO_VALUE = object()  # ``!Ref AWS::NoValue``: the item is left out of its list
 
 
 def _as_list(value: Any) -> list[Any]:

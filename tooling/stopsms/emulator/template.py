@@ -125,7 +125,7 @@ def resolve_env(
     for name, value in variables.items():
         if isinstance(value, dict) and "Fn::If" in value:
             condition, when_true, when_false = value["Fn::If"]
-            value = when_true if _holds(condition, template) else when_false
+            value = when_true if holds(condition, template) else when_false
         if isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]
             if ref in parameters:
@@ -143,9 +143,16 @@ def resolve_env(
     return resolved
 
 
-def _holds(condition: str, template: Mapping[str, Any]) -> bool:
-    """A template condition, with the parameters at their defaults (``Fn::Equals`` only)."""
-    left, right = template["Conditions"][condition]["Fn::Equals"]
+def holds(condition: str, template: Mapping[str, Any]) -> bool:
+    """A template condition, with the parameters at their defaults (``Fn::Equals``, and
+    ``Fn::Not`` of one)."""
+    return _evaluate(template["Conditions"][condition], template)
+
+
+def _evaluate(expression: Mapping[str, Any], template: Mapping[str, Any]) -> bool:
+    if "Fn::Not" in expression:
+        return not _evaluate(expression["Fn::Not"][0], template)
+    left, right = expression["Fn::Equals"]
     parameters = template.get("Parameters", {})
 
     def value(side: Any) -> str:

@@ -22,20 +22,16 @@ def create(
     request: dict[str, Any],
     status: str,
     *,
-    replacing_refused: bool = False,
+    replacing: bool = False,
     **fields: Any,
 ) -> Campaign:
     """Record a new campaign; ``AlreadyExists`` if this campaign id was recorded before.
 
-    With ``replacing_refused`` the campaign id must instead hold a refused campaign, which the
-    new record replaces whole: a refused campaign sent nothing, so a fixed request may start
-    afresh under its id (contract §2)."""
+    With ``replacing`` the campaign id must instead hold a refused campaign or a dry run, which
+    the new record replaces whole: neither sent anything, so a fixed request, or the real send
+    of a dry run, may start afresh under its id (contract §2)."""
     item = Campaign(campaign_id, request=request, status=status, created_at=clock.now(), **fields)
-    condition = (
-        Campaign.status == CampaignStatus.REFUSED
-        if replacing_refused
-        else Campaign.campaign_id.does_not_exist()
-    )
+    condition = REPLACEABLE if replacing else Campaign.campaign_id.does_not_exist()
     if not save_if(item, condition):
         raise AlreadyExists(f"campaign {campaign_id} is already recorded")
     return item
@@ -77,8 +73,13 @@ class WaitingFor(StrEnum):
 
 
 # What every claim of the sender checks of its campaign (a job without a campaign record
-# comes from a test or a hand-made message: nothing to cancel it).
+# comes from a test or a hand-made message: nothing to cancel or pause it).
 NOT_CANCELLED = Campaign.status.does_not_exist() | (Campaign.status != CampaignStatus.CANCELLED)
+NOT_HELD = NOT_CANCELLED & Campaign.paused_at.does_not_exist()
+# What a new request under a recorded id may replace: what sent nothing and never will.
+REPLACEABLE = (Campaign.status == CampaignStatus.REFUSED) | (
+    Campaign.dry_run.exists() & (Campaign.status != CampaignStatus.CANCELLED)
+)
 
 # A campaign the scheduler released: still deferred, out of DeferredIndex.
 _RELEASED = (Campaign.status == CampaignStatus.DEFERRED) & Campaign.deferred.does_not_exist()
@@ -263,6 +264,28 @@ def cancel(campaign_id: str) -> Campaign:
         ]
     )
     return item
+
+
+def pause(campaign_id: str) -> Campaign | None:
+    """Record a pause, and the campaign as it is now: every claim the sender writes is
+    conditional on its campaign not being paused, so no SMS leaves after this write; its jobs
+    are parked, its fan-out stops at its next slice. None when no campaign is recorded under
+    this id, or it is cancelled. Repeating it changes nothing (the first time is kept)."""
+    item = Campaign(campaign_id)
+    paused = update_if(
+        item,
+        [Campaign.paused_at.set(Campaign.paused_at | clock.now())],
+        Campaign.status.exists() & (Campaign.status != CampaignStatus.CANCELLED),
+    )
+    return item if paused else None
+
+
+def resume(campaign_id: str) -> Campaign | None:
+    """Lift a pause (the fan-out then releases what was parked), and the campaign as it is
+    now; None when no campaign is recorded under this id."""
+    item = Campaign(campaign_id)
+    resumed = update_if(item, [Campaign.paused_at.remove()], Campaign.status.exists())
+    return item if resumed else None
 
 
 def arrived_cancelled(campaign_id: str, request: dict[str, Any], audience: int | None) -> bool:

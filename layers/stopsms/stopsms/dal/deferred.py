@@ -4,24 +4,108 @@ items). The index is sparse: a sweep costs what is waiting, not what was ever se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
 from stopsms import clock
-from stopsms.dal.conditions import update_if
-from stopsms.dal.tables import Parked
+from stopsms.dal.conditions import delete_if, is_refused_item, update_if
+from stopsms.dal.tables import Campaign, Parked
 
 CAMPAIGN = "campaign"  # whole campaigns waiting for their window or their send_at
 JOB = "job"  # single recipients waiting for their own window (another time zone)
 CANCELLED = "cancelled"  # a campaign's status once cancelled (dal.campaigns imports this module)
 MIRROR = "mirror"  # opt-outs to copy to (or remove from) the AWS opt-out list again
+PAUSED = "paused"  # ``paused#<campaign>``: a paused campaign's jobs, until it is resumed
+CONTINUATION = "continuation"  # a paused campaign's next fan-out slice (``continuation#<id>``)
+TRANSACTION_LIMIT = 100
 
 
 def park_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) -> None:
     """Park one send job until its recipient's window opens. One write per deferred
     recipient, released once by the scheduler."""
-    _park(f"{JOB}#{campaign_id}#{seq:010d}", JOB, job, until)
+    _park(job_key(campaign_id, seq), JOB, job, until)
+
+
+def paused_kind(campaign_id: str) -> str:
+    return f"{PAUSED}#{campaign_id}"
+
+
+def park_paused(jobs: Sequence[tuple[str, int, dict[str, Any]]]) -> set[str]:
+    """Park the send jobs ``(campaign, seq, job)`` of paused campaigns, each write conditional
+    on its campaign still being paused (a resume releases what is parked: nothing may be
+    parked after it). Returns the campaigns no longer paused: none of their jobs is parked."""
+    return _park_while_paused([(job_key(cid, seq), cid, job) for cid, seq, job in jobs])
+
+
+def park_continuation(campaign_id: str, continuation: dict[str, Any]) -> bool:
+    """Park a paused campaign's next fan-out slice (its continuation message) until it is
+    resumed; False when it is not paused any more (nothing parked)."""
+    key = f"{CONTINUATION}#{campaign_id}"
+    return not _park_while_paused([(key, campaign_id, continuation)])
+
+
+def _park_while_paused(items: Sequence[tuple[str, str, dict[str, Any]]]) -> set[str]:
+    """Write ``(key, campaign, request)`` items into their campaign's ``paused#`` partition of
+    the index, by transactions that check each campaign is still paused; the campaigns that
+    were not (none of their items written)."""
+    resumed: set[str] = set()
+    pending = list(items)
+    while pending:
+        chunk: list[tuple[str, str, dict[str, Any]]] = []
+        checked: set[str] = set()
+        for item in pending:
+            if len(chunk) + 1 + len(checked | {item[1]}) > TRANSACTION_LIMIT:
+                break
+            chunk.append(item)
+            checked.add(item[1])
+        pending = pending[len(chunk) :]
+        while chunk:
+            refused = _park_chunk(chunk)
+            if not refused:
+                break
+            resumed |= refused
+            chunk = [item for item in chunk if item[1] not in refused]
+    return resumed
+
+
+def _park_chunk(chunk: list[tuple[str, str, dict[str, Any]]]) -> set[str]:
+    now = clock.now()
+    campaign_ids = sorted({campaign_id for _, campaign_id, _ in chunk})
+    still_paused = Campaign.paused_at.exists() & (Campaign.status != CANCELLED)
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            for key, campaign_id, request in chunk:
+                parked = Parked(
+                    key,
+                    request=request,
+                    deferred=paused_kind(campaign_id),
+                    resume_at=now.astimezone(UTC).isoformat(),
+                    created_at=now,
+                )
+                transaction.save(parked)
+            for campaign_id in campaign_ids:
+                transaction.condition_check(Campaign, campaign_id, condition=still_paused)
+    except TransactWriteError as error:
+        # PynamoDB sends the condition checks first (as in ``deliveries.claim``).
+        reasons = list(error.cancellation_reasons or [])
+        refused = {
+            campaign_id
+            for campaign_id, reason in zip(campaign_ids, reasons, strict=False)
+            if is_refused_item(reason)
+        }
+        if not refused:
+            raise
+        return refused
+    return set()
+
+
+def job_key(campaign_id: str, seq: int) -> str:
+    return f"{JOB}#{campaign_id}#{seq:010d}"
 
 
 def park_mirror(phone: str, until: datetime, attempts: int, action: str) -> None:
@@ -50,11 +134,11 @@ def _park(key: str, kind: str, request: dict[str, Any], until: datetime) -> None
     Parked(key, request=request, deferred=kind, resume_at=resume_at, created_at=clock.now()).save()
 
 
-def due(kind: str, until: datetime) -> Iterator[tuple[str, str]]:
-    """(key, resume_at) of what waits as ``kind`` and whose time has come, oldest first."""
-    for item in Parked.deferred_index.query(
-        kind, Parked.resume_at <= until.astimezone(UTC).isoformat()
-    ):
+def due(kind: str, until: datetime | None = None) -> Iterator[tuple[str, str]]:
+    """(key, resume_at) of what waits as ``kind`` and whose time has come (all of it without
+    ``until``), oldest first."""
+    condition = None if until is None else Parked.resume_at <= until.astimezone(UTC).isoformat()
+    for item in Parked.deferred_index.query(kind, condition):
         yield item.campaign_id, str(item.resume_at)
 
 
@@ -85,5 +169,6 @@ def put_back(key: str, kind: str, resume_at: str) -> None:
 
 
 def drop(key: str) -> None:
-    """Delete a parked item once released."""
-    Parked(key).delete()
+    """Delete a parked item once released, unless it was parked again since (a job released
+    from a pause, paused again before this)."""
+    delete_if(Parked(key), Parked.deferred.does_not_exist())

@@ -8,6 +8,10 @@ Two kinds of item share the campaign's partition:
   the same campaign is impossible, whatever SQS redelivers.
 - ``r#<seq>``, the *outcome* of a recipient that never claimed a phone: invalid number,
   duplicate of an earlier recipient, missing template variable.
+- ``d#<run>#…``, a dry run's records: the same two kinds under the run's name, the claim
+  keyed by the number's stand-in (no number is written), a sendable recipient recorded
+  ``would_send``. Apart from the real claims, a dry run never blocks the real send of its
+  campaign, and two dry runs never see each other's.
 
 Claims of a batch are written with ``TransactWriteItems`` (up to 100 conditional puts per
 call) and outcomes with ``BatchWriteItem`` (unconditional, 25 per call, one write unit each
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pynamodb.connection import Connection
@@ -28,13 +32,15 @@ from pynamodb.transactions import TransactWrite
 
 from stopsms import clock
 from stopsms.dal.batch import batch_write
-from stopsms.dal.campaigns import NOT_CANCELLED
+from stopsms.dal.campaigns import NOT_HELD
 from stopsms.dal.conditions import delete_if, is_refused_item, unchanged_since
 from stopsms.dal.tables import Campaign, Delivery, copy_with_key
 
 CLAIM = "p#"
 OUTCOME = "r#"
 TOTALS = "t#"  # the campaign's delivery totals (``dal.receipts``)
+DRY = "d#"  # a dry run's records
+DRY_RUN_DAYS = 30  # how long a dry run's records are kept
 TRANSACTION_LIMIT = 100  # TransactWriteItems' limit
 
 
@@ -46,6 +52,7 @@ class DeliveryStatus(StrEnum):
     SUPPRESSED = "suppressed"
     FAILED = "failed"
     CANCELLED = "cancelled"  # its campaign was cancelled before it was claimed
+    WOULD_SEND = "would_send"  # a dry run's sendable recipient: nothing was sent
 
 
 FINAL = frozenset(
@@ -54,6 +61,7 @@ FINAL = frozenset(
         DeliveryStatus.SUPPRESSED,
         DeliveryStatus.FAILED,
         DeliveryStatus.CANCELLED,
+        DeliveryStatus.WOULD_SEND,
     }
 )
 
@@ -64,6 +72,11 @@ def claim_key(e164: str) -> str:
 
 def outcome_key(seq: int) -> str:
     return f"{OUTCOME}{seq:010d}"
+
+
+def dry_key(run: str, recipient: str) -> str:
+    """``recipient`` (a claim or outcome key) in the dry run ``run``."""
+    return f"{DRY}{run}#{recipient}"
 
 
 def campaign_for_message(message_id: str) -> str | None:
@@ -91,6 +104,7 @@ def new(
         reason=reason,
         claimed_at=now if status == DeliveryStatus.SENDING else None,
         updated_at=now,
+        expires_at=now + timedelta(days=DRY_RUN_DAYS) if recipient.startswith(DRY) else None,
     )
 
 
@@ -99,18 +113,18 @@ class Claimed:
     """What a claim of several recipients came to, beside the claims written."""
 
     lost: set[str]  # recipients another delivery claimed first
-    cancelled: set[str]  # campaigns cancelled before their claims: none of theirs written
+    held: set[str]  # campaigns cancelled or paused before their claims: none of theirs written
 
 
 def claim(items: Sequence[Delivery]) -> Claimed:
-    """Write claims that must not exist yet, each conditional on its campaign not being
-    cancelled (the cancel's own write is the line no SMS crosses).
+    """Write claims that must not exist yet, each conditional on its campaign being neither
+    cancelled nor paused (the cancel's or pause's own write is the line no SMS crosses).
 
     One transaction per 100 items, claims and their campaigns' checks. When some conditions
     fail, the transaction is retried without them (DynamoDB says which ones in the
     cancellation reasons)."""
     lost: set[str] = set()
-    cancelled: set[str] = set()
+    held: set[str] = set()
     for chunk in _claim_chunks(items):
         while chunk:
             failed, stopped = _transact(
@@ -119,13 +133,13 @@ def claim(items: Sequence[Delivery]) -> Claimed:
             if not failed and not stopped:
                 break
             lost |= failed
-            cancelled |= stopped
+            held |= stopped
             chunk = [
                 item
                 for item in chunk
                 if item.recipient not in failed and item.campaign_id not in stopped
             ]
-    return Claimed(lost, cancelled)
+    return Claimed(lost, held)
 
 
 def _claim_chunks(items: Sequence[Delivery]) -> Iterable[list[Delivery]]:
@@ -145,7 +159,7 @@ def _claim_chunks(items: Sequence[Delivery]) -> Iterable[list[Delivery]]:
 
 def reclaim(item: Delivery, expected_status: str) -> bool:
     """Take a claim back from ``expected_status`` (a failed send redriven from the DLQ), unless
-    its campaign was cancelled since."""
+    its campaign was cancelled or paused since."""
     failed, stopped = _transact(
         [item],
         condition=(Delivery.status == expected_status) & (Delivery.seq == item.seq),
@@ -169,14 +183,14 @@ def _transact(
     items: Sequence[Delivery], condition: object, guard: bool = False
 ) -> tuple[set[str], set[str]]:
     """Run one transaction: the recipients whose condition failed and, with ``guard``, the
-    campaigns found cancelled (both empty on success)."""
+    campaigns found cancelled or paused (both empty on success)."""
     campaign_ids = sorted({str(item.campaign_id) for item in items}) if guard else []
     try:
         with TransactWrite(connection=Connection()) as transaction:
             for item in items:
                 transaction.save(item, condition=condition)  # type: ignore[arg-type]
             for campaign_id in campaign_ids:
-                transaction.condition_check(Campaign, campaign_id, condition=NOT_CANCELLED)
+                transaction.condition_check(Campaign, campaign_id, condition=NOT_HELD)
     except TransactWriteError as error:
         # PynamoDB sends the condition checks first, then the puts: the reasons' order.
         reasons = list(error.cancellation_reasons or [])
@@ -200,8 +214,29 @@ def of_campaign(campaign_id: str) -> Iterable[Delivery]:
     """Every delivery record of a campaign (for the report), read page by page."""
     return Delivery.query(
         campaign_id,
-        Delivery.recipient < TOTALS,  # claims (p#) and outcomes (r#), not the totals (t#)
+        # Claims (p#) and outcomes (r#): not a dry run's (d#), nor the totals (t#).
+        Delivery.recipient.between(CLAIM, TOTALS),
         attributes_to_get=["recipient", "status", "reason", "segments"],
+    )
+
+
+def of_dry_run(campaign_id: str, run: str) -> Iterable[Delivery]:
+    """Every record of a campaign's dry run (for the report's estimate), page by page."""
+    return Delivery.query(
+        campaign_id,
+        Delivery.recipient.startswith(dry_key(run, "")),
+        attributes_to_get=[
+            "recipient",
+            "seq",
+            "status",
+            "reason",
+            "segments",
+            "country",
+            "price_micros",
+            "resume_at",
+            "text",
+            "masked",
+        ],
     )
 
 

@@ -127,6 +127,8 @@ class Campaign(Model):
     # fan-out queues them as erased recipients, so their number is never written again.
     erased = UnicodeSetAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)  # when its cancellation was recorded
+    paused_at = UTCDateTimeAttribute(null=True)  # set while it is paused
+    dry_run = UnicodeAttribute(null=True)  # a dry run's name (its records: deliveries.dry_key)
 
     deferred_index = DeferredIndex()
 
@@ -222,6 +224,11 @@ class Delivery(Model):
     carrier = UnicodeAttribute(null=True)  # "mcc-mnc name"
     country = UnicodeAttribute(null=True)
     parts = NumberAttribute(null=True)
+    # A dry run's outcome (``d#<run>#…``): when a recipient outside its window would be sent,
+    # and a few rendered texts for the report's samples.
+    resume_at = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    masked = UnicodeAttribute(null=True)  # the sample's number, masked (``Phone.masked``)
 
     message_id_index = MessageIdIndex()
 

@@ -1,8 +1,9 @@
 """The fan-out's own messages on ``CampaignQueue``, beside the contract's campaign requests
-and cancellations (told apart by their top-level key): ``{"continuation": {...}}`` goes on
+and controls (told apart by their top-level key): ``{"continuation": {...}}`` goes on
 with a large audience from where a slice stopped, ``{"release": {...}}`` fans out a deferred
-campaign whose time has come (sent by the scheduler); ``{"action": "cancel", "campaign_id":
-...}`` is contract §2's cancellation."""
+campaign whose time has come (sent by the scheduler), ``{"unpark": {...}}`` releases a resumed
+campaign's parked work once more; ``{"action": "cancel" | "pause" | "resume", "campaign_id":
+...}`` controls a campaign (contract §2)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from stopsms.models import CampaignId, CampaignRequest, describe
 __all__ = [
     "CampaignMessage",
     "CampaignRefused",
-    "Cancel",
     "Continuation",
+    "Control",
     "Message",
     "Release",
+    "Unpark",
     "parse",
 ]
 
@@ -38,16 +40,23 @@ class Continuation(_Internal):
     campaign_id: CampaignId
     offset: int = Field(ge=0)
     seq: int = Field(ge=0)
+    run: str | None = None  # the dry run it continues (None: the real fan-out)
 
 
 class Release(_Internal):
     campaign_id: CampaignId
 
 
-class Cancel(_Internal):
-    """Contract §2: no SMS of the campaign leaves once this is recorded."""
+class Unpark(_Internal):
+    campaign_id: CampaignId
+    sweep: int = Field(default=0, ge=0)
 
-    action: Literal["cancel"]
+
+class Control(_Internal):
+    """Contract §2: ``cancel`` (no SMS of the campaign leaves once it is recorded), ``pause``
+    (no SMS leaves until ``resume``; its jobs wait, parked)."""
+
+    action: Literal["cancel", "pause", "resume"]
     campaign_id: CampaignId
 
 
@@ -59,7 +68,11 @@ class _ReleaseMessage(_Internal):
     release: Release
 
 
-Message = CampaignRequest | Cancel | Continuation | Release
+class _UnparkMessage(_Internal):
+    unpark: Unpark
+
+
+Message = CampaignRequest | Control | Continuation | Release | Unpark
 
 
 def _kind(body: Any) -> str:
@@ -67,7 +80,7 @@ def _kind(body: Any) -> str:
     if isinstance(body, Mapping) and "action" in body:
         return "action"
     if isinstance(body, Mapping) and "campaign_id" not in body:
-        for kind in ("continuation", "release"):
+        for kind in ("continuation", "release", "unpark"):
             if kind in body:
                 return kind
     return "campaign"
@@ -75,15 +88,16 @@ def _kind(body: Any) -> str:
 
 _Body = Annotated[
     Annotated[CampaignRequest, Tag("campaign")]
-    | Annotated[Cancel, Tag("action")]
+    | Annotated[Control, Tag("action")]
     | Annotated[_ContinuationMessage, Tag("continuation")]
-    | Annotated[_ReleaseMessage, Tag("release")],
+    | Annotated[_ReleaseMessage, Tag("release")]
+    | Annotated[_UnparkMessage, Tag("unpark")],
     Discriminator(_kind),
 ]
 
 
 class CampaignMessage(SqsRecordModel):
-    """A ``CampaignQueue`` record: Powertools' SQS record whose body is one of the four."""
+    """A ``CampaignQueue`` record: Powertools' SQS record whose body is one of these."""
 
     body: Json[_Body]
 
@@ -98,13 +112,22 @@ def parse(record: Mapping[str, Any]) -> Message:
         return body.continuation
     if isinstance(body, _ReleaseMessage):
         return body.release
+    if isinstance(body, _UnparkMessage):
+        return body.unpark
     return body
 
 
-def continuation_body(campaign_id: str, offset: int, seq: int) -> str:
-    return _ContinuationMessage(
-        continuation=Continuation(campaign_id=campaign_id, offset=offset, seq=seq)
-    ).model_dump_json()
+def continuation_body(campaign_id: str, offset: int, seq: int, run: str | None = None) -> str:
+    continuation = Continuation(campaign_id=campaign_id, offset=offset, seq=seq, run=run)
+    return _ContinuationMessage(continuation=continuation).model_dump_json(exclude_none=True)
+
+
+def unpark_body(campaign_id: str, sweep: int) -> str:
+    return _UnparkMessage(unpark=Unpark(campaign_id=campaign_id, sweep=sweep)).model_dump_json()
+
+
+def control_body(action: str, campaign_id: str) -> str:
+    return Control.model_validate({"action": action, "campaign_id": campaign_id}).model_dump_json()
 
 
 def release_body(campaign_id: str) -> str:

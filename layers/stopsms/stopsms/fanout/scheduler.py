@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["Released", "release_due"]
+__all__ = ["Released", "release_due", "release_jobs"]
 
 SAFETY_MS: Final = 10_000  # stop sweeping when less is left: the rest waits 5 minutes
 
@@ -75,14 +75,16 @@ def release_due(settings: Settings, context: LambdaContext, logger: Logger) -> R
         if item is not None:
             taken.append((key, resume, dict(item.request)))
         if len(taken) == sqs.BATCH_ENTRIES:
-            released.jobs += _release_jobs(settings, taken)
+            released.jobs += release_jobs(settings, taken)
             taken = []
-    released.jobs += _release_jobs(settings, taken)
+    released.jobs += release_jobs(settings, taken)
     released.mirrors = optout_list.retry_due(settings, at, time_left)
     return released
 
 
-def _release_jobs(settings: Settings, taken: list[tuple[str, str, dict[str, Any]]]) -> int:
+def release_jobs(settings: Settings, taken: list[tuple[str, str, dict[str, Any]]]) -> int:
+    """Hand parked send jobs ``(key, resume_at, job)``, taken out of the index, back to
+    ``SendQueue`` (put back in the index if that fails); how many."""
     if not taken:
         return 0
     jobs = [job for _, _, job in taken]

@@ -7,11 +7,16 @@ sending window or before its ``send_at``, then fanned out in slices whose cursor
 campaign item makes every slice safe to repeat: docs/ARCHITECTURE.md, "A campaign".
 A refused request is logged with its reason and reported as a batch item failure (DLQ);
 "refused" always means nothing was sent.
+
+A dry run is fanned out the same way, never deferred, its jobs marked with the run's name and
+when the real campaign would start (``models.DryRun``): the sender decides and records, sends
+nothing. A paused campaign's fan-out parks its next slice with its jobs; a resume releases both.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -39,13 +44,16 @@ from stopsms.errors import (
 from stopsms.fanout import audience
 from stopsms.fanout.messages import (
     CampaignRefused,
-    Cancel,
     Continuation,
+    Control,
     Release,
+    Unpark,
     continuation_body,
     parse,
+    unpark_body,
 )
-from stopsms.models import CampaignRequest, Recipient, SendJob
+from stopsms.fanout.scheduler import release_jobs
+from stopsms.models import CampaignRequest, DryRun, Recipient, SendJob
 from stopsms.rules.brands import reply_numbers
 from stopsms.rules.mention import compose
 from stopsms.rules.personalise import placeholders, render
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
 ROUND_JOBS: Final = 200  # jobs queued concurrently between two checks of the clock
 CHUNK_BYTES: Final = 64 * 1024  # S3 read size
 MAX_RECORDED_BYTES: Final = 350_000  # the request is kept on the campaign item (400 KB max)
+UNPARK_AGAIN_SECONDS: Final = 60  # a job parked just before a resume may reach the index late
 
 
 # --- checks made once per campaign ------------------------------------------------------------
@@ -171,6 +180,10 @@ class FanOutCounters:
     campaigns_deferred: int = 0
     campaigns_queued: int = 0
     campaigns_cancelled: int = 0
+    campaigns_paused: int = 0
+    campaigns_resumed: int = 0
+    dry_runs: int = 0
+    jobs_unparked: int = 0
     continuations: int = 0
     batch_calls: int = 0
 
@@ -200,12 +213,14 @@ class FanOut:
         try:
             message = parse(record.raw_event)
             campaign_id = message.campaign_id
-            if isinstance(message, Cancel):
-                self._cancel(message)
+            if isinstance(message, Control):
+                self._control(message)
             elif isinstance(message, Continuation):
                 self._continuation(message, message_id)
             elif isinstance(message, Release):
                 self._release(message, message_id)
+            elif isinstance(message, Unpark):
+                self._unpark(message.campaign_id, message.sweep)
             else:
                 self._request(message, message_id)
         except CampaignRefused as error:
@@ -238,8 +253,8 @@ class FanOut:
                 "give large audiences as an S3 CSV"
             )
         campaign = campaigns.get(cid)
-        if campaign is None or campaign.status == CampaignStatus.REFUSED:
-            # New, or refused before (nothing was sent): this request starts it afresh.
+        if campaign is None or _replaceable(campaign, stored):
+            # New, refused before, or a dry run (nothing was sent): this request starts afresh.
             try:
                 campaign = self._record(request, stored, replacing=campaign is not None)
             except AlreadyExists:  # a concurrent delivery, or a cancellation, came first
@@ -271,29 +286,35 @@ class FanOut:
         """Record a campaign: checking its S3 audience first; an inline one deferred or
         fanning out at once (its audience is the list)."""
         cid = request.campaign_id
+        # A dry run's records are kept under a name of its own, apart from any other run's.
+        run = {"dry_run": uuid.uuid4().hex[:12]} if request.dry_run else {}
+        if run:
+            self.counters.dry_runs += 1
         if request.audience is not None:
             campaign = campaigns.create(
                 cid,
                 stored,
                 CampaignStatus.CHECKING,
-                replacing_refused=replacing,
+                replacing=replacing,
                 cursor=0,
                 queued=0,
                 lines=1,
+                **run,
             )
             self.logger.info("campaign recorded: checking its audience", campaign_id=cid)
             return campaign
         audience = len(request.inline_recipients())
-        waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
+        waiting = self._waiting(request)
         if waiting is None:
             campaign = campaigns.create(
                 cid,
                 stored,
                 CampaignStatus.FANNING_OUT,
-                replacing_refused=replacing,
+                replacing=replacing,
                 cursor=0,
                 queued=0,
                 audience=audience,
+                **run,
             )
             self.logger.info("campaign recorded", campaign_id=cid)
             return campaign
@@ -302,7 +323,7 @@ class FanOut:
             cid,
             stored,
             CampaignStatus.DEFERRED,
-            replacing_refused=replacing,
+            replacing=replacing,
             audience=audience,
             deferred=deferred.CAMPAIGN,
             resume_at=until.astimezone(UTC).isoformat(),
@@ -312,15 +333,72 @@ class FanOut:
         self.logger.info("campaign deferred", campaign_id=cid, resume_at=until.isoformat())
         return campaign
 
-    def _cancel(self, message: Cancel) -> None:
-        campaign = campaigns.cancel(message.campaign_id)
-        self.counters.campaigns_cancelled += 1
-        self.logger.info(
-            "campaign cancelled", campaign_id=message.campaign_id, queued=campaign.queued
+    def _waiting(self, request: CampaignRequest) -> tuple[datetime, str] | None:
+        """What a campaign waits for before it starts (a dry run waits for nothing: its
+        jobs are judged at the instant the real campaign would start)."""
+        if request.dry_run:
+            return None
+        return resume_at(request, clock.now(), self.window, self.settings.holidays_country)
+
+    def _control(self, message: Control) -> None:
+        cid = message.campaign_id
+        if message.action == "cancel":
+            campaign = campaigns.cancel(cid)
+            self.counters.campaigns_cancelled += 1
+            self.logger.info("campaign cancelled", campaign_id=cid, queued=campaign.queued)
+            if campaign.paused_at is not None:
+                self._unpark(cid)  # its parked jobs are recorded cancelled by the sender
+        elif message.action == "pause":
+            if campaigns.pause(cid) is None:
+                raise CampaignRefused(_nothing_to(cid, "pause"))
+            self.counters.campaigns_paused += 1
+            self.logger.info("campaign paused", campaign_id=cid)
+        else:
+            if campaigns.resume(cid) is None:
+                raise CampaignRefused(_nothing_to(cid, "resume"))
+            self.counters.campaigns_resumed += 1
+            self.logger.info("campaign resumed", campaign_id=cid)
+            self._unpark(cid)
+
+    def _unpark(self, campaign_id: str, sweep: int = 0) -> None:
+        """Release what a pause parked (send jobs back to ``SendQueue``, the fan-out's next
+        slice back to this queue), each taken out of the index once; then sweep once more a
+        minute later, for a job parked just before the resume that the index showed late."""
+        kind = deferred.paused_kind(campaign_id)
+        taken: list[tuple[str, str, dict[str, Any]]] = []
+        for key, parked_at in deferred.due(kind):
+            if self._out_of_time():
+                self._unpark_later(campaign_id, sweep, delay=0)
+                break
+            item = deferred.take(key, kind, parked_at)
+            if item is None:
+                continue  # another sweep took it
+            if key.startswith(deferred.CONTINUATION):
+                self._continue_body(campaign_id, json.dumps(item.request))
+                deferred.drop(key)
+                continue
+            taken.append((key, parked_at, dict(item.request)))
+            if len(taken) == sqs.BATCH_ENTRIES:
+                self.counters.jobs_unparked += release_jobs(self.settings, taken)
+                taken = []
+        self.counters.jobs_unparked += release_jobs(self.settings, taken)
+        if sweep == 0:
+            self._unpark_later(campaign_id, sweep + 1, delay=UNPARK_AGAIN_SECONDS)
+
+    def _unpark_later(self, campaign_id: str, sweep: int, delay: int) -> None:
+        clients.sqs().send_message(
+            QueueUrl=self.settings.campaign_queue_url,
+            MessageBody=unpark_body(campaign_id, sweep),
+            DelaySeconds=delay,
         )
 
     def _continuation(self, message: Continuation, message_id: str) -> None:
         campaign = self._get(message.campaign_id)
+        if message.run != campaign.dry_run:
+            # From a dry run the campaign has been replaced by since (another run, or the
+            # real send): that run is over.
+            self.logger.info("continuation of a past run dropped", campaign_id=campaign.campaign_id)
+            return
         if campaign.status == CampaignStatus.CHECKING:
             self._check(campaign, message_id, message.offset)
         else:
@@ -334,7 +412,7 @@ class FanOut:
                 self.logger.info("campaign not released yet", campaign_id=cid)
                 return
             request = CampaignRequest.model_validate(campaign.request)
-            waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
+            waiting = self._waiting(request)
             if waiting is not None:  # released early (clocks): wait again
                 campaigns.defer_again(cid, *waiting)
                 self.counters.campaigns_deferred += 1
@@ -358,7 +436,7 @@ class FanOut:
         if cursor == offset:
             return False
         if campaign.advanced_by == message_id:
-            self._continue(cid, cursor, int(campaign.queued or 0))
+            self._continue(cid, cursor, int(campaign.queued or 0), campaign.dry_run)
             self.logger.info("slice done before: continuation sent again", campaign_id=cid)
         else:
             self.logger.info("stale slice dropped", campaign_id=cid, offset=offset, cursor=cursor)
@@ -408,9 +486,9 @@ class FanOut:
                 source_etag=etag,
             )
             if moved:
-                self._continue(cid, progress.offset, progress.rows)
+                self._continue(cid, progress.offset, progress.rows, campaign.dry_run)
             return
-        waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
+        waiting = self._waiting(request)
         until, waiting_for = waiting if waiting is not None else (None, None)
         started = campaigns.checked(
             cid,
@@ -430,7 +508,7 @@ class FanOut:
             self.counters.campaigns_deferred += 1
             self.logger.info("campaign deferred", campaign_id=cid, resume_at=until.isoformat())
         else:
-            self._continue(cid, 0, 0)
+            self._continue(cid, 0, 0, campaign.dry_run)
 
     def _refuse(self, campaign_id: str, reason: str) -> NoReturn:
         """Refuse a campaign being checked (it queued no one) and end the message in the DLQ."""
@@ -473,8 +551,14 @@ class FanOut:
         if self._moved_on(campaign, message_id, offset):
             return
         queued = int(campaign.queued or 0)
+        if campaign.paused_at is not None and deferred.park_continuation(
+            cid, json.loads(continuation_body(cid, offset, queued, campaign.dry_run))
+        ):
+            self.logger.info("campaign paused: its fan-out waits for resume", campaign_id=cid)
+            return
         request = CampaignRequest.model_validate(campaign.request)
-        if offset == 0:
+        dry_run = self._dry_run(campaign, request)
+        if offset == 0 and dry_run is None:
             # Replies to these numbers that answer no known SMS now concern this brand too.
             for number in reply_numbers(request.stop_number, request.origination_identity):
                 stop_numbers.record(number, request.brand)
@@ -492,7 +576,7 @@ class FanOut:
                 if campaign.erased:
                     rows = self._without_erased(rows, set(campaign.erased))
             try:
-                result = self._queue(request, rows, offset, queued)
+                result = self._queue(request, rows, offset, queued, dry_run)
             except audience.AudienceError as error:
                 self._halt(campaign, str(error))
                 return
@@ -511,7 +595,14 @@ class FanOut:
             self.counters.campaigns_queued += 1
             self.logger.info("campaign queued", campaign_id=cid, audience=result.seq)
         else:
-            self._continue(cid, result.cursor, result.seq)
+            self._continue(cid, result.cursor, result.seq, campaign.dry_run)
+
+    def _dry_run(self, campaign: Campaign, request: CampaignRequest) -> DryRun | None:
+        """What marks a dry run's jobs: its name, and when the real campaign would start."""
+        if campaign.dry_run is None:
+            return None
+        waiting = resume_at(request, clock.now(), self.window, self.settings.holidays_country)
+        return DryRun(run=campaign.dry_run, at=waiting[0] if waiting else clock.now())
 
     def _without_erased(
         self, rows: Iterator[audience.Row], erased: set[str]
@@ -539,7 +630,12 @@ class FanOut:
             self.logger.error("campaign halted", campaign_id=campaign.campaign_id, reason=reason)
 
     def _queue(
-        self, request: CampaignRequest, rows: Iterator[audience.Row], cursor: int, seq: int
+        self,
+        request: CampaignRequest,
+        rows: Iterator[audience.Row],
+        cursor: int,
+        seq: int,
+        dry_run: DryRun | None,
     ) -> SliceResult:
         """Queue the jobs of up to a slice of rows; where the slice ended, and if it was the
         last."""
@@ -548,7 +644,7 @@ class FanOut:
         jobs: list[SendJob] = []
         finished = True
         for row in rows:
-            jobs.append(SendJob.for_recipient(request, seq + count, row.recipient))
+            jobs.append(SendJob.for_recipient(request, seq + count, row.recipient, dry_run))
             count += 1
             cursor = row.end
             if len(jobs) >= ROUND_JOBS:
@@ -567,20 +663,44 @@ class FanOut:
 
     def _send(self, jobs: list[SendJob]) -> None:
         if jobs:
-            entries = [{"Id": str(job.seq), "MessageBody": job.model_dump_json()} for job in jobs]
+            entries = [{"Id": str(job.seq), "MessageBody": _body(job)} for job in jobs]
             self.counters.batch_calls += sqs.send_all(self.settings.send_queue_url, entries)
             self.counters.recipients_queued += len(jobs)
 
     def _out_of_time(self) -> bool:
         return self.context.get_remaining_time_in_millis() < self.settings.fanout_safety_ms
 
-    def _continue(self, campaign_id: str, offset: int, seq: int) -> None:
-        clients.sqs().send_message(
-            QueueUrl=self.settings.campaign_queue_url,
-            MessageBody=continuation_body(campaign_id, offset, seq),
-        )
-        self.counters.continuations += 1
+    def _continue(self, campaign_id: str, offset: int, seq: int, run: str | None) -> None:
+        self._continue_body(campaign_id, continuation_body(campaign_id, offset, seq, run))
         self.logger.info("continuation sent", campaign_id=campaign_id, offset=offset, seq=seq)
+
+    def _continue_body(self, campaign_id: str, body: str) -> None:
+        clients.sqs().send_message(QueueUrl=self.settings.campaign_queue_url, MessageBody=body)
+        self.counters.continuations += 1
+
+
+def _body(job: SendJob) -> str:
+    """A job as queued; a real one does not carry the dry run's (empty) field."""
+    return job.model_dump_json(exclude={"dry_run"} if job.dry_run is None else None)
+
+
+def _replaceable(campaign: Campaign, request: dict[str, Any]) -> bool:
+    """Whether ``request`` starts afresh the campaign recorded under its id: one refused (it
+    sent nothing), or a dry run (it sends nothing) that this request is not a copy of."""
+    if campaign.status == CampaignStatus.REFUSED:
+        return True
+    return (
+        campaign.dry_run is not None
+        and campaign.status != CampaignStatus.CANCELLED
+        and not same_request(campaign.request or {}, request)
+    )
+
+
+def _nothing_to(campaign_id: str, action: str) -> str:
+    return (
+        f"campaign_id: no campaign {campaign_id!r} to {action} is recorded (or it is "
+        "cancelled): check the id with `python -m stopsms report`"
+    )
 
 
 def _inline_rows(recipients: list[Recipient], offset: int) -> Iterator[audience.Row]:

@@ -6,6 +6,11 @@ compose (pure), one batched read of suppression, consent and claims, decide, cla
 write the rest. Each record's result is then reported on its own to Powertools' batch
 processor. Exactly once (the claim before the send, ``unconfirmed`` after a crash between the
 two): docs/ARCHITECTURE.md, "A campaign".
+
+A dry run's job (``SendJob.dry_run``) goes through every stage but the send: its claims and
+outcomes are kept under the run's name (``deliveries.dry_key``), a sendable recipient is
+recorded ``would_send`` with its segments and price. A paused campaign's jobs are parked until
+it is resumed.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json, ValidationError
 
 from stopsms import clock
-from stopsms.aws import sms
+from stopsms.aws import prices, sms
 from stopsms.aws.retry import backoff
 from stopsms.consent import decisions, optout_list
+from stopsms.consent.erasure import PREFIX as ERASED
 from stopsms.consent.erasure import erased_key
-from stopsms.dal import contacts, deferred, deliveries, evidence
+from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.deliveries import DeliveryStatus
@@ -47,6 +53,7 @@ from stopsms.rules.window import SendingWindow, is_open, next_open
 from stopsms.settings import Settings
 
 STALE_CLAIM = timedelta(minutes=15)  # well beyond the function timeout
+SAMPLES = 5  # a dry run keeps the rendered text of its first recipients for the report
 THROTTLE_ATTEMPTS = 4
 TRANSIENT_ERRORS = frozenset(
     {"ThrottlingException", "InternalServerException", "ServiceQuotaExceededException"}
@@ -83,6 +90,7 @@ class Outgoing:
     text: str
     segments: int
     claim: Delivery | None = None  # the existing claim on this phone, if any
+    resume_at: datetime | None = None  # a dry run's recipient outside its window: when it opens
 
 
 @dataclass
@@ -99,6 +107,8 @@ class SendCounters:
     # retried ones included: the SMS spend alarm watches it.
     quota_exceeded: int = 0
     cancelled: int = 0  # jobs of a cancelled campaign: recorded, never sent
+    paused: int = 0  # jobs of a paused campaign: parked until it is resumed
+    would_send: int = 0  # dry runs' sendable recipients: recorded, never sent
 
 
 class RateLimiter:
@@ -140,6 +150,7 @@ class SendBatch:
         self.records: dict[str, Record] = {}
         self.states: dict[tuple[str, ...], ContactState] = {}
         self.cancelled: set[str] = set()  # campaigns of this batch found cancelled
+        self.paused: set[str] = set()  # and found paused
         self.counters = SendCounters()
 
     def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
@@ -151,8 +162,11 @@ class SendBatch:
             if (recipient := self._parse(record, raw)) is not None:
                 ready.append(recipient)
         self._read_state(ready)
-        to_send = self._claim(self._decide(ready, at), at)
-        written = self._send_all(to_send)
+        to_send = self._claim(self._park(self._decide(ready, at)), at)
+        for r in to_send:
+            if r.spec.dry_run is not None:
+                self._would_send(r)
+        written = self._send_all([r for r in to_send if r.spec.dry_run is None])
         outcomes = [r.outcome for r in self.records.values() if r.outcome is not None]
         deliveries.finish([outcome for outcome in outcomes if id(outcome) not in written])
         for outcome in outcomes:
@@ -214,9 +228,8 @@ class SendBatch:
             reason=reason,
             detail=detail,
         )
-        record.outcome = deliveries.new(
-            spec.campaign_id, deliveries.outcome_key(spec.seq), spec.seq, status, reason=reason
-        )
+        key = _in_run(spec, deliveries.outcome_key(spec.seq))
+        record.outcome = deliveries.new(spec.campaign_id, key, spec.seq, status, reason=reason)
 
     # -- stage 2: one batched read ---------------------------------------------------------
     def _read_state(self, recipients: list[Outgoing]) -> None:
@@ -225,7 +238,7 @@ class SendBatch:
         state_keys: list[tuple[str, ...]] = []
         claim_keys: list[tuple[str, ...]] = []
         for r in recipients:
-            claim_keys.append((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
+            claim_keys.append((r.spec.campaign_id, self._claim_key(r)))
             if r.spec.category.is_marketing:
                 state_keys += [
                     (r.phone.e164, r.spec.brand),
@@ -236,16 +249,24 @@ class SendBatch:
         campaign_keys = [(r.spec.campaign_id,) for r in recipients]
         found = batch_get({ContactState: state_keys, Delivery: claim_keys, Campaign: campaign_keys})
         self.states = found[ContactState]
-        self.cancelled = {
-            str(item.campaign_id)
-            for item in found[Campaign].values()
-            if item.status == CampaignStatus.CANCELLED
-        }
+        for item in found[Campaign].values():
+            if item.status == CampaignStatus.CANCELLED:
+                self.cancelled.add(str(item.campaign_id))
+            elif item.paused_at is not None:
+                self.paused.add(str(item.campaign_id))
         for r in recipients:
-            r.claim = found[Delivery].get((r.spec.campaign_id, deliveries.claim_key(r.phone.e164)))
+            r.claim = found[Delivery].get((r.spec.campaign_id, self._claim_key(r)))
 
     def _erased(self, e164: str) -> str:
         return erased_key(e164, self.settings)
+
+    def _claim_key(self, r: Outgoing, number: str | None = None) -> str:
+        """The key of the claim on ``number`` (the recipient's by default). A dry run's holds
+        the number's stand-in, never the number."""
+        number = number or r.phone.e164
+        if r.spec.dry_run is not None and not number.startswith(ERASED):
+            number = self._erased(number)
+        return _in_run(r.spec, deliveries.claim_key(number))
 
     def _preference(self, phone: str, scope: str) -> Preference | None:
         item = self.states.get((phone, scope))
@@ -257,6 +278,9 @@ class SendBatch:
         first_seq: dict[tuple[str, str], int] = {}  # the same phone twice in this batch
         for r in recipients:
             key = (r.spec.campaign_id, r.phone.e164)
+            if r.spec.campaign_id in self.paused:
+                to_send.append(r)  # parked next, whatever its state: resume decides again
+                continue
             if r.claim is not None and int(r.claim.seq) == r.spec.seq:
                 if self._redelivered(r, at):
                     to_send.append(r)
@@ -269,6 +293,8 @@ class SendBatch:
             if r.claim is not None or first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
                 self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
                 continue
+            # A dry run judges the window and consent when the real campaign would start.
+            when = max(at, r.spec.dry_run.at) if r.spec.dry_run is not None else at
             if r.spec.category.is_marketing:
                 block = marketing_block(
                     self._preference(r.phone.e164, r.spec.brand),
@@ -277,8 +303,8 @@ class SendBatch:
                         self._preference(self._erased(r.phone.e164), GLOBAL_SCOPE),
                     ),
                     enforce_consent=self.settings.consent_policy == "enforce",
-                    consent_since=consent_since(at, self.settings.retention_days),
-                    at=at,
+                    consent_since=consent_since(when, self.settings.retention_days),
+                    at=when,
                 )
                 if block is not None:
                     # An erased number is recorded under its stand-in: never written again.
@@ -291,15 +317,20 @@ class SendBatch:
                         phone=stand_in if erased else None,
                     )
                     continue
-                if not is_open(self.window, at, r.phone):
-                    self._defer(r, next_open(self.window, at, r.phone))
-                    continue
+                if not is_open(self.window, when, r.phone):
+                    if r.spec.dry_run is None:
+                        self._defer(r, next_open(self.window, when, r.phone))
+                        continue
+                    r.resume_at = next_open(self.window, when, r.phone)
             to_send.append(r)
         return to_send
 
     def _redelivered(self, r: Outgoing, at: datetime) -> bool:
         """The job's own claim exists: finished, being sent, or failed. True: send again."""
         claim = r.claim
+        if r.spec.dry_run is not None:
+            # Claimed, its outcome not written yet (a crash between the two): nothing was sent.
+            return claim is not None and claim.status == DeliveryStatus.SENDING
         if claim is None or claim.status in (
             DeliveryStatus.SENT,
             DeliveryStatus.SUPPRESSED,
@@ -327,10 +358,25 @@ class SendBatch:
         self.counters.deferred += 1
 
     # -- stage 4: claim ----------------------------------------------------------------------
+    def _park(self, recipients: list[Outgoing]) -> list[Outgoing]:
+        """Park the jobs of paused campaigns (each conditional on its campaign still being
+        paused, so that none is parked after a resume has released the others); the others."""
+        paused = [r for r in recipients if r.spec.campaign_id in self.paused]
+        if not paused:
+            return recipients
+        jobs = [(r.spec.campaign_id, r.spec.seq, r.spec.model_dump(mode="json")) for r in paused]
+        resumed = deferred.park_paused(jobs)
+        for r in paused:
+            if r.spec.campaign_id in resumed:  # resumed since the read: decided again later
+                r.record.error = RetryLater("campaign resumed while its jobs were parked")
+            else:
+                self.counters.paused += 1
+        return [r for r in recipients if r.spec.campaign_id not in self.paused]
+
     def _claim_item(self, r: Outgoing, at: datetime) -> Delivery:
         return deliveries.new(
             r.spec.campaign_id,
-            deliveries.claim_key(r.phone.e164),
+            self._claim_key(r),
             r.spec.seq,
             DeliveryStatus.SENDING,
             now=at,
@@ -339,16 +385,34 @@ class SendBatch:
     def _claim(self, recipients: list[Outgoing], at: datetime) -> list[Outgoing]:
         fresh = [r for r in recipients if r.claim is None]
         claimed = deliveries.claim([self._claim_item(r, at) for r in fresh])
+        # Cancelled or paused since the batch's read: which one, read once per campaign.
+        held = {cid: campaigns.get(cid) for cid in claimed.held}
         for r in fresh:
-            if r.spec.campaign_id in claimed.cancelled:  # cancelled since the batch's read
-                self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
-            elif deliveries.claim_key(r.phone.e164) in claimed.lost:
+            if r.spec.campaign_id in held:
+                item = held[r.spec.campaign_id]
+                if item is not None and item.status == CampaignStatus.CANCELLED:
+                    self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
+                else:  # paused (or resumed already): SQS brings it back to be decided again
+                    r.record.error = RetryLater("campaign paused while its jobs were claimed")
+            elif self._claim_key(r) in claimed.lost:
                 # Claimed by another invocation between our read and our write.
                 r.record.error = RetryLater("claim lost to a concurrent delivery")
         # Decided to send, they had no outcome: one now is a cancellation.
         return [r for r in recipients if r.record.error is None and r.record.outcome is None]
 
-    # -- stage 5: send -----------------------------------------------------------------------
+    # -- stage 5: send (a dry run records what it would send) -------------------------------
+    def _would_send(self, r: Outgoing) -> None:
+        table = prices.current(self.settings)
+        outcome = self._outcome(r, DeliveryStatus.WOULD_SEND, table.source)
+        outcome.segments = r.segments
+        outcome.country = r.phone.region
+        outcome.price_micros = table.cost(r.phone.region, r.segments)
+        if r.resume_at is not None:
+            outcome.resume_at = r.resume_at.isoformat()
+        if r.spec.seq < SAMPLES:
+            outcome.text = r.text
+            outcome.masked = r.phone.masked
+
     def _send_all(self, recipients: list[Outgoing]) -> set[int]:
         """Send concurrently; the outcomes of what went out are written by full pages as the
         answers come in, not after the whole batch: a STOP that answers one of these SMS
@@ -461,7 +525,11 @@ class SendBatch:
         """Record the recipient's fate: under its claim (``phone``, the number by default),
         or under its position when it never claimed a phone."""
         number = phone or r.phone.e164
-        key = deliveries.claim_key(number) if claim else deliveries.outcome_key(r.spec.seq)
+        key = (
+            self._claim_key(r, number)
+            if claim
+            else _in_run(r.spec, deliveries.outcome_key(r.spec.seq))
+        )
         outcome = deliveries.new(r.spec.campaign_id, key, r.spec.seq, status, reason=reason)
         r.record.outcome = outcome
         return outcome
@@ -477,3 +545,10 @@ class SendBatch:
             self.counters.failed += 1
         elif outcome.status == DeliveryStatus.CANCELLED:
             self.counters.cancelled += 1
+        elif outcome.status == DeliveryStatus.WOULD_SEND:
+            self.counters.would_send += 1
+
+
+def _in_run(spec: SendJob, key: str) -> str:
+    """A record's key: as given, or within the job's dry run."""
+    return key if spec.dry_run is None else deliveries.dry_key(spec.dry_run.run, key)
