@@ -4,6 +4,7 @@ resume sends each of them once, from where the campaign stopped."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -157,7 +158,7 @@ def test_a_pause_recorded_between_the_senders_read_and_its_claims_sends_nothing(
     real_claim = deliveries.claim
 
     def paused_meanwhile(items: Any) -> Any:
-        as_operator(lambda: campaigns.pause("colis-2"))
+        as_operator(lambda: campaigns.pause("colis-2", int(time.time() * 1000)))
         return real_claim(items)
 
     with mock.patch.object(deliveries, "claim", side_effect=paused_meanwhile):
@@ -274,3 +275,22 @@ def test_the_pause_and_resume_commands(pipe: Pausable, capsys: pytest.CaptureFix
     assert capsys.readouterr().err.count("\n") == 1
     assert as_operator(lambda: main(["resume", "colis-6"])) == 0
     assert "was not paused" in capsys.readouterr().out
+
+
+def test_a_job_delivered_twice_in_one_batch_of_a_paused_campaign_is_parked_once(
+    pipe: Pausable,
+) -> None:
+    assert pipe.request("colis-7", recipients=PHONES[:3]) == []
+    assert pipe.control("pause", "colis-7") == []
+    url = pipe.aws.queues["SendQueue"]
+    messages = pipe.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    records = []
+    for message in messages + messages[:2]:  # SQS delivers at least once
+        records.append(sqs_record(message["Body"], "SendQueue"))
+        pipe.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    handled = pipe.sender_fn.lambda_handler({"Records": records}, LambdaContext())
+    assert failed_ids(handled) == []
+    assert len(parked("colis-7")) == 3
+    assert pipe.control("resume", "colis-7") == []
+    pipe.send()
+    assert sorted(pipe.sent_to("colis-7")) == sorted(PHONES[:3])

@@ -116,8 +116,8 @@ def _campaign_id(value: str) -> str:
     return value
 
 
-def _publish(body: str) -> None:
-    """Put a message on CampaignQueue (where the campaign fan-out reads)."""
+def _publish(body: str) -> str:
+    """Put a message on CampaignQueue (where the campaign fan-out reads); its message id."""
     from stopsms.aws import clients
     from stopsms.settings import get_settings
 
@@ -127,7 +127,15 @@ def _publish(body: str) -> None:
             "STOPSMS_CAMPAIGN_QUEUE_URL is not set: set it to the stack's CampaignQueueUrl "
             "output (or run with --local)"
         )
-    clients.sqs().send_message(QueueUrl=queue, MessageBody=body)
+    return str(clients.sqs().send_message(QueueUrl=queue, MessageBody=body)["MessageId"])
+
+
+def _now_ms() -> int:
+    """Now, as SQS stamps the messages it receives: a command's pause or resume is ordered
+    with those published on CampaignQueue."""
+    import time
+
+    return int(time.time() * 1000)
 
 
 def _cancel(args: argparse.Namespace) -> int:
@@ -163,7 +171,7 @@ def _pause(args: argparse.Namespace) -> int:
 
     cid = _campaign_id(args.campaign_id)
     _bind()
-    if campaigns.pause(cid) is None:
+    if campaigns.pause(cid, _now_ms()) == campaigns.Control.UNKNOWN:
         raise ValueError(
             f"no campaign {cid!r} to pause is recorded, or it is cancelled: check the id with "
             f"`python -m stopsms report {cid}`"
@@ -178,7 +186,7 @@ def _pause(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from stopsms.dal import campaigns
-    from stopsms.fanout.messages import control_body
+    from stopsms.fanout.messages import unpark_body
     from stopsms.reporting import render_table, report
 
     cid = _campaign_id(args.campaign_id)
@@ -186,14 +194,21 @@ def _resume(args: argparse.Namespace) -> int:
     known = campaigns.get(cid)
     if known is None:
         raise ValueError(f"no campaign {cid!r} is recorded: check the id")
-    # The fan-out lifts the pause and releases what it parked, through the same queue as a
-    # publisher's {"action": "resume"}: one path, whoever resumes.
-    _publish(control_body("resume", cid))
+    # Lifted at once, like the pause (a pause typed right after wins); the fan-out then
+    # releases what was parked.
+    campaigns.resume(cid, _now_ms())
+    try:
+        _publish(unpark_body(cid, 0))
+    except (ValueError, ClientError) as error:
+        raise ValueError(
+            f"campaign {cid} resumed, but what its pause parked is not released ({error}): "
+            "run the command again"
+        ) from None
     if known.paused_at is None:
         print(f"campaign {cid} was not paused: nothing to resume")
         return 0
     print(
-        f"campaign {cid} resumes: its parked jobs go back to the sender within a minute "
+        f"campaign {cid} resumes: its parked jobs go back to the sender within seconds "
         "(`report` shows it sending)"
     )
     print(render_table(report(cid)))
@@ -221,17 +236,23 @@ def _estimate(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.file}: {describe(error)}") from None
     cid = request.campaign_id
     _bind()
-    _publish(json.dumps({**data, "dry_run": True}, ensure_ascii=False))
+    from stopsms.dal import campaigns
+
+    recorded = campaigns.get(cid)
+    if recorded is not None and recorded.dry_run is None and recorded.status != "refused":
+        raise ValueError(
+            f"campaign {cid!r} is recorded for real already: estimate it under another "
+            "campaign_id (a dry run never replaces a campaign that may have sent)"
+        )
+    message_id = _publish(json.dumps({**data, "dry_run": True}, ensure_ascii=False))
     print(f"dry run of {cid} requested: nothing will be sent", file=sys.stderr)
     if args.no_wait:
         print(f"`python -m stopsms report {cid}` shows its estimate")
         return 0
     deadline = time.monotonic() + args.timeout
     while True:
-        shown = _estimate_so_far(cid, report)
-        if shown is not None and (
-            shown["status"] not in ("dry_run",) or shown["estimate"]["complete"]
-        ):
+        shown = _estimate_so_far(cid, message_id, report)
+        if shown is not None and (shown["status"] != "dry_run" or shown["estimate"]["complete"]):
             break
         if time.monotonic() > deadline:
             print(
@@ -248,20 +269,23 @@ def _estimate(args: argparse.Namespace) -> int:
             )
         time.sleep(args.every)
     print(json.dumps(shown) if args.json else render_table(shown))
+    if shown["status"] == "refused":
+        print(f"error: the dry run was refused: {shown['reason']}", file=sys.stderr)
+        return 2
     return 0 if shown["status"] == "dry_run" else 1
 
 
 def _estimate_so_far(
-    campaign_id: str, report: Callable[[str], dict[str, Any]]
+    campaign_id: str, message_id: str, report: Callable[[str], dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """The report of a dry run, None while its request has not been recorded yet."""
-    from stopsms.reporting import UnknownCampaign
+    """The report of the dry run this command published (the message ``message_id``), None
+    until the campaign function has recorded it (an earlier estimate of the id is not it)."""
+    from stopsms.dal import campaigns
 
-    try:
-        shown = report(campaign_id)
-    except UnknownCampaign:
+    recorded = campaigns.get(campaign_id)
+    if recorded is None or recorded.request_message != message_id:
         return None
-    return shown if shown["status"] != "dry_run" or shown["estimate"] is not None else None
+    return report(campaign_id)
 
 
 def _bind() -> None:

@@ -22,19 +22,57 @@ def create(
     request: dict[str, Any],
     status: str,
     *,
-    replacing: bool = False,
+    replacing: Campaign | None = None,
     **fields: Any,
 ) -> Campaign:
     """Record a new campaign; ``AlreadyExists`` if this campaign id was recorded before.
 
-    With ``replacing`` the campaign id must instead hold a refused campaign or a dry run, which
-    the new record replaces whole: neither sent anything, so a fixed request, or the real send
-    of a dry run, may start afresh under its id (contract §2)."""
+    With ``replacing`` the campaign id must instead hold that campaign as read, refused or a dry
+    run, which the new record replaces: neither sent anything, so a fixed request, or the real
+    send of a dry run, may start afresh under its id (contract §2). A pause it was under holds
+    the new record too (its operator has not lifted it)."""
+    if replacing is not None:
+        fields |= {"paused_at": replacing.paused_at, "control_sent": replacing.control_sent}
     item = Campaign(campaign_id, request=request, status=status, created_at=clock.now(), **fields)
-    condition = REPLACEABLE if replacing else Campaign.campaign_id.does_not_exist()
+    condition = (
+        REPLACEABLE & _pause_as_read(replacing)
+        if replacing is not None
+        else Campaign.campaign_id.does_not_exist()
+    )
     if not save_if(item, condition):
         raise AlreadyExists(f"campaign {campaign_id} is already recorded")
     return item
+
+
+def _pause_as_read(item: Campaign) -> Any:
+    """The campaign is paused, or not, as it was read (no pause or resume came between)."""
+    if item.control_sent is None:
+        return Campaign.control_sent.does_not_exist()
+    return Campaign.control_sent == item.control_sent
+
+
+def refuse_request(
+    campaign_id: str,
+    request: dict[str, Any],
+    reason: str,
+    *,
+    replacing: Campaign | None,
+    **fields: Any,
+) -> bool:
+    """Record a request refused before it was recorded (a dry run's: its ``report`` then says
+    why); False when another campaign holds the id meanwhile."""
+    try:
+        create(
+            campaign_id,
+            request,
+            CampaignStatus.REFUSED,
+            replacing=replacing,
+            reason=reason[:MAX_REASON_CHARS],
+            **fields,
+        )
+    except AlreadyExists:
+        return False
+    return True
 
 
 def get(campaign_id: str) -> Campaign | None:
@@ -266,26 +304,43 @@ def cancel(campaign_id: str) -> Campaign:
     return item
 
 
-def pause(campaign_id: str) -> Campaign | None:
-    """Record a pause, and the campaign as it is now: every claim the sender writes is
+class Control(StrEnum):
+    """What became of a pause or a resume."""
+
+    APPLIED = "applied"
+    STALE = "stale"  # sent before the pause or resume last applied: changes nothing
+    UNKNOWN = "unknown"  # no campaign under this id (or, for a pause, it is cancelled)
+
+
+def pause(campaign_id: str, sent: int) -> Control:
+    """Record a pause sent at ``sent`` (ms since the epoch): every claim the sender writes is
     conditional on its campaign not being paused, so no SMS leaves after this write; its jobs
-    are parked, its fan-out stops at its next slice. None when no campaign is recorded under
-    this id, or it is cancelled. Repeating it changes nothing (the first time is kept)."""
-    item = Campaign(campaign_id)
-    paused = update_if(
-        item,
-        [Campaign.paused_at.set(Campaign.paused_at | clock.now())],
-        Campaign.status.exists() & (Campaign.status != CampaignStatus.CANCELLED),
+    are parked, its fan-out stops at its next slice. Repeating it changes nothing (the first
+    time is kept), nor does a pause sent before the last resume (SQS delivering it late)."""
+    return _control(
+        campaign_id,
+        sent,
+        Campaign.paused_at.set(Campaign.paused_at | clock.now()),
+        Campaign.status != CampaignStatus.CANCELLED,
     )
-    return item if paused else None
 
 
-def resume(campaign_id: str) -> Campaign | None:
-    """Lift a pause (the fan-out then releases what was parked), and the campaign as it is
-    now; None when no campaign is recorded under this id."""
-    item = Campaign(campaign_id)
-    resumed = update_if(item, [Campaign.paused_at.remove()], Campaign.status.exists())
-    return item if resumed else None
+def resume(campaign_id: str, sent: int) -> Control:
+    """Lift a pause sent before ``sent`` (the fan-out then releases what was parked)."""
+    return _control(campaign_id, sent, Campaign.paused_at.remove(), None)
+
+
+def _control(campaign_id: str, sent: int, action: Action, allowed: Any) -> Control:
+    newer = Campaign.control_sent.does_not_exist() | (Campaign.control_sent <= sent)
+    condition = Campaign.status.exists() & newer
+    if allowed is not None:
+        condition &= allowed
+    if update_if(Campaign(campaign_id), [action, Campaign.control_sent.set(sent)], condition):
+        return Control.APPLIED
+    item = get(campaign_id)
+    if item is None or (allowed is not None and item.status == CampaignStatus.CANCELLED):
+        return Control.UNKNOWN
+    return Control.STALE
 
 
 def arrived_cancelled(campaign_id: str, request: dict[str, Any], audience: int | None) -> bool:

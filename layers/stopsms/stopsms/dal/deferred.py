@@ -35,11 +35,12 @@ def paused_kind(campaign_id: str) -> str:
     return f"{PAUSED}#{campaign_id}"
 
 
-def park_paused(jobs: Sequence[tuple[str, int, dict[str, Any]]]) -> set[str]:
-    """Park the send jobs ``(campaign, seq, job)`` of paused campaigns, each write conditional
-    on its campaign still being paused (a resume releases what is parked: nothing may be
-    parked after it). Returns the campaigns no longer paused: none of their jobs is parked."""
-    return _park_while_paused([(job_key(cid, seq), cid, job) for cid, seq, job in jobs])
+def park_paused(jobs: Sequence[tuple[str, str, dict[str, Any]]]) -> set[str]:
+    """Park the send jobs ``(key, campaign, job)`` of paused campaigns (``job_key``), each
+    write conditional on its campaign still being paused (a resume releases what is parked:
+    nothing may be parked after it). Returns the campaigns no longer paused: none of their
+    jobs is parked."""
+    return _park_while_paused(jobs)
 
 
 def park_continuation(campaign_id: str, continuation: dict[str, Any]) -> bool:
@@ -104,8 +105,13 @@ def _park_chunk(chunk: list[tuple[str, str, dict[str, Any]]]) -> set[str]:
     return set()
 
 
-def job_key(campaign_id: str, seq: int) -> str:
-    return f"{JOB}#{campaign_id}#{seq:010d}"
+def job_key(campaign_id: str, seq: int, run: str | None = None) -> str:
+    """Where a send job is parked: a dry run's apart from the real job of the same recipient."""
+    return (
+        f"{JOB}#{campaign_id}#{seq:010d}"
+        if run is None
+        else f"{JOB}#{campaign_id}#{run}#{seq:010d}"
+    )
 
 
 def park_mirror(phone: str, until: datetime, attempts: int, action: str) -> None:

@@ -128,7 +128,12 @@ class Campaign(Model):
     erased = UnicodeSetAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)  # when its cancellation was recorded
     paused_at = UTCDateTimeAttribute(null=True)  # set while it is paused
+    # When the last pause or resume applied was sent (ms since the epoch): an older control
+    # SQS delivers late, or again, changes nothing.
+    control_sent = NumberAttribute(null=True)
     dry_run = UnicodeAttribute(null=True)  # a dry run's name (its records: deliveries.dry_key)
+    request_message = UnicodeAttribute(null=True)  # the SQS message id of the request recorded
+    request_sent = NumberAttribute(null=True)  # and when it was sent (ms since the epoch)
 
     deferred_index = DeferredIndex()
 

@@ -46,6 +46,7 @@ from stopsms.fanout.messages import (
     CampaignRefused,
     Continuation,
     Control,
+    Message,
     Release,
     Unpark,
     continuation_body,
@@ -209,12 +210,16 @@ class FanOut:
     def handle(self, record: SQSRecord) -> None:
         """One message; raises (a batch item failure) when it is refused or must be retried."""
         message_id = record.message_id
+        # When the publisher sent it (SQS keeps it across redeliveries): orders the controls,
+        # and the publications of a dry run, whatever order SQS delivers them in.
+        sent = int(record.attributes.sent_timestamp)
         campaign_id: str | None = None
+        message: Message | None = None
         try:
             message = parse(record.raw_event)
             campaign_id = message.campaign_id
             if isinstance(message, Control):
-                self._control(message)
+                self._control(message, sent)
             elif isinstance(message, Continuation):
                 self._continuation(message, message_id)
             elif isinstance(message, Release):
@@ -222,7 +227,7 @@ class FanOut:
             elif isinstance(message, Unpark):
                 self._unpark(message.campaign_id, message.sweep)
             else:
-                self._request(message, message_id)
+                self._request(message, message_id, sent)
         except CampaignRefused as error:
             self.counters.campaigns_refused += 1
             self.logger.warning(
@@ -231,6 +236,8 @@ class FanOut:
                 campaign_id=campaign_id,
                 message_id=message_id,
             )
+            if isinstance(message, CampaignRequest) and message.dry_run:
+                self._refused_dry_run(message, str(error), message_id, sent)
             raise
         except Exception:
             self.logger.exception(
@@ -242,7 +249,7 @@ class FanOut:
 
     # -- the three kinds of message ------------------------------------------------------------
 
-    def _request(self, request: CampaignRequest, message_id: str) -> None:
+    def _request(self, request: CampaignRequest, message_id: str, sent: int) -> None:
         request = prepare(request, self.settings)
         cid = request.campaign_id
         stored = request.model_dump(mode="json", exclude_none=True)
@@ -253,10 +260,13 @@ class FanOut:
                 "give large audiences as an S3 CSV"
             )
         campaign = campaigns.get(cid)
-        if campaign is None or _replaceable(campaign, stored):
+        if campaign is not None and _superseded(campaign, request, sent):
+            self.logger.info("an older publication of a dry run: not run", campaign_id=cid)
+            return
+        if campaign is None or _replaceable(campaign, stored, message_id):
             # New, refused before, or a dry run (nothing was sent): this request starts afresh.
             try:
-                campaign = self._record(request, stored, replacing=campaign is not None)
+                campaign = self._record(request, stored, campaign, message_id, sent)
             except AlreadyExists:  # a concurrent delivery, or a cancellation, came first
                 campaign = self._get(cid)
         if campaign.status == CampaignStatus.CANCELLED and campaign.request is None:
@@ -281,15 +291,21 @@ class FanOut:
             self.logger.info("campaign recorded before", campaign_id=cid, status=campaign.status)
 
     def _record(
-        self, request: CampaignRequest, stored: dict[str, Any], replacing: bool
+        self,
+        request: CampaignRequest,
+        stored: dict[str, Any],
+        replacing: Campaign | None,
+        message_id: str,
+        sent: int,
     ) -> Campaign:
         """Record a campaign: checking its S3 audience first; an inline one deferred or
         fanning out at once (its audience is the list)."""
         cid = request.campaign_id
         # A dry run's records are kept under a name of its own, apart from any other run's.
-        run = {"dry_run": uuid.uuid4().hex[:12]} if request.dry_run else {}
+        run: dict[str, Any] = {"dry_run": uuid.uuid4().hex[:12]} if request.dry_run else {}
         if run:
             self.counters.dry_runs += 1
+        run |= {"request_message": message_id, "request_sent": sent}
         if request.audience is not None:
             campaign = campaigns.create(
                 cid,
@@ -340,7 +356,24 @@ class FanOut:
             return None
         return resume_at(request, clock.now(), self.window, self.settings.holidays_country)
 
-    def _control(self, message: Control) -> None:
+    def _refused_dry_run(
+        self, request: CampaignRequest, reason: str, message_id: str, sent: int
+    ) -> None:
+        """Keep a refused dry run's reason where its report (and ``estimate``) finds it."""
+        cid = request.campaign_id
+        campaign = campaigns.get(cid)
+        stored = request.model_dump(mode="json", exclude_none=True)
+        if campaign is None or _replaceable(campaign, stored, message_id):
+            campaigns.refuse_request(
+                cid,
+                stored,
+                reason,
+                replacing=campaign,
+                request_message=message_id,
+                request_sent=sent,
+            )
+
+    def _control(self, message: Control, sent: int) -> None:
         cid = message.campaign_id
         if message.action == "cancel":
             campaign = campaigns.cancel(cid)
@@ -349,16 +382,25 @@ class FanOut:
             if campaign.paused_at is not None:
                 self._unpark(cid)  # its parked jobs are recorded cancelled by the sender
         elif message.action == "pause":
-            if campaigns.pause(cid) is None:
-                raise CampaignRefused(_nothing_to(cid, "pause"))
-            self.counters.campaigns_paused += 1
-            self.logger.info("campaign paused", campaign_id=cid)
-        else:
-            if campaigns.resume(cid) is None:
-                raise CampaignRefused(_nothing_to(cid, "resume"))
+            if self._applied(campaigns.pause(cid, sent), message):
+                self.counters.campaigns_paused += 1
+        elif self._applied(campaigns.resume(cid, sent), message):
             self.counters.campaigns_resumed += 1
-            self.logger.info("campaign resumed", campaign_id=cid)
             self._unpark(cid)
+
+    def _applied(self, control: campaigns.Control, message: Control) -> bool:
+        cid = message.campaign_id
+        if control == campaigns.Control.UNKNOWN:
+            raise CampaignRefused(_nothing_to(cid, message.action))
+        if control == campaigns.Control.STALE:
+            self.logger.info(
+                "control sent before the last one applied: changes nothing",
+                campaign_id=cid,
+                action=message.action,
+            )
+            return False
+        self.logger.info(f"campaign {message.action}d", campaign_id=cid)
+        return True
 
     def _unpark(self, campaign_id: str, sweep: int = 0) -> None:
         """Release what a pause parked (send jobs back to ``SendQueue``, the fan-out's next
@@ -684,16 +726,26 @@ def _body(job: SendJob) -> str:
     return job.model_dump_json(exclude={"dry_run"} if job.dry_run is None else None)
 
 
-def _replaceable(campaign: Campaign, request: dict[str, Any]) -> bool:
+def _replaceable(campaign: Campaign, request: dict[str, Any], message_id: str) -> bool:
     """Whether ``request`` starts afresh the campaign recorded under its id: one refused (it
-    sent nothing), or a dry run (it sends nothing) that this request is not a copy of."""
+    sent nothing), or a dry run (it sends nothing) that this message is not a redelivery of (a
+    dry run published again is run again: opt-outs may have changed since)."""
     if campaign.status == CampaignStatus.REFUSED:
         return True
     return (
         campaign.dry_run is not None
         and campaign.status != CampaignStatus.CANCELLED
-        and not same_request(campaign.request or {}, request)
+        and (
+            not same_request(campaign.request or {}, request)
+            or campaign.request_message != message_id
+        )
     )
+
+
+def _superseded(campaign: Campaign, request: CampaignRequest, sent: int) -> bool:
+    """A dry run published before the request recorded under its id (SQS delivering it late,
+    or again): the later publication stands."""
+    return request.dry_run and campaign.request_sent is not None and sent < campaign.request_sent
 
 
 def _nothing_to(campaign_id: str, action: str) -> str:

@@ -151,6 +151,7 @@ class SendBatch:
         self.states: dict[tuple[str, ...], ContactState] = {}
         self.cancelled: set[str] = set()  # campaigns of this batch found cancelled
         self.paused: set[str] = set()  # and found paused
+        self.runs: dict[str, str | None] = {}  # each campaign's dry run, if it is one
         self.counters = SendCounters()
 
     def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
@@ -250,6 +251,7 @@ class SendBatch:
         found = batch_get({ContactState: state_keys, Delivery: claim_keys, Campaign: campaign_keys})
         self.states = found[ContactState]
         for item in found[Campaign].values():
+            self.runs[str(item.campaign_id)] = item.dry_run
             if item.status == CampaignStatus.CANCELLED:
                 self.cancelled.add(str(item.campaign_id))
             elif item.paused_at is not None:
@@ -278,6 +280,8 @@ class SendBatch:
         first_seq: dict[tuple[str, str], int] = {}  # the same phone twice in this batch
         for r in recipients:
             key = (r.spec.campaign_id, r.phone.e164)
+            if self._past_run(r):
+                continue  # a dry run replaced since (by another, or the real send): over
             if r.spec.campaign_id in self.paused:
                 to_send.append(r)  # parked next, whatever its state: resume decides again
                 continue
@@ -325,6 +329,11 @@ class SendBatch:
             to_send.append(r)
         return to_send
 
+    def _past_run(self, r: Outgoing) -> bool:
+        run = r.spec.dry_run
+        cid = r.spec.campaign_id
+        return run is not None and cid in self.runs and self.runs[cid] != run.run
+
     def _redelivered(self, r: Outgoing, at: datetime) -> bool:
         """The job's own claim exists: finished, being sent, or failed. True: send again."""
         claim = r.claim
@@ -364,8 +373,15 @@ class SendBatch:
         paused = [r for r in recipients if r.spec.campaign_id in self.paused]
         if not paused:
             return recipients
-        jobs = [(r.spec.campaign_id, r.spec.seq, r.spec.model_dump(mode="json")) for r in paused]
-        resumed = deferred.park_paused(jobs)
+        # One write per job, whatever SQS delivered twice (a transaction names an item once).
+        jobs = {
+            deferred.job_key(r.spec.campaign_id, r.spec.seq, _run(r.spec)): (
+                r.spec.campaign_id,
+                r.spec.model_dump(mode="json"),
+            )
+            for r in paused
+        }
+        resumed = deferred.park_paused([(key, cid, job) for key, (cid, job) in jobs.items()])
         for r in paused:
             if r.spec.campaign_id in resumed:  # resumed since the read: decided again later
                 r.record.error = RetryLater("campaign resumed while its jobs were parked")
@@ -547,6 +563,10 @@ class SendBatch:
             self.counters.cancelled += 1
         elif outcome.status == DeliveryStatus.WOULD_SEND:
             self.counters.would_send += 1
+
+
+def _run(spec: SendJob) -> str | None:
+    return None if spec.dry_run is None else spec.dry_run.run
 
 
 def _in_run(spec: SendJob, key: str) -> str:
