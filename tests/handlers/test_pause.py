@@ -294,3 +294,47 @@ def test_a_job_delivered_twice_in_one_batch_of_a_paused_campaign_is_parked_once(
     assert pipe.control("resume", "colis-7") == []
     pipe.send()
     assert sorted(pipe.sent_to("colis-7")) == sorted(PHONES[:3])
+
+
+def test_a_resume_whose_hand_over_fails_loses_nothing(
+    pipe: Pausable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an S3 campaign paused midway: its next slice and its jobs parked
+    slice_rows(monkeypatch, 4)
+    uri = upload("pause/retry.csv", ("\n".join(["phone", *PHONES]) + "\n").encode())
+    body = {
+        "campaign_id": "s3-retry",
+        "category": "transactional",
+        "body": "Votre colis arrive demain.",
+        "audience": {"s3_uri": uri},
+    }
+    record = sqs_record(body, "CampaignQueue")
+    assert failed_ids(pipe.campaign_fn.lambda_handler({"Records": [record]}, LambdaContext())) == []
+    while pipe.waiting("SendQueue") < 4:
+        pipe.step()
+    assert pipe.control("pause", "s3-retry") == []
+    pipe._drain("CampaignQueue", pipe.campaign_fn)
+    pipe.send()
+    assert len(parked("s3-retry")) == 5
+    # When the resume's first hand-over to SQS fails (SQS redelivers the resume)
+    from stopsms.fanout import service
+
+    real = service.FanOut._continue_body
+    calls = {"n": 0}
+
+    def flaky(self: Any, campaign_id: str, body: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("SQS unavailable")
+        real(self, campaign_id, body)
+
+    resume = sqs_record({"action": "resume", "campaign_id": "s3-retry"}, "CampaignQueue")
+    with mock.patch.object(service.FanOut, "_continue_body", flaky):
+        handled = pipe.campaign_fn.lambda_handler({"Records": [resume]}, LambdaContext())
+        assert failed_ids(handled) == [resume["messageId"]]
+        handled = pipe.campaign_fn.lambda_handler({"Records": [resume]}, LambdaContext())
+        assert failed_ids(handled) == []
+    pipe._drain("CampaignQueue", pipe.campaign_fn)
+    pipe.send()
+    # Then every recipient is sent once
+    assert sorted(pipe.sent_to("s3-retry")) == sorted(PHONES)

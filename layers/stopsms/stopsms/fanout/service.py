@@ -416,7 +416,11 @@ class FanOut:
             if item is None:
                 continue  # another sweep took it
             if key.startswith(deferred.CONTINUATION):
-                self._continue_body(campaign_id, json.dumps(item.request))
+                try:
+                    self._continue_body(campaign_id, json.dumps(item.request))
+                except Exception:
+                    deferred.put_back(key, kind, parked_at)  # for the retry of this message
+                    raise
                 deferred.drop(key)
                 continue
             taken.append((key, parked_at, dict(item.request)))
