@@ -8,12 +8,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from stopsms import clock
-from stopsms.dal.conditions import delete_if, is_refused_item, update_if
+from stopsms.dal.conditions import delete_if, put_guarded, update_if
 from stopsms.dal.tables import Campaign, Parked
 
 CAMPAIGN = "campaign"  # whole campaigns waiting for their window or their send_at
@@ -22,7 +18,6 @@ CANCELLED = "cancelled"  # a campaign's status once cancelled (dal.campaigns imp
 MIRROR = "mirror"  # opt-outs to copy to (or remove from) the AWS opt-out list again
 PAUSED = "paused"  # ``paused#<campaign>``: a paused campaign's jobs, until it is resumed
 CONTINUATION = "continuation"  # a paused campaign's next fan-out slice (``continuation#<id>``)
-TRANSACTION_LIMIT = 100
 
 
 def park_job(campaign_id: str, seq: int, job: dict[str, Any], until: datetime) -> None:
@@ -54,55 +49,28 @@ def _park_while_paused(items: Sequence[tuple[str, str, dict[str, Any]]]) -> set[
     """Write ``(key, campaign, request)`` items into their campaign's ``paused#`` partition of
     the index, by transactions that check each campaign is still paused; the campaigns that
     were not (none of their items written)."""
-    resumed: set[str] = set()
-    pending = list(items)
-    while pending:
-        chunk: list[tuple[str, str, dict[str, Any]]] = []
-        checked: set[str] = set()
-        for item in pending:
-            if len(chunk) + 1 + len(checked | {item[1]}) > TRANSACTION_LIMIT:
-                break
-            chunk.append(item)
-            checked.add(item[1])
-        pending = pending[len(chunk) :]
-        while chunk:
-            refused = _park_chunk(chunk)
-            if not refused:
-                break
-            resumed |= refused
-            chunk = [item for item in chunk if item[1] not in refused]
+    now = clock.now()
+    parked = [
+        Parked(
+            key,
+            request=request,
+            deferred=paused_kind(campaign_id),
+            resume_at=now.astimezone(UTC).isoformat(),
+            created_at=now,
+        )
+        for key, campaign_id, request in items
+    ]
+    _, resumed = put_guarded(
+        parked,
+        guard=Campaign,
+        guarded_key=_paused_campaign,
+        check=Campaign.paused_at.exists() & (Campaign.status != CANCELLED),
+    )
     return resumed
 
 
-def _park_chunk(chunk: list[tuple[str, str, dict[str, Any]]]) -> set[str]:
-    now = clock.now()
-    campaign_ids = sorted({campaign_id for _, campaign_id, _ in chunk})
-    still_paused = Campaign.paused_at.exists() & (Campaign.status != CANCELLED)
-    try:
-        with TransactWrite(connection=Connection()) as transaction:
-            for key, campaign_id, request in chunk:
-                parked = Parked(
-                    key,
-                    request=request,
-                    deferred=paused_kind(campaign_id),
-                    resume_at=now.astimezone(UTC).isoformat(),
-                    created_at=now,
-                )
-                transaction.save(parked)
-            for campaign_id in campaign_ids:
-                transaction.condition_check(Campaign, campaign_id, condition=still_paused)
-    except TransactWriteError as error:
-        # PynamoDB sends the condition checks first (as in ``deliveries.claim``).
-        reasons = list(error.cancellation_reasons or [])
-        refused = {
-            campaign_id
-            for campaign_id, reason in zip(campaign_ids, reasons, strict=False)
-            if is_refused_item(reason)
-        }
-        if not refused:
-            raise
-        return refused
-    return set()
+def _paused_campaign(item: Parked) -> str:
+    return str(item.deferred).removeprefix(f"{PAUSED}#")
 
 
 def job_key(campaign_id: str, seq: int, run: str | None = None) -> str:

@@ -26,14 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from stopsms import clock
 from stopsms.dal.batch import batch_write
 from stopsms.dal.campaigns import NOT_HELD
-from stopsms.dal.conditions import delete_if, is_refused_item, unchanged_since
+from stopsms.dal.conditions import delete_if, put_guarded, unchanged_since
 from stopsms.dal.tables import Campaign, Delivery, copy_with_key
 
 CLAIM = "p#"
@@ -41,7 +37,6 @@ OUTCOME = "r#"
 TOTALS = "t#"  # the campaign's delivery totals (``dal.receipts``)
 DRY = "d#"  # a dry run's records
 DRY_RUN_DAYS = 30  # how long a dry run's records are kept
-TRANSACTION_LIMIT = 100  # TransactWriteItems' limit
 
 
 class DeliveryStatus(StrEnum):
@@ -123,49 +118,31 @@ def claim(items: Sequence[Delivery]) -> Claimed:
     One transaction per 100 items, claims and their campaigns' checks. When some conditions
     fail, the transaction is retried without them (DynamoDB says which ones in the
     cancellation reasons)."""
-    lost: set[str] = set()
-    held: set[str] = set()
-    for chunk in _claim_chunks(items):
-        while chunk:
-            failed, stopped = _transact(
-                chunk, condition=Delivery.recipient.does_not_exist(), guard=True
-            )
-            if not failed and not stopped:
-                break
-            lost |= failed
-            held |= stopped
-            chunk = [
-                item
-                for item in chunk
-                if item.recipient not in failed and item.campaign_id not in stopped
-            ]
-    return Claimed(lost, held)
-
-
-def _claim_chunks(items: Sequence[Delivery]) -> Iterable[list[Delivery]]:
-    """Chunks whose claims and campaign checks fit one transaction (100 items)."""
-    chunk: list[Delivery] = []
-    campaign_ids: set[str] = set()
-    for item in items:
-        grown = campaign_ids | {item.campaign_id}
-        if chunk and len(chunk) + 1 + len(grown) > TRANSACTION_LIMIT:
-            yield chunk
-            chunk, grown = [], {item.campaign_id}
-        chunk.append(item)
-        campaign_ids = grown
-    if chunk:
-        yield chunk
+    lost, held = put_guarded(
+        items,
+        guard=Campaign,
+        guarded_key=_campaign_of,
+        check=NOT_HELD,
+        condition=Delivery.recipient.does_not_exist(),
+    )
+    return Claimed({str(item.recipient) for item in lost}, held)
 
 
 def reclaim(item: Delivery, expected_status: str) -> bool:
     """Take a claim back from ``expected_status`` (a failed send redriven from the DLQ), unless
     its campaign was cancelled or paused since."""
-    failed, stopped = _transact(
+    refused, held = put_guarded(
         [item],
+        guard=Campaign,
+        guarded_key=_campaign_of,
+        check=NOT_HELD,
         condition=(Delivery.status == expected_status) & (Delivery.seq == item.seq),
-        guard=True,
     )
-    return not failed and not stopped
+    return not refused and not held
+
+
+def _campaign_of(item: Delivery) -> str:
+    return str(item.campaign_id)
 
 
 def finish(items: Iterable[Delivery]) -> None:
@@ -177,37 +154,6 @@ def release(item: Delivery) -> None:
     """Give a claim up after a send that certainly did not happen (throttled), so that a
     redelivery may claim again. A claim that is no longer ours is left alone."""
     delete_if(item, (Delivery.status == DeliveryStatus.SENDING) & (Delivery.seq == item.seq))
-
-
-def _transact(
-    items: Sequence[Delivery], condition: object, guard: bool = False
-) -> tuple[set[str], set[str]]:
-    """Run one transaction: the recipients whose condition failed and, with ``guard``, the
-    campaigns found cancelled or paused (both empty on success)."""
-    campaign_ids = sorted({str(item.campaign_id) for item in items}) if guard else []
-    try:
-        with TransactWrite(connection=Connection()) as transaction:
-            for item in items:
-                transaction.save(item, condition=condition)  # type: ignore[arg-type]
-            for campaign_id in campaign_ids:
-                transaction.condition_check(Campaign, campaign_id, condition=NOT_HELD)
-    except TransactWriteError as error:
-        # PynamoDB sends the condition checks first, then the puts: the reasons' order.
-        reasons = list(error.cancellation_reasons or [])
-        stopped = {
-            campaign_id
-            for campaign_id, reason in zip(campaign_ids, reasons, strict=False)
-            if is_refused_item(reason)
-        }
-        failed = {
-            item.recipient
-            for item, reason in zip(items, reasons[len(campaign_ids) :], strict=False)
-            if is_refused_item(reason)
-        }
-        if not failed and not stopped:
-            raise
-        return failed, stopped
-    return set(), set()
 
 
 def of_campaign(campaign_id: str) -> Iterable[Delivery]:
