@@ -134,10 +134,11 @@ def test_the_phone_command_reads_the_one_clock(capsys: pytest.CaptureFixture[str
     with mock.patch.object(clock, "now", return_value=SUNDAY_NOON_PARIS):
         assert main(["phone", "0612345678"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert (shown["marketing_window_open"], shown["next_open"]) == (
+    assert (shown["marketing_window_open"], shown["next_open_utc"]) == (
         False,
         "2026-11-30T07:00:00+00:00",  # Monday 08:00 in Paris
     )
+    assert shown["next_open"] == "2026-11-30T08:00:00+01:00"  # as the recipient reads it
 
 
 @pytest.mark.parametrize("case", ["reply_id_without_its_key", "missing_file", "missing_secret"])

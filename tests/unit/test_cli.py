@@ -51,7 +51,8 @@ def test_phone_shows_overseas_window(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     assert result["e164"] == "+590690123456"
     assert result["marketing_window_open"] is False  # 07:00 in Guadeloupe
-    assert result["next_open"] == "2026-11-30T12:00:00+00:00"
+    assert result["next_open"] == "2026-11-30T08:00:00-04:00"  # the recipient's clock
+    assert result["next_open_utc"] == "2026-11-30T12:00:00+00:00"
 
 
 @pytest.mark.parametrize(

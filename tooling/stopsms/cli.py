@@ -2,27 +2,30 @@
 
 Commands that only use the compliance core (``check``, ``classify``, ``phone``) work offline;
 they answer the questions asked before a campaign: what will this text cost, is this reply a
-STOP, what does this number normalise to and when may it receive marketing.
+STOP, what does this number normalise to and when may it receive marketing. The others act on a
+deployed stack (``--stack-name``) or the local one (``--local``). Errors are one line with the
+fix (``stopsms.exits``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import PynamoDBException
 
-from stopsms import clock
-from stopsms.errors import InvalidPhoneNumber, MessageTooLong, StopSmsError
+from stopsms import clock, exits
+from stopsms.errors import InvalidPhoneNumber, MessageTooLong
 from stopsms.rules.keywords import classify
 from stopsms.rules.mention import compose
 from stopsms.rules.phones import normalize
 from stopsms.rules.window import SendingWindow, is_open, next_open
+from stopsms.version import VERSION
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -71,7 +74,7 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _phone(args: argparse.Namespace) -> int:
     try:
-        phone = normalize(args.phone, args.region)
+        phone = normalize(args.phone, args.country)
     except InvalidPhoneNumber as error:
         print(f"invalid number: {error}", file=sys.stderr)
         return 1
@@ -80,6 +83,7 @@ def _phone(args: argparse.Namespace) -> int:
     if at.tzinfo is None:
         print("--at needs an offset, e.g. 2026-12-01T19:30:00+01:00", file=sys.stderr)
         return 2
+    opening = next_open(window, at, phone)
     print(
         json.dumps(
             {
@@ -88,7 +92,9 @@ def _phone(args: argparse.Namespace) -> int:
                 "region": phone.region,
                 "time_zones": list(phone.time_zones),
                 "marketing_window_open": is_open(window, at, phone),
-                "next_open": next_open(window, at, phone).isoformat(),
+                # people read the recipient's own clock; the instant is the same
+                "next_open": opening.astimezone(_zone(phone)).isoformat(),
+                "next_open_utc": opening.astimezone(UTC).isoformat(),
             },
             indent=2,
         )
@@ -96,13 +102,34 @@ def _phone(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zone(phone: Any) -> tzinfo:
+    """The recipient's time zone (the first of its number's), UTC when the number has none."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(phone.time_zones[0]) if phone.time_zones else UTC
+    except ZoneInfoNotFoundError:
+        return UTC
+
+
 def _report(args: argparse.Namespace) -> int:
     from stopsms.reporting import render_table, report  # AWS libraries only when needed
 
+    _campaign_id(args.campaign_id)
     _bind()
     data = report(args.campaign_id)
+    if args.html:
+        from stopsms.pages import campaign_page
+
+        _write_page(args.html, campaign_page(data))
     print(json.dumps(data) if args.json else render_table(data))
     return 0
+
+
+def _write_page(path: str, page: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(page)
+    print(f"wrote {path} (open it in a browser, or print it)", file=sys.stderr)
 
 
 def _campaign_id(value: str) -> str:
@@ -300,8 +327,28 @@ def _status(args: argparse.Namespace) -> int:
     from stopsms.settings import get_settings
 
     _bind()
-    print(json.dumps(status(args.phone, get_settings()), ensure_ascii=False, indent=2))
+    data = status(args.phone, get_settings())
+    if args.html:
+        from stopsms.pages import person_page
+
+        _write_page(args.html, person_page(data))
+    print(json.dumps(data, ensure_ascii=False, indent=2))
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    stack = getattr(args, "stack", None)
+    if stack is None:
+        raise ValueError(
+            "doctor checks a deployed stack: name it with --stack-name NAME (or "
+            "STOPSMS_STACK_NAME); the local stack has no End User Messaging to check"
+        )
+    from stopsms.aws import clients
+    from stopsms.doctor import diagnose, exit_code, render
+
+    checks = diagnose(stack, clients.sms(), planned_per_month=args.planned)
+    print(render(checks))
+    return exit_code(checks)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -352,6 +399,8 @@ def _import(args: argparse.Namespace) -> int:
     if result.ignored_columns:
         print(f"  columns ignored: {', '.join(result.ignored_columns)}", file=sys.stderr)
     print(result.summary())
+    if result.cause is not None and not isinstance(result.cause, KeyboardInterrupt):
+        raise result.cause  # one line saying what to fix (a setting, a permission)
     return 1 if result.refused or result.interrupted else 0
 
 
@@ -455,86 +504,144 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """StopSMS operator commands.
+
+Offline (no AWS needed): check, classify, phone, schemas, demo, local.
+Against a deployed stack: name it with --stack-name (or STOPSMS_STACK_NAME); its tables, queues
+and settings are read from its outputs. Against the local stack: --local (after `local up`).
+Global options may be given before or after the command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stopsms", description=__doc__)
-    parser.add_argument(
-        "--local", action="store_true", help="talk to the stack started by 'local up'"
+    parser = argparse.ArgumentParser(
+        prog="python -m stopsms",
+        description=DESCRIPTION,
+        epilog=exits.EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"stopsms {VERSION}")
+    _global_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="final text, encoding and segments of a message")
-    check.add_argument("text")
-    check.add_argument(
-        "--category", choices=["marketing", "transactional", "informational"], default="marketing"
+    def command(name: str, help: str, description: str = "", stack: bool = False) -> Any:
+        """A command: its one-line ``help`` in the list, ``description`` on its own --help;
+        ``stack``: it reads the deployed (or local) stack."""
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=_paragraphs(f"{help[0].upper()}{help[1:]}.", description),
+            epilog=exits.EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(reads_stack=stack)
+        return sub
+
+    check = command(
+        "check",
+        "final text, encoding and segments of a message",
+        "Adds the STOP mention to a marketing text (not to transactional or informational "
+        "ones), applies smart encoding and counts the SMS parts it will be billed as.",
     )
-    check.add_argument("--language", choices=["fr", "en"], default="fr")
-    check.add_argument("--stop-number", default="36111")
-    check.add_argument("--max-segments", type=int)
-    check.add_argument("--no-smart-encoding", action="store_true")
+    check.add_argument("text", help="the message, as the campaign request's body")
+    check.add_argument(
+        "--category",
+        choices=["marketing", "transactional", "informational"],
+        default="marketing",
+        help="only marketing carries the STOP mention (default marketing)",
+    )
+    check.add_argument("--language", choices=["fr", "en"], default="fr", help="of the mention")
+    check.add_argument("--stop-number", default="36111", help="printed in the mention")
+    check.add_argument("--max-segments", type=int, help="refuse a text longer than this")
+    check.add_argument(
+        "--no-smart-encoding", action="store_true", help="keep typographic characters as typed"
+    )
     check.set_defaults(handler=_check)
 
-    reply = commands.add_parser("classify", help="what a reply means: opt_out, opt_in, help")
-    reply.add_argument("text")
+    reply = command(
+        "classify",
+        "what a reply means: opt_out, opt_in, help or nothing",
+        "The same classification the inbound function applies to two-way SMS replies "
+        "(docs/KEYWORDS.md).",
+    )
+    reply.add_argument("text", help="the reply, as the person typed it")
     reply.set_defaults(handler=_classify)
 
-    phone = commands.add_parser("phone", help="normalise a number and show its sending window")
-    phone.add_argument("phone")
-    phone.add_argument("--region", default="FR", help="region of national numbers (default FR)")
+    phone = command(
+        "phone",
+        "normalise a number and show its marketing window",
+        "Prints the E.164 form, the country, its time zones and whether marketing may be sent "
+        "now (or at --at); the next opening is in the recipient's own time.",
+    )
+    phone.add_argument("phone", help="any common format, e.g. '06 12 34 56 78'")
+    phone.add_argument(
+        "--country",
+        "--region",  # the phone's region, in phonenumbers' words; no AWS region here
+        dest="country",
+        default="FR",
+        metavar="CC",
+        help="country of national numbers (default FR)",
+    )
     phone.add_argument("--window", default=str(SendingWindow()), help="e.g. 'Mon-Sat 08:00-20:00'")
     phone.add_argument("--at", help="ISO-8601 instant with offset (default: now)")
     phone.set_defaults(handler=_phone)
 
-    report = commands.add_parser(
+    report = command(
         "report",
-        help="outcome counters of a campaign (contract section 6)",
-        description="Reads the tables named by STOPSMS_*_TABLE (or the template's names) "
-        "in the AWS account and region of the environment.",
+        "outcome counters of a campaign (contract section 6)",
+        "Audience, sent, delivered, suppressed by reason, failed, opt-outs, segments and cost, "
+        "status. --html writes one self-contained page with charts, to print or to send.",
+        stack=True,
     )
     report.add_argument("campaign_id")
     report.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
+    report.add_argument("--html", metavar="FILE", help="write the report as an HTML page")
     report.set_defaults(handler=_report)
 
-    cancel = commands.add_parser(
+    cancel = command(
         "cancel",
-        help="stop a campaign: no SMS of it is sent from now on (contract section 2)",
-        description="Records the cancellation at once (the same as publishing "
+        "stop a campaign: no SMS of it is sent from now on (contract section 2)",
+        "Records the cancellation at once (the same as publishing "
         '{"action": "cancel", "campaign_id": ...} on CampaignQueue): SMS already sent stay '
         "sent, the others are reported cancelled; a campaign not recorded yet is cancelled "
         "when it arrives. It cannot be undone.",
+        stack=True,
     )
     cancel.add_argument("campaign_id")
     cancel.set_defaults(handler=_cancel)
 
-    pause = commands.add_parser(
+    pause = command(
         "pause",
-        help="hold a campaign: no SMS of it is sent until it is resumed",
-        description="Records the pause at once (the same as publishing "
+        "hold a campaign: no SMS of it is sent until it is resumed",
+        "Records the pause at once (the same as publishing "
         '{"action": "pause", "campaign_id": ...} on CampaignQueue): the sender parks the '
         "campaign's jobs within one batch, its fan-out stops at its next slice. Nothing is "
         "lost: `resume` releases them.",
+        stack=True,
     )
     pause.add_argument("campaign_id")
     pause.set_defaults(handler=_pause)
 
-    resume = commands.add_parser(
+    resume = command(
         "resume",
-        help="send a paused campaign again, from where it stopped",
-        description='Publishes {"action": "resume", "campaign_id": ...} on CampaignQueue '
-        "(STOPSMS_CAMPAIGN_QUEUE_URL): the fan-out lifts the pause and releases the parked "
-        "jobs; the sending window and every opt-out are checked again as they go out.",
+        "send a paused campaign again, from where it stopped",
+        'Lifts the pause and publishes {"action": "resume", "campaign_id": ...} on '
+        "CampaignQueue: the fan-out releases the parked jobs; the sending window and every "
+        "opt-out are checked again as they go out.",
+        stack=True,
     )
     resume.add_argument("campaign_id")
     resume.set_defaults(handler=_resume)
 
-    estimate = commands.add_parser(
+    estimate = command(
         "estimate",
-        help="dry run of a campaign request on disk: who would receive it, and its cost",
-        description="Publishes the request of FILE (contract section 2) with dry_run set on "
+        "dry run of a campaign request on disk: who would receive it, and its cost",
+        "Publishes the request of FILE (contract section 2) with dry_run set on "
         "CampaignQueue, waits for the pipeline to decide every recipient (suppression, "
         "consent, window, mention, segments) and prints the report with its estimate. Nothing "
         "is sent; the same campaign_id can then be sent for real.",
+        stack=True,
     )
-    estimate.add_argument("file", help="the campaign request, JSON")
+    estimate.add_argument("file", help="the campaign request, JSON (e.g. examples/campaign.json)")
     estimate.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
     estimate.add_argument("--no-wait", action="store_true", help="publish and return")
     estimate.add_argument(
@@ -545,33 +652,52 @@ def build_parser() -> argparse.ArgumentParser:
     )  # seconds between two reads of the report
     estimate.set_defaults(handler=_estimate)
 
-    status = commands.add_parser(
-        "status", help="a number's state per brand and its full evidence history"
+    status = command(
+        "status",
+        "a number's state per brand and its full evidence history",
+        "What StopSMS holds about one person: consent and opt-out per brand, and every event "
+        "that proves them. --html writes it as a page, for an access request.",
+        stack=True,
     )
     status.add_argument("phone", help="any common format, e.g. '06 12 34 56 78'")
+    status.add_argument("--html", metavar="FILE", help="write the history as an HTML page")
     status.set_defaults(handler=_status)
 
-    optouts = commands.add_parser("optouts", help="export or import the stop list")
-    optout_commands = optouts.add_subparsers(dest="optouts_command", required=True)
+    optouts = command(
+        "optouts",
+        "export or import the stop list",
+        "export: every opt-out in force as CSV. import: a previous provider's stop list.",
+    )
+    optout_commands = optouts.add_subparsers(
+        dest="optouts_command", required=True, metavar="COMMAND"
+    )
     export = optout_commands.add_parser(
-        "export", help="CSV of every opt-out in force, with its evidence reference"
+        "export",
+        help="CSV of every opt-out in force, with its evidence reference",
+        description="CSV of every opt-out in force, with its evidence reference.",
     )
     export.add_argument("--output", "-o", default="-", help="file (default: standard output)")
-    export.set_defaults(handler=_export)
+    export.set_defaults(handler=_export, reads_stack=True)
     load = optout_commands.add_parser(
-        "import", help="apply a previous provider's stop list (CSV with a 'phone' column)"
+        "import",
+        help="apply a previous provider's stop list (CSV with a 'phone' column)",
+        description="Apply a previous provider's stop list: a CSV with a 'phone' column "
+        "(docs/CONTRACTS.md). Every line ends imported, already in force, superseded or "
+        "refused with its line number; run it again after an interruption, it completes "
+        "what is missing.",
     )
-    load.add_argument("file")
+    load.add_argument("file", help="the CSV file, or - for standard input")
     load.add_argument("--source", required=True, help="where the list comes from (evidence)")
     load.add_argument("--brand", help="brand the opt-outs apply to (default: every brand)")
-    load.set_defaults(handler=_import)
+    load.set_defaults(handler=_import, reads_stack=True)
 
-    review = commands.add_parser(
+    review = command(
         "replies",
-        help="replies that may be opt-outs StopSMS could not apply on its own",
-        description="Lists the replies kept for human review: they contain an opt-out word "
+        "replies that may be opt-outs StopSMS could not apply on its own",
+        "Lists the replies kept for human review: they contain an opt-out word "
         "('don't stop', a long message with 'désabonner', a STOP crossed by a later START) "
         "but changed nothing. Decide each one with --apply or --dismiss.",
+        stack=True,
     )
     decision = review.add_mutually_exclusive_group()
     decision.add_argument(
@@ -581,29 +707,49 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--json", action="store_true", help="the list as JSON")
     review.set_defaults(handler=_replies)
 
-    failing = commands.add_parser(
+    failing = command(
         "failing",
-        help="numbers whose SMS keep failing (3 campaigns, each within 30 days of the last)",
-        description="Lists the numbers whose SMS ended in a final failure (unreachable, "
-        "blocked, spam...) in 3 campaigns, each within 30 days of the one before: dead or "
-        "recycled numbers the audience lists still carry. The FailingDestinations alarm "
-        "counts them.",
+        "numbers whose SMS keep failing (3 campaigns, each within 30 days of the last)",
+        "Lists the numbers whose SMS ended in a final failure (unreachable, blocked, spam...) "
+        "in 3 campaigns, each within 30 days of the one before: dead or recycled numbers the "
+        "audience lists still carry. The FailingDestinations alarm counts them.",
+        stack=True,
     )
     failing.add_argument("--json", action="store_true", help="the list as JSON")
     failing.set_defaults(handler=_failing)
 
-    erase = commands.add_parser(
-        "erase", help="a person's erasure request: forget the number, keep its opt-out"
+    erase = command(
+        "erase",
+        "a person's erasure request: forget the number, keep its opt-out",
+        "Deletes what StopSMS holds about the number and redacts its evidence; an opt-out "
+        "for every brand is kept under a keyed hash (the stack's ErasureKeyName secret), so "
+        "the number never receives marketing again.",
+        stack=True,
     )
-    erase.add_argument("phone")
+    erase.add_argument("phone", help="any common format")
     erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     erase.set_defaults(handler=_erase)
 
-    schemas = commands.add_parser(
+    doctor = command(
+        "doctor",
+        "check the AWS account a deployed stack sends with",
+        "Reads the stack (--stack-name) and checks End User Messaging as deployed: the "
+        "origination identities exist and are active, two-way SMS is on and goes to the "
+        "stack's InboundTopic, self-managed opt-outs are on, the configuration set sends its "
+        "events to the stack, the spend limit covers --planned SMS a month, the STOP and HELP "
+        "keywords are registered. Each check passes or fails with the command that fixes it.",
+        stack=True,
+    )
+    doctor.add_argument(
+        "--planned", type=int, metavar="N", help="SMS parts you plan to send a month"
+    )
+    doctor.set_defaults(handler=_doctor)
+
+    schemas = command(
         "schemas",
-        help="write the JSON Schemas of the upstream messages (contract sections 2 and 3)",
-        description="Generates the JSON Schemas of campaign requests and consent records "
-        "from the models, for publishers to validate their messages before sending.",
+        "write the JSON Schemas of the upstream messages (contract sections 2 and 3)",
+        "Generates the JSON Schemas of campaign requests and consent records from the models, "
+        "for publishers to validate their messages before sending.",
     )
     schemas.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a file is stale"
@@ -613,7 +759,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schemas.set_defaults(handler=_schemas)
 
-    demo = commands.add_parser("demo", help="play the scripted demonstration (local stack)")
+    demo = command(
+        "demo",
+        "play the scripted demonstration on the local stack",
+        "Starts an emulated AWS account on this machine (no account, no Docker), publishes "
+        "campaigns, replies STOP from some phones and prints what happened, then writes the "
+        "campaign's HTML report.",
+    )
     demo.add_argument(
         "--audience", type=int, help="rows of the campaign's audience (default 1000, min. 100)"
     )
@@ -622,7 +774,54 @@ def build_parser() -> argparse.ArgumentParser:
     from stopsms.emulator.cli import add_commands  # development tooling
 
     add_commands(commands)
+    for sub in _subcommands(parser):
+        _global_options(sub, defaults=False)
     return parser
+
+
+def _paragraphs(*texts: str) -> str:
+    """Help text wrapped to the terminal's usual width (the raw formatter keeps the layout of
+    the exit codes, so it does not wrap)."""
+    import textwrap
+
+    return "\n\n".join(textwrap.fill(text, 88) for text in texts if text)
+
+
+def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every command accepts, before or after its name. Under a command they
+    default to nothing at all, so they do not hide what was given before it."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options")
+    taken = parser._option_string_actions  # `phone --region` is a country
+    if "--region" not in taken:
+        group.add_argument(
+            "--region", default=default(None), help="its AWS region (default: your AWS settings)"
+        )
+    group.add_argument(
+        "--stack-name",
+        metavar="NAME",
+        default=default(os.environ.get("STOPSMS_STACK_NAME")),
+        help="the deployed stack to act on (default: $STOPSMS_STACK_NAME)",
+    )
+    group.add_argument(
+        "--local",
+        action="store_true",
+        default=default(False),
+        help="act on the local stack started by `local up`",
+    )
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's parser, nested ones included (argparse keeps them in its actions)."""
+    found = []
+    for action in parser._actions:  # argparse has no public walk
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += [sub, *_subcommands(sub)]
+    return found
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -637,29 +836,33 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        _connect(args)
+        handler: Handler = args.handler
+        return handler(args)
+    except SystemExit:  # argparse's own usage errors and --help
+        raise
+    except BaseException as error:
+        if exits.debugging():
+            raise
+        code, line = exits.explain(error)
+        print(f"error: {line}", file=sys.stderr)
+        return code
+
+
+def _connect(args: argparse.Namespace) -> None:
+    """Point this process at what the global options name: a region, a deployed stack or the
+    local one. Commands that work offline ignore the stack."""
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = args.region
+    if args.local and args.stack_name:
+        raise ValueError("--local and --stack-name name two different stacks: choose one")
     if args.local:
         from stopsms.emulator.cli import use_local
 
         use_local()
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except (StopSmsError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # a file named on the command line
-        print(f"error: {error.strerror}: {error.filename}", file=sys.stderr)
-        return 2
-    except (ClientError, PynamoDBException) as error:
-        print(f"error: AWS refused the request: {_aws_reason(error)}", file=sys.stderr)
-        return 1
+    elif args.stack_name and getattr(args, "reads_stack", False):
+        from stopsms import deployed
 
-
-def _aws_reason(error: Exception) -> str:
-    """The AWS error code and message (they name resources, never a phone number)."""
-    cause = getattr(error, "cause", None) or error
-    if isinstance(cause, ClientError):
-        detail = cause.response.get("Error", {})
-        return f"{detail.get('Code', 'error')}: {detail.get('Message', '')}".strip()
-    return type(error).__name__
+        args.stack = deployed.use(args.stack_name)

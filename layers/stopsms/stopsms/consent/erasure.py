@@ -50,7 +50,10 @@ def _key(secret_id: str) -> bytes:
     """The HMAC key, cached for ``KEY_MAX_AGE_S`` (the sender hashes every marketing
     recipient)."""
     if not secret_id:
-        raise ValueError("STOPSMS_ERASURE_KEY_SECRET is not set: no key to hash erased numbers")
+        raise ValueError(
+            "STOPSMS_ERASURE_KEY_SECRET is not set: no key to hash erased numbers (name the "
+            "stack with --stack-name, whose ErasureKeyArn output it is)"
+        )
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     try:
