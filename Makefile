@@ -13,12 +13,13 @@ SAM      := $(VENV_SAM)/bin/sam
 # `sam build` looks for the runtime's interpreter (python3.12) on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
 
-.PHONY: help venv demo test unit lint typecheck validate checks build bench schemas roles clean
+.PHONY: help venv demo test unit browser lint typecheck validate checks build deploy bench schemas roles clean
 
 help:
 	@echo "make demo      run the whole pipeline locally (embedded AWS emulator)"
 	@echo "make test      lint, type-check, tests with coverage, sam validate --lint, checks, sam build"
 	@echo "make checks    security checks of template.yaml (cfn-lint, checkov)"
+	@echo "make deploy    sam build, then sam deploy (guided the first time; CONFIG_ENV=dev|prod)"
 	@echo "make bench     benchmarks (prints figures)"
 	@echo "make schemas   regenerate schemas/*.schema.json from the models (CI checks them)"
 	@echo "make roles     regenerate the IAM statements the tests enforce from template.yaml"
@@ -64,8 +65,12 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 # One worker per core (pytest-xdist): the handler and end-to-end tests are CPU-bound on moto.
-unit: venv
-	$(VENV)/bin/pytest -n auto
+# The HTML reports are opened in a real headless browser (tests/pages): it must be there.
+unit: venv browser
+	STOPSMS_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -n auto
+
+browser:
+	scripts/ensure-chromium.sh
 
 # The tests run each function with the statements SAM expands from the template: they must
 # be those of this template.
@@ -83,6 +88,10 @@ checks: $(VENV_SAM)/.installed $(VENV_CHECKS)/.installed
 build: $(VENV_SAM)/.installed $(VENV_LAYER)/.installed
 	PATH="$(SAM_PATH)" $(SAM) build --region eu-west-3
 	$(VENV_LAYER)/bin/python scripts/check_layer.py
+
+# The venv's SAM (no global install needed); docs/DEPLOY.md says what to prepare first.
+deploy: build
+	PATH="$(SAM_PATH)" $(VENV)/bin/python scripts/deploy.py
 
 # validate first: it checks that the roles the tests enforce are the template's.
 test: lint typecheck validate unit checks build
@@ -102,4 +111,4 @@ roles: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/python scripts/expand_roles.py
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) $(VENV_LAYER) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_CHECKS) $(VENV_LAYER) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage test-artifacts
