@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,51 +20,59 @@ from jsonschema import Draft202012Validator
 from stopsms.cli import main
 from stopsms.consent.intake import parse as parse_consent
 from stopsms.errors import StopSmsError
+from stopsms.fanout.messages import Control
 from stopsms.fanout.service import parse as parse_campaign
+from stopsms.models import CampaignRequest, ConsentRecord
 from stopsms.schemas import PUBLISHED, render, stale
 from tests.handlers.conftest import sqs_record
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
 EVENTS = ROOT / "events"
-CONTRACTS = ROOT.parent / "shared" / "CONTRACTS.md"  # linked from README.md
+CONTRACTS = ROOT / "docs" / "CONTRACTS.md"  # the contract ships with the repository
 
 CAMPAIGN = "campaign-request.schema.json"
+CONTROL = "campaign-control.schema.json"
 CONSENT = "consent-record.schema.json"
-QUEUE_OF = {CAMPAIGN: "CampaignQueue", CONSENT: "ConsentQueue"}
+QUEUE_OF = {CAMPAIGN: "CampaignQueue", CONTROL: "CampaignQueue", CONSENT: "ConsentQueue"}
 
-# How StopSMS itself reads a body of each queue (the functions' own parsers).
+# How StopSMS itself reads a body of each queue (the functions' own parsers), and what it must
+# read it as (a campaign request and a control share the queue: the parser tells them apart).
 PARSERS: dict[str, Callable[[str], object]] = {
     CAMPAIGN: lambda body: parse_campaign(sqs_record(body)),
-    CONSENT: lambda body: parse_consent(sqs_record(body)),
+    CONTROL: lambda body: parse_campaign(sqs_record(body)),
+    CONSENT: lambda body: parse_consent(sqs_record(body)).body,
+}
+PARSED_AS: dict[str, type] = {
+    CAMPAIGN: CampaignRequest,
+    CONTROL: Control,
+    CONSENT: ConsentRecord,
 }
 
-# The examples of CONTRACTS.md §2 and §3, as written there.
-CAMPAIGN_EXAMPLE: dict[str, Any] = {
-    "campaign_id": "soldes-hiver-2026",
-    "category": "marketing",
-    "brand": "acme",
-    "language": "fr",
-    "body": "Bonjour {first_name}, -20% ce week-end chez Acme !",
-    "origination_identity": "36111",
-    "stop_number": "36111",
-    "max_segments": 2,
-    "recipients": [
-        {"phone": "06 12 34 56 78", "vars": {"first_name": "Léa"}},
-        "+33698765432",
-    ],
-}
-CONSENT_EXAMPLE: dict[str, Any] = {
-    "action": "opt_in",
-    "phone": "+33612345678",
-    "brand": "acme",
-    "source": "web-form https://acme.example/newsletter",
-    "captured_at": "2026-11-20T14:03:00+01:00",
-    "proof": {
-        "ip": "203.0.113.7",
-        "checkbox_text": "J'accepte de recevoir les offres Acme par SMS",
-    },
-}
+
+def contract_text() -> str:
+    # A missing contract is a broken repository, never a reason to skip.
+    assert CONTRACTS.is_file(), f"{CONTRACTS} is missing: the contract ships with the repository"
+    return CONTRACTS.read_text(encoding="utf-8")
+
+
+def contract_section(section: str) -> str:
+    """The text of a numbered section of CONTRACTS.md (``"2."``), up to the next one."""
+    parts = contract_text().split(f"\n## {section} ", 1)
+    assert len(parts) == 2, f"{CONTRACTS} has no section '## {section}'"
+    return parts[1].split("\n## ", 1)[0]
+
+
+def contract_examples(section: str) -> list[Any]:
+    """Every JSON code block of a section of CONTRACTS.md, parsed."""
+    blocks = re.findall(r"```json\n(.*?)\n```", contract_section(section), re.DOTALL)
+    assert blocks, f"section {section} of {CONTRACTS} has no JSON example"
+    return [json.loads(block) for block in blocks]
+
+
+# The examples of CONTRACTS.md §2 and §3, read from it: the messages below are built on them.
+CAMPAIGN_EXAMPLE: dict[str, Any] = contract_examples("2.")[0]
+CONSENT_EXAMPLE: dict[str, Any] = contract_examples("3.")[0]
 
 
 def schema(filename: str) -> dict[str, Any]:
@@ -84,10 +93,10 @@ def schema_accepts(filename: str, message: Any) -> bool:
 
 def stopsms_accepts(filename: str, message: Any) -> bool:
     try:
-        PARSERS[filename](json.dumps(message))
+        parsed = PARSERS[filename](json.dumps(message))
     except StopSmsError:
         return False
-    return True
+    return isinstance(parsed, PARSED_AS[filename])
 
 
 def errors(filename: str, message: Any) -> str:
@@ -135,7 +144,7 @@ def test_each_schema_is_draft_2020_12_and_says_which_queue_it_is_for(published: 
     assert QUEUE_OF[published.filename] in loaded["description"]
 
 
-@pytest.mark.parametrize("filename", [CAMPAIGN, CONSENT])
+@pytest.mark.parametrize("filename", [CAMPAIGN, CONTROL, CONSENT])
 def test_files_are_stable_text(filename: str) -> None:
     text = (SCHEMAS / filename).read_text(encoding="utf-8")
     assert text == render(json.loads(text))  # sorted keys, 2-space indent
@@ -160,9 +169,9 @@ def test_schemas_command_writes_then_checks(
     assert f"{tmp_path / CONSENT} is missing" in err
     # When the files are written
     assert main(["schemas", "--dir", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.count("wrote ") == 2
+    assert capsys.readouterr().out.count("wrote ") == len(PUBLISHED) == 3
     # Then they are the committed ones, and --check passes
-    for filename in (CAMPAIGN, CONSENT):
+    for filename in (CAMPAIGN, CONTROL, CONSENT):
         assert (tmp_path / filename).read_bytes() == (SCHEMAS / filename).read_bytes()
     assert main(["schemas", "--check", "--dir", str(tmp_path)]) == 0
     assert main(["schemas", "--dir", str(tmp_path)]) == 0
@@ -191,24 +200,85 @@ def test_check_names_the_stale_file_and_the_fix(
 # --- what upstream publishes is accepted ---------------------------------------------------
 
 
-def contract_example(section: str) -> Any:
-    """The first JSON block of a section of CONTRACTS.md (``"2."``)."""
-    text = CONTRACTS.read_text(encoding="utf-8")
-    part = text.split(f"\n## {section} ", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```json\n(.*?)\n```", part, re.DOTALL)
-    assert block is not None
-    return json.loads(block.group(1))
-
-
 def test_the_contract_examples_are_valid() -> None:
-    assert errors(CAMPAIGN, CAMPAIGN_EXAMPLE) == ""
-    assert errors(CONSENT, CONSENT_EXAMPLE) == ""
+    # Every JSON example of §2 and §3, as CONTRACTS.md writes it, by the schema and by StopSMS.
+    for section, filename in (("2.", CAMPAIGN), ("3.", CONSENT)):
+        for example in contract_examples(section):
+            assert errors(filename, example) == "", section
+            assert stopsms_accepts(filename, example), section
 
 
-@pytest.mark.skipif(not CONTRACTS.is_file(), reason="CONTRACTS.md is not next to the repository")
-def test_the_examples_above_are_those_of_contracts_md() -> None:
-    assert contract_example("2.") == CAMPAIGN_EXAMPLE
-    assert contract_example("3.") == CONSENT_EXAMPLE
+def test_the_control_messages_of_the_contract_are_valid() -> None:
+    # §2 writes the controls inline: {"action": "cancel", "campaign_id": "..."}
+    written = re.findall(r"`(\{\"action\": [^`]*\})`", contract_section("2."))
+    controls = [json.loads(text) for text in written]
+    assert sorted({control["action"] for control in controls}) == ["cancel", "pause", "resume"]
+    for control in controls:
+        assert errors(CONTROL, control) == "", control
+        assert stopsms_accepts(CONTROL, control), control
+        assert not schema_accepts(CAMPAIGN, control)  # a control is no campaign request
+
+
+def test_a_missing_contract_fails_rather_than_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CONTRACTS", ROOT / "docs" / "MISSING.md")
+    with pytest.raises(AssertionError, match=r"MISSING\.md is missing"):
+        contract_examples("2.")
+
+
+# --- descriptions and examples for publishers -------------------------------------------------
+
+
+def properties(node: Any, where: str = "$") -> list[tuple[str, dict[str, Any]]]:
+    """(path, schema) of every property declared anywhere in a schema, $defs included."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for name, sub in node.get("properties", {}).items():
+            if "type" in sub or "$ref" in sub or "anyOf" in sub or "enum" in sub:
+                found.append((f"{where}.{name}", sub))
+        for key, value in node.items():
+            found += properties(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += properties(value, f"{where}[{index}]")
+    return found
+
+
+@pytest.mark.parametrize("published", PUBLISHED, ids=lambda p: p.filename)
+def test_every_field_is_described(published: Any) -> None:
+    loaded = schema(published.filename)
+    described = properties(loaded)
+    # The model's fields, at least (the oneOf of recipients / audience declares bare types)
+    model_fields = {f"$.{name}" for name in published.model.model_fields}
+    assert model_fields <= {path for path, _ in described}
+    missing = [path for path, sub in described if len(sub.get("description", "")) < 20]
+    missing = [path for path in missing if ".oneOf[" not in path]
+    assert missing == [], f"fields without a description: {missing}"
+    for name, definition in loaded.get("$defs", {}).items():
+        assert len(definition.get("description", "")) >= 20, f"$defs.{name} is not described"
+
+
+@pytest.mark.parametrize("published", PUBLISHED, ids=lambda p: p.filename)
+def test_the_examples_of_each_schema_are_accepted(published: Any) -> None:
+    # The whole messages a publisher copies from the schema...
+    loaded = schema(published.filename)
+    assert len(loaded["examples"]) >= 2
+    for example in loaded["examples"]:
+        assert errors(published.filename, example) == "", example
+        assert stopsms_accepts(published.filename, example), example
+    # ...and the examples of each field, each in a message otherwise valid.
+    base = loaded["examples"][0]
+    for name, sub in loaded["properties"].items():
+        for value in sub.get("examples", []):
+            message = {**base, name: value}
+            if name in {"recipients", "audience"}:  # exactly one of the two
+                message.pop("audience" if name == "recipients" else "recipients", None)
+            assert errors(published.filename, message) == "", (name, value)
+            assert stopsms_accepts(published.filename, message), (name, value)
+
+
+def test_the_schemas_first_examples_are_those_of_the_contract() -> None:
+    assert schema(CAMPAIGN)["examples"][0] == CAMPAIGN_EXAMPLE
+    assert schema(CONSENT)["examples"][0] == CONSENT_EXAMPLE
 
 
 def queue_bodies(queue: str) -> list[tuple[str, Any]]:
@@ -350,6 +420,18 @@ AGREE: list[tuple[str, Any, bool]] = [
     (CONSENT, consent(captured_at="1763650000"), False),
     (CONSENT, consent(captured_at="20251120T140300+0100"), False),  # ISO-8601 basic format
     (CONSENT, "opt_in", False),
+    # A body with an "action" key is a control: a request carrying one is refused by both.
+    (CAMPAIGN, campaign(action="send"), False),
+    (CONTROL, {"action": "cancel", "campaign_id": "soldes-hiver-2026"}, True),
+    (CONTROL, {"action": "resume", "campaign_id": "A.b_c-1"}, True),
+    (CONTROL, {"action": "stop", "campaign_id": "soldes-hiver-2026"}, False),
+    (CONTROL, {"action": "Pause", "campaign_id": "soldes-hiver-2026"}, False),
+    (CONTROL, {"action": "cancel"}, False),
+    (CONTROL, {"action": "cancel", "campaign_id": "soldes hiver"}, False),
+    (CONTROL, {"action": "cancel", "campaign_id": "x" * 65}, False),
+    (CONTROL, {"action": "cancel", "campaign_id": "soldes-hiver-2026", "by": "ops"}, False),
+    (CONTROL, CAMPAIGN_EXAMPLE, False),
+    (CONTROL, ["cancel"], False),
 ]
 
 

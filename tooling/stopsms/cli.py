@@ -151,8 +151,8 @@ def _publish(body: str) -> str:
     queue = get_settings().campaign_queue_url
     if not queue:
         raise ValueError(
-            "STOPSMS_CAMPAIGN_QUEUE_URL is not set: set it to the stack's CampaignQueueUrl "
-            "output (or run with --local)"
+            "no campaign queue to publish to: name the stack with --stack-name NAME (its "
+            "CampaignQueueUrl output), or use --local"
         )
     return str(clients.sqs().send_message(QueueUrl=queue, MessageBody=body)["MessageId"])
 
@@ -843,6 +843,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except SystemExit:  # argparse's own usage errors and --help
         raise
+    except BrokenPipeError:  # `... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return exits.DONE
     except BaseException as error:
         if exits.debugging():
             raise

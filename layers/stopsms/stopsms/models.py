@@ -85,6 +85,9 @@ _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<ke
 
 
 class Category(StrEnum):
+    """What the SMS is: marketing gets the STOP mention, consent, suppression and the sending
+    window; transactional and informational messages are exempt from all four."""
+
     MARKETING = "marketing"
     TRANSACTIONAL = "transactional"
     INFORMATIONAL = "informational"
@@ -103,12 +106,41 @@ class _Contract(BaseModel):
 
 
 class Recipient(_Contract):
-    phone: str = Field(min_length=1, max_length=64)
-    vars: dict[str, VarValue] = Field(default_factory=dict)
+    """One recipient of an inline campaign, with the values of its body's placeholders."""
+
+    phone: str = Field(
+        min_length=1,
+        max_length=64,
+        description=(
+            "The phone number, in any common format: E.164 (+33612345678) or national "
+            "(06 12 34 56 78, read as French). A number that cannot exist is not an error of "
+            "the request: that recipient is reported suppressed / invalid_number."
+        ),
+        examples=["+33612345678", "06 12 34 56 78"],
+    )
+    vars: dict[str, VarValue] = Field(
+        default_factory=dict,
+        description=(
+            "Values of the body's {name} placeholders for this recipient (strings, numbers, "
+            "booleans). Default: none; a placeholder whose value is missing or null leaves "
+            "that recipient failed / missing_variable, nothing sent to them."
+        ),
+        examples=[{"first_name": "Lea"}],
+    )
 
 
 class Audience(_Contract):
-    s3_uri: str
+    """An audience too large for the message: a CSV in the stack's audience bucket, checked
+    whole before anyone is queued (contract section 2, S3 audiences)."""
+
+    s3_uri: str = Field(
+        description=(
+            "Where the CSV is: s3://BUCKET/KEY, the bucket being the stack's output "
+            "AudienceBucketName. UTF-8, a header row naming the columns, 'phone' (any case) "
+            "required, every other column a variable of the recipient."
+        ),
+        examples=["s3://stopsms-audiences-123456789012/audiences/rentree-2026.csv"],
+    )
 
     @field_validator("s3_uri")
     @classmethod
@@ -127,21 +159,121 @@ class Audience(_Contract):
 class CampaignRequest(_Contract):
     """Contract §2: the JSON body of a ``CampaignQueue`` message."""
 
-    campaign_id: CampaignId
-    category: Category
-    brand: Brand = DEFAULT_BRAND
-    language: Literal["fr", "en"] = "fr"
-    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
-    origination_identity: str | None = Field(default=None, min_length=1, max_length=256)
-    stop_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,15}$")
-    max_segments: int | None = Field(default=None, ge=1, le=10)
-    send_at: Instant | None = None
-    recipients: list[str | Recipient] | None = Field(
-        default=None, min_length=1, max_length=MAX_INLINE_RECIPIENTS
+    campaign_id: CampaignId = Field(
+        description=(
+            "Your identifier of the campaign, 1 to 64 letters, digits, '.', '_' or '-'. One "
+            "recipient gets at most one SMS per campaign_id: publishing the same request again "
+            "sends nobody a second SMS, and a refused campaign is fixed and published again "
+            "under the same id."
+        ),
+        examples=["soldes-hiver-2026"],
     )
-    audience: Audience | None = None
+    category: Category = Field(
+        description=(
+            "marketing: the STOP mention is added, and consent, opt-outs and the sending window "
+            "apply. transactional or informational (an order, an appointment): exempt from all "
+            "four, sent at once to whoever the request names."
+        ),
+        examples=["marketing"],
+    )
+    brand: Brand = Field(
+        default=DEFAULT_BRAND,
+        description=(
+            "Whose opt-outs and consents apply, case-insensitive (Acme and acme are one brand), "
+            "at most 64 characters, not starting with '*' or a blank. Default: 'default', the "
+            "brand of consent records that name none."
+        ),
+        examples=["acme"],
+    )
+    language: Literal["fr", "en"] = Field(
+        default="fr",
+        description=(
+            "Language of the STOP mention added to marketing SMS and of the answers to STOP and "
+            "HELP replies. Default: fr."
+        ),
+        examples=["fr"],
+    )
+    body: str = Field(
+        min_length=1,
+        max_length=MAX_BODY_CHARS,
+        description=(
+            "The text, at most 1,600 characters; {name} placeholders are filled from each "
+            "recipient's vars ({{ and }} are literal braces). Control characters and "
+            "bidirectional overrides are refused. For marketing, the STOP mention (STOP au "
+            "36111) is appended unless the text already says exactly that."
+        ),
+        examples=["Bonjour {first_name}, -20% ce week-end chez Acme !"],
+    )
+    origination_identity: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description=(
+            "The sender: a phone number, short code, sender ID, pool ID or ARN of your End "
+            "User Messaging account. Default: the stack's OriginationIdentity parameter (or "
+            "AWS's choice when that is empty)."
+        ),
+        examples=["36111"],
+    )
+    stop_number: str | None = Field(
+        default=None,
+        pattern=r"^\+?[0-9]{3,15}$",
+        description=(
+            "The number printed in the STOP mention (STOP au 36111), 3 to 15 digits, an "
+            "optional leading '+'. Required for marketing unless the stack has a StopNumber "
+            "parameter; it must be that number or one of InboundBrands, so that replies to it "
+            "reach the stack. Default: the stack's StopNumber."
+        ),
+        examples=["36111"],
+    )
+    max_segments: int | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description=(
+            "Most SMS parts (segments) a recipient's final text, placeholders filled and STOP "
+            "mention added, may take: 1 to 10. A campaign that would need more is refused whole "
+            "before anything is sent. Default: no limit (up to the body's own length)."
+        ),
+        examples=[2],
+    )
+    send_at: Instant | None = Field(
+        default=None,
+        description=(
+            "When to start, as an ISO-8601 / RFC 3339 date-time string with an offset "
+            "(2026-12-24T10:00:00+01:00 or ...Z), at most 366 days ahead. Default: at once. "
+            "Marketing still waits for the sending window once that time comes."
+        ),
+        examples=["2026-12-24T10:00:00+01:00"],
+    )
+    recipients: list[str | Recipient] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_INLINE_RECIPIENTS,
+        description=(
+            "The audience, inline: 1 to 10,000 phone strings or {phone, vars} objects. Give "
+            "exactly one of recipients and audience; an SQS message is at most 256 KiB, so "
+            "larger audiences go to S3 (audience)."
+        ),
+        examples=[[{"phone": "+33612345678", "vars": {"first_name": "Lea"}}, "+33698765432"]],
+    )
+    audience: Audience | None = Field(
+        default=None,
+        description=(
+            "The audience, as a CSV in S3 (any size). Give exactly one of recipients and audience."
+        ),
+    )
     # Decide everything, send nothing: the report shows the estimate (contract §2, §6).
-    dry_run: bool = False
+    dry_run: bool = Field(
+        default=False,
+        description=(
+            "true: run the whole pipeline (validation, duplicates, opt-outs, consent, window, "
+            "mention, segments) and send nothing; the report shows the estimate (who would "
+            "receive it, segments, cost). The same campaign_id can then be published without "
+            "dry_run and is sent for real. Default: false."
+        ),
+        examples=[True],
+    )
 
     @field_validator("body")
     @classmethod
@@ -178,14 +310,56 @@ class CampaignRequest(_Contract):
 class ConsentRecord(_Contract):
     """Contract §3: the JSON body of a ``ConsentQueue`` message."""
 
-    action: Literal["opt_in", "opt_out"]
-    phone: str
+    action: Literal["opt_in", "opt_out"] = Field(
+        description=(
+            "opt_in: the person agreed to receive marketing SMS of the brand. opt_out: they "
+            "objected. The latest decision, by when the person acted, wins."
+        ),
+        examples=["opt_in"],
+    )
+    phone: str = Field(
+        description=(
+            "The person's phone number, in any common format: E.164 (+33612345678) or national "
+            "(06 12 34 56 78, read as French). A number that cannot exist is refused."
+        ),
+        examples=["+33612345678"],
+    )
     # None: an opt-out for every brand (never a phantom brand), an opt-in for the brand of
     # campaigns that name none ("default").
-    brand: Brand | None = None
-    source: str = Field(min_length=1, max_length=512)
-    captured_at: Instant
-    proof: dict[str, Any] = Field(default_factory=dict)
+    brand: Brand | None = Field(
+        default=None,
+        description=(
+            "The brand the decision is about, case-insensitive. Default (absent or null): an "
+            "opt-out applies to every brand, an opt-in to the campaigns that name no brand "
+            "('default')."
+        ),
+        examples=["acme"],
+    )
+    source: str = Field(
+        min_length=1,
+        max_length=512,
+        description=(
+            "Where the decision was captured (a form, a call, a shop), 1 to 512 characters: "
+            "kept as evidence and shown by `python -m stopsms status PHONE`."
+        ),
+        examples=["web-form https://acme.example/newsletter"],
+    )
+    captured_at: Instant = Field(
+        description=(
+            "When the person acted, as an ISO-8601 / RFC 3339 date-time string with an offset, "
+            "from 2000 on and at most an hour ahead of AWS's clock. An opt-in is relied on for "
+            "the stack's RetentionDays (default 1,095) from this instant."
+        ),
+        examples=["2026-11-20T14:03:00+01:00"],
+    )
+    proof: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Any JSON object that proves the decision (IP address, checkbox text, agent, "
+            "recording id), kept as evidence with the record. Default: empty."
+        ),
+        examples=[{"ip": "203.0.113.7", "checkbox_text": "J'accepte les offres Acme par SMS"}],
+    )
 
     @property
     def scope(self) -> str:

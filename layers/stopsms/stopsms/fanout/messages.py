@@ -56,8 +56,23 @@ class Control(_Internal):
     """Contract §2: ``cancel`` (no SMS of the campaign leaves once it is recorded), ``pause``
     (no SMS leaves until ``resume``; its jobs wait, parked)."""
 
-    action: Literal["cancel", "pause", "resume"]
-    campaign_id: CampaignId
+    action: Literal["cancel", "pause", "resume"] = Field(
+        description=(
+            "cancel: no SMS of the campaign leaves once this is recorded, for good. pause: no "
+            "SMS leaves until a resume; the campaign's jobs wait, parked. resume: the parked "
+            "jobs and the rest of the fan-out go on, each recipient decided again (opt-outs, "
+            "window), none sent twice. Pauses and resumes apply in the order they were sent."
+        ),
+        examples=["cancel", "pause", "resume"],
+    )
+    campaign_id: CampaignId = Field(
+        description=(
+            "The campaign_id of the campaign request to control. A cancellation may arrive "
+            "before its campaign (which then arrives cancelled); pausing a cancelled or unknown "
+            "campaign, or resuming an unknown one, is refused."
+        ),
+        examples=["soldes-hiver-2026"],
+    )
 
 
 class _ContinuationMessage(_Internal):
