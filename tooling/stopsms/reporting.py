@@ -15,6 +15,10 @@ the rest of its audience ends ``done`` with a ``reason``, those recipients count
 ``paused`` while a pause holds (its parked jobs are ``pending``). A dry run is ``dry_run``:
 its outcomes are those of its own records (``deliveries.of_dry_run``), nothing is ``sent``, and
 ``estimate`` says what a real send would be; those it would send are still ``pending``.
+
+``compliance`` gives what an auditor asks of a campaign: its category and brand, the STOP
+mention its SMS carry and the number it names, and the deployment's consent policy and sending
+window, read from the recorded request and this process's settings (never a recipient).
 """
 
 from __future__ import annotations
@@ -28,12 +32,16 @@ from stopsms.dal.campaigns import CampaignStatus, WaitingFor
 from stopsms.dal.deliveries import DeliveryStatus
 from stopsms.dal.tables import Campaign, Delivery
 from stopsms.errors import StopSmsError
+from stopsms.rules.brands import DEFAULT_BRAND
+from stopsms.rules.mention import has_stop_mention, mentions
 from stopsms.rules.receipts import (
     BLOCKED_OR_SPAM_ALARM,
     DELIVERED,
     MICROS,
     blocked_or_spam_rate,
 )
+from stopsms.rules.window import SendingWindow
+from stopsms.settings import Settings, get_settings
 
 REASONS = ("opted_out", "no_consent", "invalid_number", "duplicate")
 UNSENT = "audience_unavailable"  # the failure reason of recipients the fan-out never queued
@@ -99,6 +107,7 @@ def report(campaign_id: str) -> dict[str, Any]:
         "segments": segments,
         **_delivery(campaign_id, sent),
         "estimate": None,
+        "compliance": _compliance(campaign, get_settings()),
     }
     if campaign.paused_at is not None:
         data["paused_at"] = campaign.paused_at.isoformat()
@@ -157,6 +166,49 @@ class Estimate:
             "deferred": dict(sorted(self.deferred.items())),
             "samples": sorted(self.samples, key=lambda sample: sample["seq"]),
         }
+
+
+def _compliance(campaign: Campaign, settings: Settings) -> dict[str, Any] | None:
+    """The facts an auditor asks of the campaign (contract §6 ``compliance``); None while its
+    request is unknown (cancelled before it arrived). Read from the stored request, with the
+    deployment defaults the fan-out fills in (``fanout.service.prepare``), so a refused request
+    stored as published shows the values it would have used."""
+    request = campaign.request
+    if not request:
+        return None
+    marketing = request.get("category") == "marketing"
+    body = str(request.get("body") or "")
+    language = str(request.get("language") or "fr")
+    stop_number = request.get("stop_number") or (settings.stop_number if marketing else None)
+    forms: tuple[str, ...] = ()
+    in_body = False
+    if marketing and stop_number:
+        try:
+            forms = mentions(language, str(stop_number))
+            in_body = has_stop_mention(body, str(stop_number))
+        except ValueError:
+            forms = ()  # a refused request's number or language: no mention was ever sent
+    window = SendingWindow.parse(settings.sending_window)
+    return {
+        "category": request.get("category"),
+        "brand": request.get("brand", DEFAULT_BRAND),
+        "language": language,
+        "body": body,
+        "origination_identity": request.get("origination_identity")
+        or settings.origination_identity
+        or None,
+        "stop_number": stop_number or None,
+        "mention": forms[0] if forms and not in_body else None,
+        "mention_in_body": in_body,
+        "mention_forms": list(forms),
+        "max_segments": request.get("max_segments"),
+        "send_at": request.get("send_at"),
+        "recorded_at": campaign.created_at.isoformat(),
+        "consent_policy": settings.consent_policy,
+        "sending_window": str(window),
+        "public_holidays_skipped": window.skip_public_holidays,
+        "retention_days": settings.retention_days,
+    }
 
 
 def _settled(campaign: Campaign) -> bool:
