@@ -444,7 +444,9 @@ def test_report_carries_the_compliance_facts_of_the_request_and_deployment() -> 
         "consent_policy": settings.consent_policy,
         "sending_window": "Mon-Sat 08:00-20:00",
         "public_holidays_skipped": True,
+        "holidays_country": settings.holidays_country,
         "retention_days": settings.retention_days,
+        "policy_recorded": False,  # created here, not by the campaign function
     }
     assert datetime.fromisoformat(facts["recorded_at"]).tzinfo is not None
     assert RECIPIENT not in json.dumps(facts)  # never a recipient

@@ -14,13 +14,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from stopsms import clock, exits
 from stopsms.errors import InvalidPhoneNumber, MessageTooLong
+from stopsms.pages.formatting import zone_of
 from stopsms.rules.keywords import classify
 from stopsms.rules.mention import compose
 from stopsms.rules.phones import normalize
@@ -84,6 +85,7 @@ def _phone(args: argparse.Namespace) -> int:
         print("--at needs an offset, e.g. 2026-12-01T19:30:00+01:00", file=sys.stderr)
         return 2
     opening = next_open(window, at, phone)
+
     print(
         json.dumps(
             {
@@ -93,23 +95,13 @@ def _phone(args: argparse.Namespace) -> int:
                 "time_zones": list(phone.time_zones),
                 "marketing_window_open": is_open(window, at, phone),
                 # people read the recipient's own clock; the instant is the same
-                "next_open": opening.astimezone(_zone(phone)).isoformat(),
+                "next_open": opening.astimezone(zone_of(phone.e164)).isoformat(),
                 "next_open_utc": opening.astimezone(UTC).isoformat(),
             },
             indent=2,
         )
     )
     return 0
-
-
-def _zone(phone: Any) -> tzinfo:
-    """The recipient's time zone (the first of its number's), UTC when the number has none."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(phone.time_zones[0]) if phone.time_zones else UTC
-    except ZoneInfoNotFoundError:
-        return UTC
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -399,8 +391,8 @@ def _import(args: argparse.Namespace) -> int:
     if result.ignored_columns:
         print(f"  columns ignored: {', '.join(result.ignored_columns)}", file=sys.stderr)
     print(result.summary())
-    if result.cause is not None and not isinstance(result.cause, KeyboardInterrupt):
-        raise result.cause  # one line saying what to fix (a setting, a permission)
+    if result.cause is not None and exits.explain(result.cause)[0] in (exits.USAGE, exits.AWS):
+        raise result.cause  # and the one line saying what to fix (a setting, a permission)
     return 1 if result.refused or result.interrupted else 0
 
 

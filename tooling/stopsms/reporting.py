@@ -188,7 +188,10 @@ def _compliance(campaign: Campaign, settings: Settings) -> dict[str, Any] | None
             in_body = has_stop_mention(body, str(stop_number))
         except ValueError:
             forms = ()  # a refused request's number or language: no mention was ever sent
-    window = SendingWindow.parse(settings.sending_window)
+    # The rules recorded with the campaign; a campaign recorded before they were (or refused
+    # before) shows the deployment's as this process has them, and says so.
+    recorded = campaign.policy or {}
+    window = SendingWindow.parse(recorded.get("sending_window") or settings.sending_window)
     return {
         "category": request.get("category"),
         "brand": request.get("brand", DEFAULT_BRAND),
@@ -204,10 +207,12 @@ def _compliance(campaign: Campaign, settings: Settings) -> dict[str, Any] | None
         "max_segments": request.get("max_segments"),
         "send_at": request.get("send_at"),
         "recorded_at": campaign.created_at.isoformat(),
-        "consent_policy": settings.consent_policy,
+        "consent_policy": recorded.get("consent_policy", settings.consent_policy),
         "sending_window": str(window),
         "public_holidays_skipped": window.skip_public_holidays,
-        "retention_days": settings.retention_days,
+        "holidays_country": recorded.get("holidays_country", settings.holidays_country),
+        "retention_days": recorded.get("retention_days", settings.retention_days),
+        "policy_recorded": bool(recorded),
     }
 
 
@@ -275,6 +280,13 @@ def _rate_row(rate: float | None) -> list[tuple[str, object]]:
     return [("blocked or spam (% of final)", f"{rate:.2f}{alarm}")]
 
 
+def _local(instant: str) -> str:
+    """An instant of the report in this machine's time zone: people read their own clock."""
+    from stopsms.pages.formatting import local_text, local_zone
+
+    return local_text(instant, local_zone())
+
+
 def render_table(data: dict[str, Any]) -> str:
     """The report as a readable table for a terminal."""
     rows: list[tuple[str, object]] = [
@@ -282,9 +294,9 @@ def render_table(data: dict[str, Any]) -> str:
         ("status", data["status"]),
     ]
     if data.get("resume_at"):
-        rows.append(("resumes at", data["resume_at"]))
+        rows.append(("resumes at", _local(data["resume_at"])))
     if data.get("paused_at"):
-        rows.append(("paused since", data["paused_at"]))
+        rows.append(("paused since", _local(data["paused_at"])))
     rows += [
         ("audience", data["audience"]),
         ("sent", data["sent"]),
@@ -326,7 +338,10 @@ def _estimate_rows(estimate: dict[str, Any]) -> list[tuple[str, object]]:
     if cost["unpriced"]:
         rows.append(("estimate: SMS without a price", cost["unpriced"]))
     rows += [(f"  {parts} segment(s)", n) for parts, n in estimate["segments_histogram"].items()]
-    rows += [(f"  waiting for the window until {at}", n) for at, n in estimate["deferred"].items()]
+    rows += [
+        (f"  waiting for the window until {_local(at)}", n)
+        for at, n in estimate["deferred"].items()
+    ]
     if not estimate["complete"]:
         rows.append(("estimate: recipients decided so far", estimate["evaluated"]))
     return rows

@@ -133,7 +133,10 @@ class Campaign(Model):
     control_sent = NumberAttribute(null=True)
     dry_run = UnicodeAttribute(null=True)  # a dry run's name (its records: deliveries.dry_key)
     request_message = UnicodeAttribute(null=True)  # the SQS message id of the request recorded
-    request_sent = NumberAttribute(null=True)  # and when it was sent (ms since the epoch)
+    request_sent = NumberAttribute(null=True)
+    # The deployment's rules when the campaign was recorded (consent policy, sending window,
+    # holidays, retention): what its report tells an auditor, even after they change.
+    policy = JSONAttribute(null=True)  # and when it was sent (ms since the epoch)
 
     deferred_index = DeferredIndex()
 

@@ -306,6 +306,12 @@ class FanOut:
         if run:
             self.counters.dry_runs += 1
         run |= {"request_message": message_id, "request_sent": sent}
+        policy = {
+            "consent_policy": self.settings.consent_policy,
+            "sending_window": str(self.window),
+            "holidays_country": self.settings.holidays_country,
+            "retention_days": self.settings.retention_days,
+        }
         if request.audience is not None:
             campaign = campaigns.create(
                 cid,
@@ -315,6 +321,7 @@ class FanOut:
                 cursor=0,
                 queued=0,
                 lines=1,
+                policy=policy,
                 **run,
             )
             self.logger.info("campaign recorded: checking its audience", campaign_id=cid)
@@ -330,6 +337,7 @@ class FanOut:
                 cursor=0,
                 queued=0,
                 audience=audience,
+                policy=policy,
                 **run,
             )
             self.logger.info("campaign recorded", campaign_id=cid)
@@ -344,6 +352,7 @@ class FanOut:
             deferred=deferred.CAMPAIGN,
             resume_at=until.astimezone(UTC).isoformat(),
             waiting_for=waiting_for,
+            policy=policy,
         )
         self.counters.campaigns_deferred += 1
         self.logger.info("campaign deferred", campaign_id=cid, resume_at=until.isoformat())
