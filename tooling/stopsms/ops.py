@@ -259,6 +259,7 @@ class ImportResult:
     refused: list[str] = field(default_factory=list)  # "line N: reason"
     ignored_columns: tuple[str, ...] = ()
     interrupted: str | None = None  # where and why the import stopped before the end
+    cause: BaseException | None = field(default=None, repr=False)  # what stopped it
 
     def summary(self) -> str:
         text = (
@@ -340,6 +341,7 @@ def import_optouts(
         first = pending[0].line if pending else "the end"
         why = "Ctrl-C" if isinstance(error, KeyboardInterrupt) else clients.error_code(error)
         result.interrupted = f"line {first} ({why})"
+        result.cause = error
     return result
 
 
