@@ -21,6 +21,14 @@ SAM = ROOT / ".venv-sam" / "bin" / "sam"
 def main() -> int:
     environment = os.environ.get("CONFIG_ENV", "default")
     config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    known = sorted(name for name, value in config.items() if isinstance(value, dict))
+    if environment not in known:
+        print(
+            f"samconfig.toml has no environment {environment!r}: CONFIG_ENV is one of "
+            f"{', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
     deploy = config.get(environment, {}).get("deploy", {}).get("parameters", {})
     shared = config.get("default", {}).get("global", {}).get("parameters", {})
     stack = deploy.get("stack_name") or shared.get("stack_name")

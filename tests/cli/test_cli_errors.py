@@ -31,7 +31,7 @@ STACK_COMMANDS = [
     ["optouts", "export"],
     ["optouts", "import", "stop-list.csv", "--source", "previous-provider"],
     ["replies"],
-    ["replies", "--apply", "r-1"],
+    ["replies", "--apply", "+33612345678 2026-11-30T10:00:00.000000Z#m-1"],
     ["failing"],
     ["erase", "06 12 34 56 78", "--yes"],
 ]

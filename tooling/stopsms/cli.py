@@ -82,8 +82,7 @@ def _phone(args: argparse.Namespace) -> int:
     window = SendingWindow.parse(args.window)
     at = datetime.fromisoformat(args.at) if args.at else clock.now()
     if at.tzinfo is None:
-        print("--at needs an offset, e.g. 2026-12-01T19:30:00+01:00", file=sys.stderr)
-        return 2
+        raise ValueError("--at needs an offset, e.g. 2026-12-01T19:30:00+01:00")
     opening = next_open(window, at, phone)
 
     print(
@@ -456,8 +455,7 @@ def _erase(args: argparse.Namespace) -> int:
 
     _bind()
     if not args.yes:
-        print("erasure cannot be undone: add --yes to confirm", file=sys.stderr)
-        return 2
+        raise ValueError("erasure cannot be undone: add --yes to confirm")
     done = erase(to_e164(args.phone).e164, get_settings())
     if done.erased_before is not None and not done.found:
         print(f"already erased on {done.erased_before:%Y-%m-%d}: nothing left to erase")
@@ -637,10 +635,10 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
     estimate.add_argument("--no-wait", action="store_true", help="publish and return")
     estimate.add_argument(
-        "--timeout", type=float, default=600, help="seconds to wait (default 600)"
+        "--timeout", type=_seconds, default=600, help="seconds to wait (default 600)"
     )
     estimate.add_argument(
-        "--every", type=float, default=2, help=argparse.SUPPRESS
+        "--every", type=_seconds, default=2, help=argparse.SUPPRESS
     )  # seconds between two reads of the report
     estimate.set_defaults(handler=_estimate)
 
@@ -733,7 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
         stack=True,
     )
     doctor.add_argument(
-        "--planned", type=int, metavar="N", help="SMS parts you plan to send a month"
+        "--planned", type=_count, metavar="N", help="SMS parts you plan to send a month"
     )
     doctor.set_defaults(handler=_doctor)
 
@@ -769,6 +767,24 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in _subcommands(parser):
         _global_options(sub, defaults=False)
     return parser
+
+
+def _seconds(text: str) -> float:
+    """A duration option: a number of seconds, finite and not negative."""
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count option: a whole number, at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (1 or more)")
+    return value
 
 
 def _paragraphs(*texts: str) -> str:
@@ -832,11 +848,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         _connect(args)
         handler: Handler = args.handler
-        return handler(args)
-    except SystemExit:  # argparse's own usage errors and --help
+        code = handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
+    except SystemExit:  # argparse's own usage errors, --help and --version
+        _flush_or_quiet()
         raise
     except BrokenPipeError:  # `... | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _quiet_stdout()
         return exits.DONE
     except BaseException as error:
         if exits.debugging():
@@ -846,14 +865,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
+def _flush_or_quiet() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    """Send what is left to /dev/null: Python's own flush at exit would fail on the closed
+    pipe again, and print that it did."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _connect(args: argparse.Namespace) -> None:
     """Point this process at what the global options name: a region, a deployed stack or the
     local one. Commands that work offline ignore the stack."""
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = args.region
-    if args.local and args.stack_name:
+    elif os.environ.get("AWS_REGION") and not os.environ.get("AWS_DEFAULT_REGION"):
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"]  # botocore reads only this
+    exported = os.environ.get("STOPSMS_STACK_NAME")
+    if args.local and args.stack_name and args.stack_name != exported:
         raise ValueError("--local and --stack-name name two different stacks: choose one")
-    if args.local:
+    if args.local:  # wins over a stack name exported for the deployed stack
         from stopsms.emulator.cli import use_local
 
         use_local()

@@ -14,9 +14,12 @@ import csv
 import io
 import json
 import random
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from stopsms.dal import campaigns
@@ -24,7 +27,7 @@ from stopsms.dal.tables import bind
 from stopsms.emulator.stack import EmulatedStack
 from stopsms.ops import replies_to_review
 from stopsms.reporting import render_table, report
-from stopsms.rules.phones import mask
+from stopsms.rules.phones import mask, redact
 from stopsms.settings import get_settings
 
 # moto's emulated SQS costs O(queue depth) per message: a thousand recipients keeps the whole
@@ -44,6 +47,9 @@ UNCLEAR_REPLY = "Je ne veux pas arrêter, mais moins souvent svp"  # a human dec
 DEMO_WINDOW = "Mon-Sun 00:00-23:59 no-holidays"
 # Who acts, with the template's managed policies: upstream systems publish, operators report.
 PUBLISHER, OPERATOR = "PublisherPolicy", "OperatorPolicy"
+# A long step says how far it is at least this often (CI logs and people see it move).
+PROGRESS_EVERY_S = 3.0
+HTML_REPORT = Path("demo-report.html")
 
 
 def _step(title: str) -> float:
@@ -53,6 +59,75 @@ def _step(title: str) -> float:
 
 def _done(started: float, detail: str = "") -> None:
     print(f"   done in {time.monotonic() - started:.1f}s {detail}", flush=True)
+
+
+class _Progress:
+    """A line at least every PROGRESS_EVERY_S seconds while a step runs, saying how long and
+    how far. A heartbeat thread speaks when nothing was said for that long: the stack is
+    pumped as it always is (in passes over every queue: feeding it one invocation at a time
+    made the demo 50 % slower), and a single invocation can take long (the receipts
+    function reads 500 events at a time). ``say`` runs on that thread, so it reads only the
+    fake endpoint's outbox, never AWS (IAM is enforced per invocation on the main thread)."""
+
+    def __init__(self, say: Callable[[], str]) -> None:
+        self.say = say
+        # A quiet stack points sys.stdout elsewhere while a function runs: the heartbeat
+        # writes where the demo's own lines go.
+        self.out = sys.stdout
+        self.started = self.last = time.monotonic()
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.heartbeat = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self.heartbeat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finished.set()
+        self.heartbeat.join()
+
+    def tick(self, text: str) -> None:
+        """Say ``text`` now (from the main thread), unless a line was said just before."""
+        if time.monotonic() - self.last >= PROGRESS_EVERY_S:
+            self._say(text)
+
+    def _beat(self) -> None:
+        while not self.finished.wait(PROGRESS_EVERY_S / 3):
+            if time.monotonic() - self.last >= PROGRESS_EVERY_S:
+                self._say(self.say())
+
+    def _say(self, text: str) -> None:
+        with self.lock:
+            self.last = time.monotonic()
+            print(f"   ... {self.last - self.started:.0f}s: {text}", file=self.out, flush=True)
+
+
+def _settle(stack: EmulatedStack, waiting_for: str, say: Callable[[], str] | None = None) -> None:
+    """``stack.pump()`` that says what it waits for, then how far it is every few seconds
+    (``say``: the outbox, see _Progress)."""
+    print(f"   waiting for {waiting_for}...", flush=True)
+    with _Progress(say or (lambda: f"still working ({len(stack.sms.outbox)} SMS sent so far)")):
+        stack.pump()
+
+
+def _depth(stack: EmulatedStack, queue: str) -> int:
+    """Messages of a queue, visible or being processed."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue(queue),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def _sending(stack: EmulatedStack, before: int) -> Callable[[], str]:
+    """How far a campaign is: the SMS sent since the outbox held ``before`` (the step ends
+    once their delivery receipts are in)."""
+    return lambda: f"{len(stack.sms.outbox) - before} SMS sent (then their delivery receipts)"
+
+
+def _queues_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
 
 
 def _audience(rng: random.Random, size: int) -> tuple[str, list[str]]:
@@ -88,14 +163,27 @@ def _publish(stack: EmulatedStack, queue: str, bodies: list[dict[str, Any]]) -> 
     """Publish in batches of 10 as a publisher would (``PublisherPolicy``), letting the
     functions keep up (as Lambda would)."""
     sqs = stack.client("sqs")
-    for number, chunk in enumerate(_batches(bodies), start=1):
-        with stack.acting_as(PUBLISHER):
-            sqs.send_message_batch(
-                QueueUrl=stack.queue(queue),
-                Entries=[{"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(chunk)],
-            )
-        if number % 20 == 0:
-            stack.pump(until_idle=False)
+    if len(bodies) > 200:  # a long step: say what it does, then how far it is
+        print(f"   publishing {len(bodies)} messages to {queue}, the functions keeping up...")
+    published = 0  # read by the heartbeat thread (an int: read whole)
+
+    def publishing() -> str:
+        return f"{published} of {len(bodies)} published, the functions keeping up"
+
+    with _Progress(publishing) as progress:
+        for number, chunk in enumerate(_batches(bodies), start=1):
+            with stack.acting_as(PUBLISHER):
+                sqs.send_message_batch(
+                    QueueUrl=stack.queue(queue),
+                    Entries=[
+                        {"Id": str(i), "MessageBody": json.dumps(b)} for i, b in enumerate(chunk)
+                    ],
+                )
+            published += len(chunk)
+            if number % 20 == 0:
+                stack.pump(until_idle=False)
+                done = published - _depth(stack, queue)
+                progress.tick(f"{published} of {len(bodies)} published, {done} processed")
 
 
 def _upload(stack: EmulatedStack, key: str, body: bytes) -> None:
@@ -110,10 +198,6 @@ def _print_report(stack: EmulatedStack, campaign_id: str) -> None:
     with stack.acting_as(OPERATOR):
         table = render_table(report(campaign_id))
     print("\n".join("   " + line for line in table.splitlines()))
-
-
-def _masked(phone: str) -> str:
-    return mask(phone)
 
 
 def _broken_file(stack: EmulatedStack, phones: list[str]) -> list[str]:
@@ -132,7 +216,7 @@ def _broken_file(stack: EmulatedStack, phones: list[str]) -> list[str]:
     before = len(stack.sms.outbox)
     _upload(stack, "flash.csv", broken)
     _publish(stack, "CampaignQueue", [request])
-    stack.pump()
+    _settle(stack, "the campaign function to check the file")
     with stack.acting_as(OPERATOR):
         refused = report("flash")
     print(f"   {refused['status']}, {len(stack.sms.outbox) - before} SMS sent: {refused['reason']}")
@@ -142,7 +226,7 @@ def _broken_file(stack: EmulatedStack, phones: list[str]) -> list[str]:
     fixed = broken.replace(b"L\xe9a", "Léa".encode())
     _upload(stack, "flash.csv", fixed)
     _publish(stack, "CampaignQueue", [request])  # the same campaign_id, once fixed
-    stack.pump()
+    _settle(stack, "the fixed campaign to be sent", _sending(stack, before))
     with stack.acting_as(OPERATOR):
         sent = report("flash")
     print(f"   fixed and published again under the same id: {sent['status']}, {sent['sent']} sent")
@@ -150,7 +234,7 @@ def _broken_file(stack: EmulatedStack, phones: list[str]) -> list[str]:
         problems.append("the fixed campaign did not reach its whole audience")
     dlq = stack.queue("CampaignDLQ")
     held = stack.dead_letters()["CampaignDLQ"]
-    print(f"   CampaignDLQ holds the refused request ({held}), as an operator would find it")
+    print(f"   CampaignDLQ holds the refused request ({held} message), as an operator finds it")
     stack.client("sqs").purge_queue(QueueUrl=dlq)  # read and handled: the demo goes on
     _done(started)
     return problems
@@ -175,11 +259,11 @@ def _cancelled(stack: EmulatedStack, phones: list[str]) -> list[str]:
             }
         ],
     )
-    stack.pump()
+    _settle(stack, "the campaign function to schedule it")
     with stack.acting_as(OPERATOR):  # python -m stopsms cancel promo-demain
         scheduled = report("promo-demain")["status"]
         campaigns.cancel("promo-demain")
-    stack.pump()
+    _settle(stack, "the cancellation to be applied")
     print(f"   {scheduled}, then cancelled by the operator before it started")
     _done(started)
     _print_report(stack, "promo-demain")
@@ -219,7 +303,7 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
             for p in consented
         ],
     )
-    stack.pump()
+    _settle(stack, "the consent function to record the last opt-ins")
     _done(started)
 
     started = _step(f"Campaign 'soldes-hiver' (marketing) to an S3 audience of {audience}+ rows")
@@ -240,29 +324,47 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
             }
         ],
     )
-    stack.pump()
-    _done(started, f"({len(sms.outbox)} SMS sent)")
-    _print_report(stack, "soldes-hiver")
-
-    problems += _broken_file(stack, consented[:40])
+    _settle(
+        stack,
+        "the file check, the fan-out in slices of 100 rows and the sender",
+        _sending(stack, 0),
+    )
+    with stack.acting_as(OPERATOR):
+        sent = report("soldes-hiver")
+    _done(started, f"({len(sms.outbox)} SMS sent; its report follows the replies)")
+    print(f"   status {sent['status']}: audience {sent['audience']}, sent {sent['sent']}")
 
     started = _step("Replies: a handful of people answer STOP, in their own words")
     stoppers = consented[:100:13][: len(STOP_REPLIES)]
     for phone, text in zip(stoppers, STOP_REPLIES, strict=False):
-        print(f"   {_masked(phone)} writes {text!r}")
+        print(f"   {mask(phone)} writes {text!r}")
         stack.reply(phone, text)
     stack.reply(consented[5], "weekend ?")  # not a keyword: kept for the operator
+    print(f"   {mask(consented[5])} writes 'weekend ?'")
     stack.reply(consented[6], UNCLEAR_REPLY)
-    print(f"   {_masked(consented[6])} writes {UNCLEAR_REPLY!r}")
-    stack.pump()
+    print(f"   {mask(consented[6])} writes {UNCLEAR_REPLY!r}")
+    _settle(stack, "the inbound function to read every reply and confirm the opt-outs")
     with stack.acting_as(OPERATOR):
         waiting = replies_to_review()
     print(f"   replies waiting for a human (python -m stopsms replies): {len(waiting)}")
     for item in waiting:
         print(f"      {item['text']!r}: {item['reason']}")
     if [item["text"] for item in waiting] != [UNCLEAR_REPLY]:
-        problems.append(f"the unclear reply was not the one kept for review: {waiting}")
+        kept = ", ".join(repr(item["text"]) for item in waiting) or "none"
+        problems.append(f"the unclear reply was not the one kept for review: {kept}")
     _done(started)
+
+    _step("Report of 'soldes-hiver', its STOP replies included (python -m stopsms report)")
+    _print_report(stack, "soldes-hiver")
+    with stack.acting_as(OPERATOR):
+        final = report("soldes-hiver")
+    if final["opt_outs"] != len(stoppers):  # each replied to this campaign's SMS
+        problems.append(
+            f"the report of soldes-hiver counts {final['opt_outs']} opt-outs, "
+            f"{len(stoppers)} people replied STOP to it"
+        )
+
+    problems += _broken_file(stack, consented[:40])
 
     j2 = {
         "campaign_id": "soldes-j2",
@@ -274,7 +376,7 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
     started = _step("Dry run of 'soldes-j2' (python -m stopsms estimate): who, how many, cost")
     before = len(sms.outbox)
     _publish(stack, "CampaignQueue", [{**j2, "dry_run": True}])
-    stack.pump()
+    _settle(stack, "the pipeline to decide every recipient (nothing is sent)")
     with stack.acting_as(OPERATOR):
         estimate = report("soldes-j2")["estimate"]
     _done(started, f"({len(sms.outbox) - before} SMS sent)")
@@ -284,7 +386,7 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
 
     started = _step("Campaign 'soldes-j2' (marketing, inline) sent for real, same id")
     _publish(stack, "CampaignQueue", [j2])
-    stack.pump()
+    _settle(stack, "the fan-out and the sender", _sending(stack, before))
     reached = {m["DestinationPhoneNumber"] for m in sms.outbox[before:]}
     print(f"   sent {len(sms.outbox) - before}, the dry run said {estimate['would_send']}")
     if len(sms.outbox) - before != estimate["would_send"]:
@@ -311,9 +413,12 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
             }
         ],
     )
-    stack.pump()
+    _settle(stack, "the transactional message to be sent")
     for message in sms.outbox[before:]:
-        print(f"   -> {message['MessageType']}: {message['MessageBody']}")
+        print(
+            f"   -> {mask(message['DestinationPhoneNumber'])} {message['MessageType']}: "
+            f"{message['MessageBody']}"
+        )
     if not any(m["MessageType"] == "TRANSACTIONAL" for m in sms.outbox[before:]):
         problems.append("the transactional message did not reach the STOP replier")
     _done(started)
@@ -321,16 +426,20 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
     started = _step("Someone asks for help")
     before = len(sms.outbox)
     stack.reply(consented[8], "Aide ?")
-    stack.pump()
+    print(f"   {mask(consented[8])} writes 'Aide ?'")
+    _settle(stack, "the inbound function to answer")
     for message in sms.outbox[before:]:
-        print(f"   <- {message['MessageType']}: {message['MessageBody']}")
+        print(
+            f"   <- {mask(message['DestinationPhoneNumber'])} {message['MessageType']}: "
+            f"{message['MessageBody']}"
+        )
     if len(sms.outbox) == before:
         problems.append("HELP was not answered")
     _done(started)
 
     _step("A sample of the outbox")
     for message in [m for m in sms.outbox if m["MessageType"] == "PROMOTIONAL"][:3]:
-        print(f"   {message['DestinationPhoneNumber'][:4]}******  {message['MessageBody']}")
+        print(f"   {mask(message['DestinationPhoneNumber'])}  {message['MessageBody']}")
     confirmations = [m for m in sms.outbox if "ne recevrez plus" in m["MessageBody"]]
     example = confirmations[0]["MessageBody"] if confirmations else None
     print(f"   opt-out confirmations sent: {len(confirmations)}, e.g. {example!r}")
@@ -344,10 +453,23 @@ def play(stack: EmulatedStack, audience: int = AUDIENCE) -> list[str]:
     print(f"   delivery outcomes           : DynamoDB {settings.deliveries_table}")
     print("   e.g. python -m stopsms status PHONE, python -m stopsms optouts export")
     dead = stack.dead_letters()
-    print(f"   dead-letter queues          : {dead}")
+    print(f"   messages in dead-letter queues: {_queues_line(dead)}")
     if any(dead.values()):
-        problems.append(f"messages in dead-letter queues: {dead}")
+        problems.append(f"messages in dead-letter queues: {_queues_line(dead)}")
+
+    _step("The campaign's report as a page (python -m stopsms report ID --html FILE)")
+    print(f"   {_html_report(stack, 'soldes-hiver', HTML_REPORT)}: open it in a browser")
     return problems
+
+
+def _html_report(stack: EmulatedStack, campaign_id: str, path: Path) -> Path:
+    """The campaign's report as one self-contained HTML page; its absolute path."""
+    from stopsms.pages import campaign_page  # the report's page (contract §6)
+
+    with stack.acting_as(OPERATOR):
+        data = report(campaign_id)
+    path.write_text(campaign_page(data), encoding="utf-8")
+    return path.resolve()
 
 
 def run(audience: int = AUDIENCE) -> int:
@@ -376,7 +498,8 @@ def run(audience: int = AUDIENCE) -> int:
         if refusals:
             problems.append("calls were refused under the template's IAM policies")
         if stack.errors:
-            print(f"\n{len(stack.errors)} invocation(s) failed; the first:\n{stack.errors[0]}")
+            first = redact(stack.errors[0])  # a traceback may quote data
+            print(f"\n{len(stack.errors)} invocation(s) failed; the first:\n{first}")
             problems.append("function invocations failed")
     print(f"\nDemo finished in {time.monotonic() - began:.0f}s.")
     for problem in problems:  # `make demo` fails, and CI with it

@@ -44,8 +44,26 @@ PARAMETER_SETTINGS = {
 }
 
 
+# A stack in any other state has no usable resources (a failed first deployment, one being
+# created or deleted): its outputs are missing or about to be.
+USABLE = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
+
+
 class StackNotFound(StopSmsError):
-    """The stack named on the command line is not in this account and region."""
+    """The stack named on the command line is not in this account and region, or is not a
+    usable StopSMS stack."""
 
 
 def describe(name: str) -> dict[str, Any]:
@@ -54,17 +72,35 @@ def describe(name: str) -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
     client = boto3.client("cloudformation")
+    region = client.meta.region_name
     try:
         stacks = client.describe_stacks(StackName=name)["Stacks"]
     except ClientError as error:
         if "does not exist" in str(error):
-            region = client.meta.region_name
             raise StackNotFound(
                 f"no stack {name!r} in {region}: check --stack-name and --region "
                 "(`aws cloudformation list-stacks` lists them)"
             ) from None
+        if error.response.get("Error", {}).get("Code") == "ValidationError":
+            raise StackNotFound(
+                f"{name!r} is not a stack name (letters, digits and hyphens, starting with a "
+                "letter): check --stack-name"
+            ) from None
         raise
-    return dict(stacks[0])
+    stack = dict(stacks[0])
+    status = str(stack.get("StackStatus", ""))
+    if status and status not in USABLE:
+        raise StackNotFound(
+            f"stack {name!r} in {region} is {status}: it has no usable resources "
+            "(a failed first deployment is deleted, then deployed again: docs/DEPLOY.md)"
+        )
+    missing = [key for key in OUTPUT_SETTINGS if key not in outputs(stack)]
+    if missing:
+        raise StackNotFound(
+            f"stack {name!r} has no output {', '.join(missing)}: is it a StopSMS stack "
+            "deployed from this release's template.yaml? (`make deploy` updates it)"
+        )
+    return stack
 
 
 def outputs(stack: Mapping[str, Any]) -> dict[str, str]:

@@ -233,6 +233,17 @@ def diagnose(
     given = parameters(stack)
     found = outputs(stack)
     checks: list[Check] = []
+    if not any(given.get(name, "").strip() for name in _NAMING_IDENTITIES):
+        checks.append(
+            Check(
+                "origination identities",
+                False,
+                "the stack names no StopNumber, OriginationIdentity nor InboundBrands number: "
+                "no STOP reply can reach it (is it a StopSMS stack?)",
+                "deploy with StopNumber=<the number of yours people reply STOP to> "
+                "(make deploy; docs/DEPLOY.md)",
+            )
+        )
     origins = _origins(account, given, checks)
     inbound_topic = found.get("InboundTopicArn", "")
     for origin in origins:
@@ -248,6 +259,8 @@ def diagnose(
 
 
 # ---------------------------------------------------------------- which identities
+
+_NAMING_IDENTITIES = ("OriginationIdentity", "StopNumber", "InboundBrands")
 
 
 def _origins(account: _Account, given: Mapping[str, str], checks: list[Check]) -> list[_Origin]:

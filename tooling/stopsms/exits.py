@@ -11,6 +11,7 @@ import urllib.error
 
 from botocore.exceptions import (
     ClientError,
+    ConfigParseError,
     ConnectionClosedError,
     EndpointConnectionError,
     NoCredentialsError,
@@ -48,6 +49,8 @@ def explain(error: BaseException) -> tuple[int, str]:
         return 130, "interrupted"
     if isinstance(cause, NoRegionError):
         return USAGE, "no AWS region: add --region (e.g. --region eu-west-3) or set AWS_REGION"
+    if isinstance(cause, ConfigParseError):
+        return USAGE, f"{cause}: fix that file, or point AWS_CONFIG_FILE at another"
     if isinstance(cause, ProfileNotFound):
         return USAGE, f"{cause}: check AWS_PROFILE (`aws configure list-profiles` lists them)"
     if isinstance(cause, NoCredentialsError | PartialCredentialsError | TokenRetrievalError):

@@ -161,9 +161,10 @@ def resolve_review(review_id: str, *, opt_out: bool) -> str:
     """Close a reply's review: ``opt_out`` applies it as the opt-out it was (for the brands it
     concerned, at the instant the person wrote), otherwise it is dismissed. Says what it did."""
     phone, _, key = review_id.strip().partition(" ")
-    item = evidence.get(phone, key)
+    item = evidence.get(phone, key) if phone and key else None  # an empty key is no key
     if item is None:
-        raise ValueError(f"no reply {review_id!r}: copy the id printed by 'replies'")
+        shown = redact(review_id)[:120]  # a review id starts with the person's number
+        raise ValueError(f"no reply {shown!r}: copy the id printed by `replies`")
     if item.review is None:
         return "already reviewed: nothing to do"
     if not opt_out:
@@ -357,6 +358,12 @@ def _import_header(stream: Iterator[Record]) -> dict[str, int]:
         columns = [cell.strip().lower() for cell in record.cells]
         if "phone" not in columns:
             shown = redact(", ".join(columns))[:200]
+            for separator in (";", "\t"):  # a spreadsheet's export in another locale
+                if len(columns) == 1 and separator in columns[0] and "phone" in columns[0]:
+                    raise ValueError(
+                        f"line {record.line} separates its columns with {separator!r}: the stop "
+                        "list is CSV with commas (save it as 'CSV UTF-8, comma-delimited')"
+                    )
             raise ValueError(
                 f"line {record.line} must name the columns, one of them 'phone' (found: {shown})"
             )

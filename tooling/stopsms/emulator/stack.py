@@ -90,6 +90,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _Discard(io.TextIOBase):
+    """Where a quiet stack's functions print: nowhere."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 @dataclass
 class Context:
     """What a handler reads from Lambda's context object."""
@@ -121,7 +131,7 @@ class Function:
             if self.enforcement is not None:
                 scope.enter_context(self.enforcement.invocation(self.name))
             if self.quiet:
-                scope.enter_context(contextlib.redirect_stdout(io.StringIO()))
+                scope.enter_context(contextlib.redirect_stdout(_Discard()))
             return self.handler(event, Context(self.name, self.timeout_s))
 
 
@@ -160,7 +170,7 @@ class EmulatedStack:
         self.template = cfn.load(root / "template.yaml")
         self.overrides = overrides or {}
         self.retry_delay = retry_delay
-        self.quiet = quiet  # functions log warnings only; their metrics are not printed
+        self.quiet = quiet  # functions print nothing: neither their logs nor their metrics
         self.sms = FakeSms()
         self.carriers = Carriers()  # the delivery events of what the fake endpoint sends
         self.server: Any = None
@@ -213,7 +223,10 @@ class EmulatedStack:
             env.update(POWERTOOLS_LOG_LEVEL="WARNING")
         os.environ.update(env)
         get_settings.cache_clear()
-        self._wire_functions()
+        with contextlib.ExitStack() as loading:
+            if self.quiet:  # Powertools' Logger binds its handler to stdout as it is created
+                loading.enter_context(contextlib.redirect_stdout(_Discard()))
+            self._wire_functions()
         return self
 
     def stop(self) -> None:
