@@ -134,3 +134,11 @@ def use(name: str) -> dict[str, Any]:
     os.environ.update(environment(stack))
     get_settings.cache_clear()
     return stack
+
+
+def bind() -> None:
+    """Point the tables at this process's settings (the stack's, once ``use`` has run)."""
+    from stopsms.dal.tables import bind as bind_tables
+    from stopsms.settings import get_settings
+
+    bind_tables(get_settings())
