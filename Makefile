@@ -18,11 +18,18 @@ SAM_PATH := $(dir $(PYTHON)):$(PATH)
 help:
 	@echo "make demo      run the whole pipeline locally (embedded AWS emulator)"
 	@echo "make test      lint, type-check, tests with coverage, sam validate --lint, checks, sam build"
+	@echo "make venv      create .venv (tests, tools, python -m stopsms)"
+	@echo "make lint      ruff check and ruff format --check"
+	@echo "make typecheck mypy (strict)"
+	@echo "make unit      pytest on every core (installs Chromium first when missing)"
+	@echo "make validate  sam validate --lint, and the roles the tests enforce are the template's"
+	@echo "make build     sam build, then check the built layer"
 	@echo "make checks    security checks of template.yaml (cfn-lint, checkov)"
 	@echo "make deploy    sam build, then sam deploy (guided the first time; CONFIG_ENV=dev|prod)"
 	@echo "make bench     benchmarks (prints figures)"
 	@echo "make schemas   regenerate schemas/*.schema.json from the models (CI checks them)"
 	@echo "make roles     regenerate the IAM statements the tests enforce from template.yaml"
+	@echo "make clean     remove the virtualenvs, build and test outputs"
 
 $(VENV)/.installed: requirements-dev.txt layers/stopsms/requirements.txt
 	@case "$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in \
@@ -90,7 +97,7 @@ build: $(VENV_SAM)/.installed $(VENV_LAYER)/.installed
 	$(VENV_LAYER)/bin/python scripts/check_layer.py
 
 # The venv's SAM (no global install needed); docs/DEPLOY.md says what to prepare first.
-deploy: build
+deploy: build venv
 	PATH="$(SAM_PATH)" $(VENV)/bin/python scripts/deploy.py
 
 # validate first: it checks that the roles the tests enforce are the template's.

@@ -45,7 +45,8 @@ def test_every_command_explains_itself(prog: str, parser: argparse.ArgumentParse
     shown = parser.format_help()
     assert parser.description, f"{prog} has no description"
     assert "``" not in shown, f"{prog}: reStructuredText in --help"
-    assert "--stack-name" in shown, f"{prog} does not take the global options"
+    if parser.get_default("reads_stack"):
+        assert "--stack-name" in shown, f"{prog} does not take the global options"
     for action in parser._actions:
         if action.option_strings and action.help is None:
             pytest.fail(f"{prog} {action.option_strings[0]} has no help")
@@ -71,11 +72,13 @@ def test_options_after_a_nested_command() -> None:
     assert args.output == "x.csv"
 
 
-def test_phone_region_stays_the_number_s_country() -> None:
-    """`phone --region GP` predates the global option: it still names the country."""
-    args = build_parser().parse_args(["phone", "0690123456", "--region", "GP"])
+def test_phone_country_is_not_an_aws_region() -> None:
+    """`phone` is offline: --country names the number's country; it takes no AWS option."""
+    args = build_parser().parse_args(["phone", "0690123456", "--country", "GP"])
     assert args.country == "GP"
     assert args.region is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["phone", "0690123456", "--region", "eu-west-3"])
 
 
 def test_stack_name_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

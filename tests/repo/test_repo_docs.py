@@ -130,6 +130,14 @@ def test_relative_link_resolves_inside_the_repository(link: Found) -> None:
     assert target.exists(), f"{link.where}: {link.text} does not exist in the repository"
 
 
+def test_no_link_leaves_the_repository() -> None:
+    """The repository carries everything it refers to: no web link (an autolink
+    ``<https://…>`` is a link too); products are named, not linked."""
+    external = [f"{link.where}: {link.text}" for p in MARKDOWN for link in _links(p)]
+    external = [found for found in external if _EXTERNAL.match(found.split(": ", 1)[1])]
+    assert not external, external
+
+
 # ------------------------------------------------------------------ 2. make targets exist
 
 # A rule's head: `name other: prerequisites`, not `NAME := value` nor `$(VENV)/.installed:`.

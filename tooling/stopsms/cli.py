@@ -69,9 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="marketing",
         help="only marketing carries the STOP mention (default marketing)",
     )
-    check.add_argument("--language", choices=["fr", "en"], default="fr", help="of the mention")
-    check.add_argument("--stop-number", default="36111", help="printed in the mention")
-    check.add_argument("--max-segments", type=int, help="refuse a text longer than this")
+    check.add_argument(
+        "--language", choices=["fr", "en"], default="fr", help="of the mention (default fr)"
+    )
+    check.add_argument(
+        "--stop-number", default="36111", help="printed in the mention (default 36111)"
+    )
+    check.add_argument(
+        "--max-segments", type=int, help="refuse a text needing more SMS parts than this"
+    )
     check.add_argument(
         "--no-smart-encoding", action="store_true", help="keep typographic characters as typed"
     )
@@ -95,7 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     phone.add_argument("phone", help="any common format, e.g. '06 12 34 56 78'")
     phone.add_argument(
         "--country",
-        "--region",  # the phone's region, in phonenumbers' words; no AWS region here
         dest="country",
         default="FR",
         metavar="CC",
@@ -112,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status. --html writes one self-contained page with charts, to print or to send.",
         stack=True,
     )
-    report.add_argument("campaign_id")
+    report.add_argument("campaign_id", help="the request's campaign_id")
     report.add_argument("--json", action="store_true", help="one JSON object (contract §6)")
     report.add_argument("--html", metavar="FILE", help="write the report as an HTML page")
     report.set_defaults(handler=campaign.cmd_report)
@@ -126,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "when it arrives. It cannot be undone.",
         stack=True,
     )
-    cancel.add_argument("campaign_id")
+    cancel.add_argument("campaign_id", help="the request's campaign_id")
     cancel.set_defaults(handler=campaign.cmd_cancel)
 
     pause = command(
@@ -138,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "lost: `resume` releases them.",
         stack=True,
     )
-    pause.add_argument("campaign_id")
+    pause.add_argument("campaign_id", help="the request's campaign_id")
     pause.set_defaults(handler=campaign.cmd_pause)
 
     resume = command(
@@ -149,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "opt-out are checked again as they go out.",
         stack=True,
     )
-    resume.add_argument("campaign_id")
+    resume.add_argument("campaign_id", help="the request's campaign_id")
     resume.set_defaults(handler=campaign.cmd_resume)
 
     estimate = command(
@@ -187,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "optouts",
         "export or import the stop list",
         "export: every opt-out in force as CSV. import: a previous provider's stop list.",
+        stack=True,
     )
     optout_commands = optouts.add_subparsers(
         dest="optouts_command", required=True, metavar="COMMAND"
@@ -196,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV of every opt-out in force, with its evidence reference",
         description="CSV of every opt-out in force, with its evidence reference.",
     )
-    export.add_argument("--output", "-o", default="-", help="file (default: standard output)")
+    export.add_argument(
+        "--output", "-o", default="-", metavar="FILE", help="file (default: standard output)"
+    )
     export.set_defaults(handler=people.cmd_export, reads_stack=True)
     load = optout_commands.add_parser(
         "import",
@@ -254,10 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor",
         "check the AWS account a deployed stack sends with",
         "Reads the stack (--stack-name) and checks End User Messaging as deployed: the "
-        "origination identities exist and are active, two-way SMS is on and goes to the "
-        "stack's InboundTopic, self-managed opt-outs are on, the configuration set sends its "
-        "events to the stack, the spend limit covers --planned SMS a month, the STOP and HELP "
-        "keywords are registered. Each check passes or fails with the command that fixes it.",
+        "origination identities exist, are active and registered; two-way SMS is on and goes "
+        "to the stack's InboundTopic; self-managed opt-outs are on; the configuration set "
+        "sends its events to the stack; the spend limit covers --planned SMS parts a month; "
+        "the STOP and HELP keywords are declared; the mirrored opt-out list exists. Each "
+        "check passes or fails with the command that fixes it.",
         stack=True,
     )
     doctor.add_argument(
@@ -268,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     schemas = command(
         "schemas",
         "write the JSON Schemas of the upstream messages (contract sections 2 and 3)",
-        "Generates the JSON Schemas of campaign requests and consent records from the models, "
+        "Generates the JSON Schemas of campaign requests, campaign controls (cancel, pause, "
+        "resume) and consent records from the models, "
         "for publishers to validate their messages before sending.",
     )
     schemas.add_argument(
@@ -295,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(commands)
     for sub in _subcommands(parser):
-        _global_options(sub, defaults=False)
+        if sub.get_default("reads_stack"):  # the offline commands have no stack to name
+            _global_options(sub, defaults=False)
     return parser
 
 
@@ -333,11 +344,9 @@ def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
         return value if defaults else argparse.SUPPRESS
 
     group = parser.add_argument_group("global options")
-    taken = parser._option_string_actions  # `phone --region` is a country
-    if "--region" not in taken:
-        group.add_argument(
-            "--region", default=default(None), help="its AWS region (default: your AWS settings)"
-        )
+    group.add_argument(
+        "--region", default=default(None), help="its AWS region (default: your AWS settings)"
+    )
     group.add_argument(
         "--stack-name",
         metavar="NAME",

@@ -2,8 +2,8 @@
 its outputs and parameters instead of ``STOPSMS_*`` variables exported by hand.
 
 The functions receive the same settings from the template's ``Globals`` environment;
-tests/unit/test_deployed.py checks that every one of those an operator command reads is mapped
-here, so a new setting cannot be forgotten.
+tests/cli/test_cli_options.py checks that every one of them is mapped here, so a new setting
+cannot be forgotten.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 CLI = "aws pinpoint-sms-voice-v2"
-CONSOLE = "End User Messaging SMS console (console.aws.amazon.com/sms-voice)"
+CONSOLE = "the End User Messaging SMS console"
 
 # The opt-out keywords a number must declare: STOP, and the French first words the rules read
 # as an opt-out (rules/keywords.py, docs/KEYWORDS.md; tests check each one still is). With
@@ -71,7 +71,7 @@ OPT_OUT_KEYWORDS: tuple[str, ...] = (
 )
 HELP_KEYWORD = "HELP"  # AWS's required help keyword; StopSMS answers it (self-managed mode)
 OPT_OUT_MESSAGE = "Vous ne recevrez plus de SMS de notre part."  # never sent in self-managed mode
-HELP_MESSAGE = "Aide : repondez STOP pour ne plus recevoir de SMS."
+HELP_MESSAGE = "Aide : répondez STOP pour ne plus recevoir de SMS."  # é is GSM-7
 
 # Event types whose events decide a message's delivery state and cost (rules/receipts.py,
 # contract §7): every final state. TEXT_ALL (what the stack's own configuration set names)
