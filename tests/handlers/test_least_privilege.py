@@ -52,6 +52,10 @@ _ANY_IDENTITY = (
     "the origination identity (phone number, pool or sender ID) is chosen per message; the"
     " account and region bound it"
 )
+_DOCTOR = (
+    "`doctor` reads the End User Messaging account (tests/doctor drives each call against the"
+    " service model with Stubber; the emulated endpoint has no account to describe)"
+)
 REASONS: dict[str, dict[str, str]] = {
     "CampaignFunction": {
         "s3:ListBucket on AudienceBucket": "without it S3 answers a missing audience file 403,"
@@ -73,7 +77,23 @@ REASONS: dict[str, dict[str, str]] = {
         "s3:PutObject on AudienceBucket/*": "publishers choose the keys of their audience files",
         "cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS,
     },
-    "OperatorPolicy": {"cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS},
+    "OperatorPolicy": {
+        "cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS,
+        **{
+            f"sms-voice:{action} on arn:aws:sms-voice:<region>:<account>:*": _DOCTOR
+            for action in (
+                "DescribePhoneNumbers",
+                "DescribePools",
+                "ListPoolOriginationIdentities",
+                "DescribeSenderIds",
+                "DescribeRegistrations",
+                "DescribeKeywords",
+                "DescribeConfigurationSets",
+                "DescribeOptOutLists",
+            )
+        },
+        "sms-voice:DescribeSpendLimits on *": _DOCTOR + "; the account's limits name no resource",
+    },
     "AuditorPolicy": {"cloudformation:DescribeStacks on AWS::StackId": _OUTPUTS},
 }
 
