@@ -60,6 +60,18 @@ def _publish(body: str) -> str:
     return str(clients.sqs().send_message(QueueUrl=queue, MessageBody=body)["MessageId"])
 
 
+def refuse_oversized(body: str, name: object) -> None:
+    """ValueError (one line) for a message SQS would refuse (the local emulator would not)."""
+    from stopsms.aws.sqs import MESSAGE_BYTES
+
+    size = len(body.encode("utf-8"))
+    if size > MESSAGE_BYTES:
+        raise ValueError(
+            f"{name} is {size:,} bytes: an SQS message is at most {MESSAGE_BYTES:,}; give a "
+            'large audience as a CSV in the S3 audience bucket ("audience": {"s3_uri": ...})'
+        )
+
+
 def _now_ms() -> int:
     """Now, as SQS stamps the messages it receives: a command's pause or resume is ordered
     with those published on CampaignQueue."""
@@ -153,7 +165,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from stopsms.models import CampaignRequest, describe
     from stopsms.reporting import render_table, report
 
-    with open(args.file, encoding="utf-8") as file:
+    with open(args.file, encoding="utf-8-sig") as file:  # a BOM is no content
         try:
             data = json.load(file)
         except ValueError as error:
@@ -174,7 +186,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             f"campaign {cid!r} is recorded for real already: estimate it under another "
             "campaign_id (a dry run never replaces a campaign that may have sent)"
         )
-    message_id = _publish(json.dumps({**data, "dry_run": True}, ensure_ascii=False))
+    body = json.dumps({**data, "dry_run": True}, ensure_ascii=False)
+    refuse_oversized(body, args.file)
+    message_id = _publish(body)
     print(f"dry run of {cid} requested: nothing will be sent", file=sys.stderr)
     if args.no_wait:
         print(f"`python -m stopsms report {cid}` shows its estimate")

@@ -33,8 +33,9 @@ BUG = 4
 EXIT_CODES = f"""exit codes:
   {DONE}  done
   {PROBLEM}  done, and it reports a problem (refused lines, failed checks, not finished in time)
-  {USAGE}  the command line, a file or a setting is wrong (the message says which)
-  {AWS}  AWS (or the local stack) could not be reached, or refused the request
+  {USAGE}  the command line, a file or a setting is wrong (the message says which), or the
+     local stack is not running
+  {AWS}  AWS (or a running local stack) could not be reached, or refused the request
   {BUG}  a bug: run again with STOPSMS_DEBUG=1 to see its traceback, and report it"""
 
 DEBUG = "STOPSMS_DEBUG"

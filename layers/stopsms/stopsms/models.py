@@ -164,7 +164,8 @@ class CampaignRequest(_Contract):
             "Your identifier of the campaign, 1 to 64 letters, digits, '.', '_' or '-'. One "
             "recipient gets at most one SMS per campaign_id: publishing the same request again "
             "sends nobody a second SMS, and a refused campaign is fixed and published again "
-            "under the same id."
+            "under the same id. It is shown whole in reports, logs and metrics: never put "
+            "personal data (a phone number) in it."
         ),
         examples=["soldes-hiver-2026"],
     )

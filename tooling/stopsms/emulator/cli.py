@@ -39,6 +39,9 @@ from stopsms.rules.phones import mask, redact
 
 STATE = Path(".stopsms-local.json")
 LOG = Path(".stopsms-local.log")
+# Held (flock) by the `local up` of this directory from before it starts until it stops: a
+# second one refuses, and a command never takes a stack that is starting for a dead one.
+LOCK = Path(".stopsms-local.lock")
 START = "start it with `python -m stopsms local up`"
 _SCOPE = contextlib.ExitStack()  # this process's principal, for its lifetime
 WINDOW_HELP = (
@@ -134,17 +137,50 @@ def load_state() -> dict[str, Any]:
     """What ``local up`` recorded; LocalStackError (one line) when no stack answers here, the
     stale file of a killed stack removed."""
     if not STATE.exists():
+        if _held():
+            raise LocalStackError("the local stack is starting here: try again in a few seconds")
         raise LocalStackError(f"no local stack is running here (no {STATE}): {START}")
     try:
         state = json.loads(STATE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         state = None
     if not isinstance(state, dict) or not _running(state):
+        if _held():  # its `local up` is alive: starting, or stopping
+            raise LocalStackError("the local stack here is starting or stopping: try again")
         STATE.unlink(missing_ok=True)
         raise LocalStackError(
             f"the local stack recorded in {STATE} is not running (killed?): {START}"
         )
     return state
+
+
+def _held() -> bool:
+    """Whether a `local up` of this directory holds the lock (it is alive)."""
+    import fcntl
+
+    try:
+        with LOCK.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def _lock(scope: contextlib.ExitStack) -> None:
+    """Hold this directory's lock while `local up` runs; LocalStackError if another holds it."""
+    import fcntl
+
+    lock = scope.enter_context(LOCK.open("a"))
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LocalStackError(
+            "a local stack is already running or starting here: use it, or stop it (Ctrl-C)"
+        ) from None
 
 
 def _running_here() -> dict[str, Any] | None:
@@ -220,6 +256,7 @@ def _up(args: argparse.Namespace) -> int:
     overrides = {"SENDING_WINDOW": args.window} if args.window else {}
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")  # a log file is read afterwards
     with contextlib.ExitStack() as scope:
+        _lock(scope)
         log: IO[str] = terminal
         if not args.verbose:
             # Powertools prints logs and EMF metrics on stdout (as Lambda expects): the
@@ -255,7 +292,10 @@ def _write_state(stack: Any) -> None:
         "buckets": stack.stack.buckets,
         "outbox": f"{stack.sms.url}/outbox",
     }
-    STATE.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    # Written whole, then renamed: a command reading it meanwhile sees all of it or none.
+    written = STATE.with_name(f"{STATE.name}.{os.getpid()}.tmp")
+    written.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    os.replace(written, STATE)
 
 
 def _window_line(overridden: bool) -> str:
@@ -490,7 +530,7 @@ def recognise(data: Any, queue: str | None = None) -> Recognised:
 
 def _read_json(path: Path) -> tuple[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no content
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -511,6 +551,9 @@ def _publish(args: argparse.Namespace) -> int:
         what.model.model_validate(data)
     except ValidationError as error:  # a wrong file: the usage error of every command
         raise ValueError(f"refused: {args.file} read as a {what.kind}: {describe(error)}") from None
+    from stopsms.campaign_commands import refuse_oversized
+
+    refuse_oversized(text, args.file)
     queue = load_state()["queues"][what.queue]
     response = _client("sqs", "PublisherPolicy").send_message(QueueUrl=queue, MessageBody=text)
     print(f"published {what.label} to {what.queue} (message id {response['MessageId']})")

@@ -12,12 +12,15 @@ from stopsms.pages.layout import section
 def compliance(report: CampaignReport) -> str:
     f = report.facts
     if not f:
-        return section(
-            "Compliance",
-            '<p class="muted">The request of this campaign never arrived (cancelled '
-            "first): nothing to show.</p>",
-            "compliance",
+        # null: the request never arrived (cancelled first); absent: a report of an earlier
+        # release, which did not carry the facts.
+        said = (
+            "The request of this campaign never arrived (cancelled first): nothing to show."
+            if "compliance" in report.data
+            else "This report does not carry the compliance facts (made by an earlier release "
+            "of StopSMS): run `python -m stopsms report ID --html FILE` again."
         )
+        return section("Compliance", f'<p class="muted">{escape(said)}</p>', "compliance")
     marketing = f.get("category") == "marketing"
     rows: list[tuple[str, str]] = [
         ("Category", escape(f.get("category"))),

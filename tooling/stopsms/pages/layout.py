@@ -120,6 +120,8 @@ th {{ font-size: 11px; text-transform: uppercase; letter-spacing: .04em; color: 
 td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
 @media screen {{ time {{ white-space: nowrap; }} }}
 .wrap {{ overflow-wrap: anywhere; }}
+/* A long link in a body, a sample or a reply wraps instead of widening the page. */
+td, dd, .sms {{ overflow-wrap: anywhere; }}
 td .scope {{ font-size: 12px; color: {MUTED}; margin-top: 3px; }}
 svg.chart {{ display: block; width: 100%; height: auto; margin: 4px 0 6px; }}
 svg .label {{ font-size: 12px; fill: {INK}; }}
@@ -140,7 +142,8 @@ code, .mono {{ font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas,
   "DejaVu Sans Mono", monospace; font-size: 12.5px; }}
 .sms {{ display: inline-block; background: #f5f7fa; border: 1px solid {LINE}; border-radius: 8px;
   padding: 4px 9px; white-space: pre-wrap; }}
-dl.facts {{ display: grid; grid-template-columns: 250px 1fr; gap: 7px 18px; margin: 0; }}
+dl.facts {{ display: grid; grid-template-columns: 250px minmax(0, 1fr); gap: 7px 18px;
+  margin: 0; }}
 dl.facts dt {{ color: {MUTED}; }}
 dl.facts dd {{ margin: 0; }}
 .pill {{ display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px;

@@ -37,8 +37,15 @@ class Bar:
 
 def bar_chart(title: str, bars: Sequence[Bar]) -> str:
     """Horizontal bars, scaled to the largest, each labelled with its value (and note)."""
-    width, label_w, value_w, row, bar_h = 520, 140, 120, 28, 16
-    area = width - label_w - value_w
+    row, bar_h = 28, 16
+    # Room for the longest label and the longest value: the viewBox scales to the column, so
+    # a wider chart is drawn smaller rather than cut (7.5 units a character at 12px).
+    label_w = max(140, _text_width(max((b.label for b in bars), key=len, default="")) + 14)
+    value_w = max(
+        120, _text_width(max((count(b.value) + "   " + b.note for b in bars), key=len)) + 14
+    )
+    area = 260
+    width = label_w + area + value_w
     top = max([1.0, *(float(b.value) for b in bars)])
     height = row * len(bars) + 4
     out = [
@@ -65,6 +72,10 @@ def bar_chart(title: str, bars: Sequence[Bar]) -> str:
         ]
     out.append("</svg>")
     return "".join(out)
+
+
+def _text_width(text: str) -> int:
+    return int(len(text) * 7.5)
 
 
 def stacked_bar(title: str, parts: Sequence[Bar]) -> str:

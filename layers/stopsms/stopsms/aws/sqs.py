@@ -14,10 +14,11 @@ from stopsms.aws import clients
 from stopsms.aws.retry import backoff
 from stopsms.errors import Transient
 
-__all__ = ["BATCH_ENTRIES", "SEND_ATTEMPTS", "send_all", "send_batch"]
+__all__ = ["BATCH_ENTRIES", "MESSAGE_BYTES", "SEND_ATTEMPTS", "send_all", "send_batch"]
 
 BATCH_ENTRIES: Final = 10  # SendMessageBatch maximum
 BATCH_BYTES: Final = 256 * 1024  # SendMessageBatch payload maximum
+MESSAGE_BYTES: Final = 256 * 1024  # one message's body, at most (contract §2)
 CONCURRENCY: Final = 8  # SendMessageBatch calls in flight
 SEND_ATTEMPTS: Final = 5  # per batch, for entries SQS reports in Failed
 
