@@ -11,7 +11,7 @@ import argparse
 import importlib
 import time
 
-from benchmarks.figures import Figure, print_table
+from benchmarks.figures import Figure, print_table, summary
 
 MODULES = ("compute", "coldstart", "segments", "fanout", "requests", "imports", "receipts")
 
@@ -32,6 +32,7 @@ def main() -> int:
     print_table(figures)
     missed = [f for f in figures if f.ok is False]
     print(f"\n{len(figures)} figures, {len(missed)} missed target(s)")
+    print(summary(figures))  # the last line: one JSON object a script or a chart reads
     return 0
 
 

@@ -202,6 +202,11 @@ def measure(quick: bool = False) -> list[Figure]:
             ),
             Figure(SECTION, f"{name}: import app / floor", median / floor, "×"),
         ]
+    if medians:  # the slowest handler against the libraries it cannot avoid importing
+        worst = max(medians.values()) / floor
+        figures.append(
+            Figure(SECTION, "slowest import app / floor", worst, "×", key="coldstart_max_ratio")
+        )
     if quick:
         return figures
     slowest = max(medians, key=lambda name: medians[name])

@@ -171,7 +171,7 @@ def measure(quick: bool = False) -> list[Figure]:
     median = _us(totals)
     figures = [
         Figure(SECTION, "median per message", median, "µs", f"≤ {TARGET_US:g} µs",
-               median <= TARGET_US),
+               median <= TARGET_US, key="compute_us_median"),
         Figure(SECTION, "p99 per message", _us(totals, 0.99), "µs"),
         Figure(SECTION, "baseline: json.loads of the job (median)", baseline, "µs"),
         Figure(SECTION, "median / baseline", median / baseline if baseline else 0.0, "×"),

@@ -465,6 +465,7 @@ def measure(quick: bool = False) -> list[Figure]:
                 "MB",
                 f"≤ {MEMORY_TARGET_MB:.0f} MB",
                 over <= MEMORY_TARGET_MB,
+                key="fanout_peak_mb_1m" if rows == 1_000_000 else "",
             ),
         ]
     if len(sizes) > 1:

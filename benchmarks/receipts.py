@@ -241,7 +241,13 @@ def measure(quick: bool = False) -> list[Figure]:
             "≤ 1.1",
             total / floor <= 1.1,
         ),
-        Figure(SECTION, f"DynamoDB requests per 1,000 events ({batch} a batch)", total, "req"),
+        Figure(
+            SECTION,
+            f"DynamoDB requests per 1,000 events ({batch} a batch)",
+            total,
+            "req",
+            key="receipts_requests_per_1k",
+        ),
         Figure(
             SECTION,
             f"DynamoDB requests per 1,000 events ({BASELINE_BATCH} a batch, baseline)",

@@ -269,9 +269,9 @@ def figures(stopsms: Run, baseline: Run) -> list[Figure]:
     floor = stopsms.traffic.floor() * per_k
     ratio = total / floor
     out += [
-        Figure(SECTION, "StopSMS total", total, "req"),
+        Figure(SECTION, "StopSMS total", total, "req", key="requests_per_1k"),
         Figure(SECTION, "naive total (baseline)", naive_total, "req"),
-        Figure(SECTION, "batch-API floor", floor, "req"),
+        Figure(SECTION, "batch-API floor", floor, "req", key="floor_per_1k"),
         Figure(SECTION, "StopSMS / floor", ratio, "×", "≤ 1.2 ×", ratio <= 1.2),
         Figure(SECTION, "naive / StopSMS", naive_total / total, "×"),
         Figure(
@@ -281,9 +281,9 @@ def figures(stopsms: Run, baseline: Run) -> list[Figure]:
             "SMS",
         ),
     ]
-    for name, ours_units, naive_units in (
-        ("read", stopsms.traffic.read_units, baseline.traffic.read_units),
-        ("write", stopsms.traffic.write_units, baseline.traffic.write_units),
+    for name, ours_units, naive_units, key in (
+        ("read", stopsms.traffic.read_units, baseline.traffic.read_units, "rru_per_recipient"),
+        ("write", stopsms.traffic.write_units, baseline.traffic.write_units, "wru_per_recipient"),
     ):
         out.append(
             Figure(
@@ -291,6 +291,7 @@ def figures(stopsms: Run, baseline: Run) -> list[Figure]:
                 f"DynamoDB {name} units/recipient (naive: {naive_units / baseline.recipients:.2f})",
                 ours_units / stopsms.recipients,
                 "units",
+                key=key,
             )
         )
     ours_cost, naive_cost = cost_per_million(stopsms), cost_per_million(baseline)
@@ -305,7 +306,14 @@ def figures(stopsms: Run, baseline: Run) -> list[Figure]:
         )
     ours_total, naive_cost_total = sum(ours_cost.values()), sum(naive_cost.values())
     out += [
-        Figure(COST_SECTION, f"StopSMS total (naive: ${naive_cost_total:,.2f})", ours_total, "$"),
+        Figure(
+            COST_SECTION,
+            f"StopSMS total (naive: ${naive_cost_total:,.2f})",
+            ours_total,
+            "$",
+            key="usd_per_million",
+        ),
+        Figure(COST_SECTION, "naive total", naive_cost_total, "$", key="naive_usd_per_million"),
         Figure(COST_SECTION, "naive / StopSMS", naive_cost_total / ours_total, "×"),
     ]
     return out

@@ -66,3 +66,34 @@ def test_receipts_batch_size_is_the_templates() -> None:
 
     function = template.load()["Resources"]["ReceiptsFunction"]["Properties"]
     assert batch_size() == function["Events"]["DeliveryEvents"]["Properties"]["BatchSize"]
+
+
+def test_the_summary_line_holds_the_keyed_figures_in_order() -> None:
+    import json
+
+    from benchmarks.figures import SUMMARY_KEYS, Figure, summary
+
+    figures = [
+        Figure("requests", "StopSMS total", 398.2456, "req", key="requests_per_1k"),
+        Figure("requests", "naive total", 3904.0, "req"),  # not in the summary
+        Figure("cost", "DynamoDB read units", 4.0, "units", key="rru_per_recipient"),
+        Figure("requests", "batch-API floor", 397.0, "req", key="floor_per_1k"),
+    ]
+    line = summary(figures)
+    assert line.startswith("summary: ")
+    values = json.loads(line.removeprefix("summary: "))
+    assert list(values) == ["requests_per_1k", "floor_per_1k", "rru_per_recipient"]
+    assert values == {"requests_per_1k": 398.2, "floor_per_1k": 397.0, "rru_per_recipient": 4.0}
+    assert set(values) <= set(SUMMARY_KEYS)
+
+
+def test_every_summary_key_is_given_by_a_benchmark() -> None:
+    """Each key of the summary is set on a figure of some benchmark module (by its source)."""
+    from pathlib import Path
+
+    from benchmarks.figures import SUMMARY_KEYS
+
+    here = Path(__file__).resolve().parents[2] / "benchmarks"
+    sources = "".join(p.read_text() for p in here.glob("*.py") if p.name != "figures.py")
+    missing = [key for key in SUMMARY_KEYS if f'"{key}"' not in sources]
+    assert not missing, missing
