@@ -211,10 +211,30 @@ def test_two_local_up_in_one_directory_at_once_leave_one_stack(tmp_path: Path) -
             stop(up)
 
 
+def locked(path: Path) -> bool:
+    """Whether a process holds ``path``'s flock (as `local up` holds its directory's)."""
+    import fcntl
+
+    if not path.exists():
+        return False
+    with path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
+
+
 def test_publishing_while_the_stack_starts_does_not_ask_to_start_it(tmp_path: Path) -> None:
     (tmp_path / "c.json").write_text(json.dumps(transactional("attack-early")))
     up = start(tmp_path)
     try:
+        # Once `local up` runs (it locks the directory first), not before: a command typed
+        # before the process exists cannot know of it.
+        deadline = time.monotonic() + 60
+        while not locked(tmp_path / ".stopsms-local.lock") and time.monotonic() < deadline:
+            time.sleep(0.05)
         published = stopsms(tmp_path, "local", "publish", "c.json")  # the stack is starting
         assert not (tmp_path / "up.out").read_text(), "started before the attack: too late"
         assert len(published.stderr.strip().splitlines()) <= 1, published.stderr
