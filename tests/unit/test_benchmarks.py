@@ -97,3 +97,13 @@ def test_every_summary_key_is_given_by_a_benchmark() -> None:
     sources = "".join(p.read_text() for p in here.glob("*.py") if p.name != "figures.py")
     missing = [key for key in SUMMARY_KEYS if f'"{key}"' not in sources]
     assert not missing, missing
+
+
+def test_the_fanout_benchmark_fans_out_a_real_audience() -> None:
+    """The benchmark drives the real handler with SQS records as Lambda gives them: a record
+    the handler refuses (a missing SQS attribute) fails here, not in the next `make bench`."""
+    from benchmarks.fanout import run_child
+
+    run = run_child(2_000)
+    assert run["complete"]
+    assert run["rows"] == 2_000
