@@ -174,6 +174,7 @@ class EmulatedStack:
         self.sms = FakeSms()
         self.carriers = Carriers()  # the delivery events of what the fake endpoint sends
         self.server: Any = None
+        self._environ: dict[str, str] | None = None
         self.stack = cfn.Stack()
         self.sources: list[SqsSource] = []
         self.schedules: list[Schedule] = []
@@ -203,6 +204,7 @@ class EmulatedStack:
         reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset).close()  # noqa: S310 - our own loopback endpoint
         self.sms.serve()
+        self._environ = dict(os.environ)  # put back by stop(): the next user of the process
         os.environ.update(self.aws_environment())
         clients.reset()
         reset_connections()
@@ -235,6 +237,12 @@ class EmulatedStack:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self._environ is not None:  # its endpoints are gone: no later client may use them
+            os.environ.clear()
+            os.environ.update(self._environ)
+            self._environ = None
+            get_settings.cache_clear()
+            clients.reset()
 
     def __enter__(self) -> EmulatedStack:
         return self.start()
