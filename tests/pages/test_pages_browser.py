@@ -11,7 +11,6 @@ STOPSMS_REQUIRE_BROWSER=1 (CI): then they fail.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -25,44 +24,17 @@ from stopsms import cli
 from stopsms.emulator.stack import EmulatedStack
 from stopsms.reporting import report
 from tests.e2e.conftest import _local_environment, publish, stack  # noqa: F401 - fixtures
+from tests.pages.pages_chromium import browser, needs_browser
 from tests.pages.pages_dom import as_number, numeric_leaves, read
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-# Read now: the root conftest removes every STOPSMS_* variable before each test.
-REQUIRED = os.environ.get("STOPSMS_REQUIRE_BROWSER") == "1"
-NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def find_browser() -> str | None:
-    """The browser scripts/ensure-chromium.sh would find (``CHROMIUM`` first)."""
-    for name in (os.environ.get("CHROMIUM"), *NAMES):
-        if name and (found := shutil.which(name)):
-            return found
-    return None
-
-
-BROWSER = find_browser()
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        BROWSER is None and not REQUIRED,
-        reason="no Chromium: run scripts/ensure-chromium.sh (STOPSMS_REQUIRE_BROWSER=1 fails)",
-    ),
-]
+pytestmark = [pytest.mark.e2e, needs_browser]
 
 CONSENTED = [f"+3361200000{n}" for n in range(6)]
 NEVER_ASKED = "+33622000001"
 OPTED_OUT = "+33622000002"
 WINDOW = (1200, 2400)
-
-
-def browser() -> str:
-    if BROWSER is None:
-        pytest.fail(
-            "STOPSMS_REQUIRE_BROWSER=1 and no Chromium found: run scripts/ensure-chromium.sh"
-        )
-    return BROWSER
 
 
 def render(page: Path, screenshot: Path, profile: Path) -> tuple[str, list[str]]:

@@ -13,41 +13,14 @@ import functools
 import html
 import http.server
 import json
-import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-# Read at import: the root conftest removes every STOPSMS_* variable before each test.
-REQUIRED = os.environ.get("STOPSMS_REQUIRE_BROWSER") == "1"
-NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def find_browser() -> str | None:
-    """The browser scripts/ensure-chromium.sh would find (``CHROMIUM`` first)."""
-    for name in (os.environ.get("CHROMIUM"), *NAMES):
-        if name and (found := shutil.which(name)):
-            return found
-    return None
-
-
-BROWSER = find_browser()
-needs_browser = pytest.mark.skipif(
-    BROWSER is None and not REQUIRED,
-    reason="no Chromium: run scripts/ensure-chromium.sh (STOPSMS_REQUIRE_BROWSER=1 fails)",
-)
-
-
-def _browser() -> str:
-    if BROWSER is None:
-        pytest.fail("STOPSMS_REQUIRE_BROWSER=1 and no Chromium found: run ensure-chromium.sh")
-    return BROWSER
+from tests.pages.pages_chromium import browser
 
 
 def dump_dom(url: str, profile: Path, width: int = 1200) -> tuple[str, list[str]]:
@@ -55,7 +28,7 @@ def dump_dom(url: str, profile: Path, width: int = 1200) -> tuple[str, list[str]
     seconds of virtual time (a timer or a refresh would have fired), and its console lines."""
     done = subprocess.run(  # noqa: S603 - our own arguments
         [
-            _browser(),
+            browser(),
             "--headless",
             "--no-sandbox",  # the tests may run as root (a CI container)
             "--disable-gpu",

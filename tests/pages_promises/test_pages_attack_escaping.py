@@ -14,13 +14,10 @@ from typing import Any
 import pytest
 
 from stopsms.pages import campaign_page, person_page
+from tests.pages.pages_chromium import needs_browser
 from tests.pages.pages_dom import read
 from tests.pages.test_pages_render import AT, ESTIMATE, EXAMPLE, PARIS, STATUS
-from tests.pages_promises.pages_attack_chromium import (
-    access_logged_server,
-    dump_dom,
-    needs_browser,
-)
+from tests.pages_promises.pages_attack_chromium import access_logged_server, dump_dom
 
 # {u} is the attack server's base URL: a request to it is heard.
 PAYLOADS = [

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from stopsms.pages import campaign_page, person_page
+from tests.pages.pages_chromium import needs_browser
 from tests.pages.test_pages_render import AT, ESTIMATE, EXAMPLE, NOTHING, PARIS, STATUS
-from tests.pages_promises.pages_attack_chromium import measure, needs_browser
+from tests.pages_promises.pages_attack_chromium import measure
 
 pytestmark = needs_browser
 
