@@ -45,30 +45,11 @@ __all__ = [
 CLI = "aws pinpoint-sms-voice-v2"
 CONSOLE = "the End User Messaging SMS console"
 
-# The opt-out keywords a number must declare: STOP, and the French first words the rules read
-# as an opt-out (rules/keywords.py, docs/KEYWORDS.md; tests check each one still is). With
+# The opt-out keywords a number must declare: STOP, and the French words the rules read as an
+# opt-out (rules/keywords.py, docs/KEYWORDS.md; tests check each one still is). With
 # self-managed opt-outs on, End User Messaging neither answers nor opts out on them: it hands
 # them to the two-way topic; declared OPT_OUT they are what carriers and AWS expect to see.
-OPT_OUT_KEYWORDS: tuple[str, ...] = (
-    "STOP",
-    "ARRET",
-    "ARRETE",
-    "ARRETER",
-    "ARRETEZ",
-    "STOPPE",
-    "STOPPER",
-    "STOPPEZ",
-    "DESABONNE",
-    "DESABONNER",
-    "DESABONNEZ",
-    "DESABONNEZ-MOI",
-    "DESABONNEMENT",
-    "DESINSCRIRE",
-    "DESINSCRIVEZ",
-    "DESINSCRIVEZ-MOI",
-    "DESINSCRIPTION",
-    "STOP TOUT",
-)
+OPT_OUT_KEYWORDS: tuple[str, ...] = ("STOP", "ARRET", *rules.FRENCH_OPT_OUT_FORMS, "STOP TOUT")
 HELP_KEYWORD = "HELP"  # AWS's required help keyword; StopSMS answers it (self-managed mode)
 OPT_OUT_MESSAGE = "Vous ne recevrez plus de SMS de notre part."  # never sent in self-managed mode
 HELP_MESSAGE = "Aide : répondez STOP pour ne plus recevoir de SMS."  # é is GSM-7

@@ -54,30 +54,31 @@ AWS_REQUIRED_OPT_OUT: frozenset[str] = frozenset(
     {"ARRET", "CANCEL", "END", "OPT-OUT", "OPTOUT", "QUIT", "REMOVE", "STOP", "TD", "UNSUBSCRIBE"}
 )
 
+# French opt-out forms people really type (accents are ignored by the matching); the
+# numbers declare them as keywords too (``python -m stopsms doctor``).
+FRENCH_OPT_OUT_FORMS: tuple[str, ...] = (
+    "ARRETE",
+    "ARRETER",
+    "ARRETEZ",
+    "STOPPE",
+    "STOPPER",
+    "STOPPEZ",
+    "DESABONNE",
+    "DESABONNER",
+    "DESABONNEZ",
+    "DESABONNEZ-MOI",
+    "DESABONNEMENT",
+    "DESINSCRIRE",
+    "DESINSCRIVEZ",
+    "DESINSCRIVEZ-MOI",
+    "DESINSCRIPTION",
+)
+
 # Opt-out of the brand of the number replied to.
-OPT_OUT_KEYWORDS: frozenset[str] = AWS_REQUIRED_OPT_OUT | frozenset(
-    {
-        "REVOKE",
-        "UNSUB",
-        "STOP SMS",
-        "T.D.",
-        # French forms people really type (accents are ignored by the matching).
-        "ARRETE",
-        "ARRETER",
-        "ARRETEZ",
-        "STOPPE",
-        "STOPPER",
-        "STOPPEZ",
-        "DESABONNE",
-        "DESABONNER",
-        "DESABONNEZ",
-        "DESABONNEZ-MOI",
-        "DESABONNEMENT",
-        "DESINSCRIRE",
-        "DESINSCRIVEZ",
-        "DESINSCRIVEZ-MOI",
-        "DESINSCRIPTION",
-    }
+OPT_OUT_KEYWORDS: frozenset[str] = (
+    AWS_REQUIRED_OPT_OUT
+    | frozenset({"REVOKE", "UNSUB", "STOP SMS", "T.D."})
+    | frozenset(FRENCH_OPT_OUT_FORMS)
 )
 
 # Opt-out of every brand.
