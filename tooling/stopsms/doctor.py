@@ -172,6 +172,14 @@ class _Account:
             raise found
         return found
 
+    def named(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """``pages`` of a read by name or id: none when AWS answers it is not in the account
+        (a refusal still raises _Refused)."""
+        try:
+            return self.pages(operation, key, **params)
+        except _NotFound:
+            return []
+
     def _call(self, operation: str, read: Callable[[], list[dict[str, Any]]]) -> Any:
         action = "sms-voice:" + "".join(word.title() for word in operation.split("_"))
         try:
@@ -316,39 +324,30 @@ def _resolve(account: _Account, spec: str) -> list[_Origin]:
 
 
 def _phone_by_id(account: _Account, ident: str) -> list[_Origin]:
-    try:
-        found = account.pages("describe_phone_numbers", "PhoneNumbers", PhoneNumberIds=[ident])
-    except _NotFound:
-        return []
+    found = account.named("describe_phone_numbers", "PhoneNumbers", PhoneNumberIds=[ident])
     return [_phone(info) for info in found]
 
 
 def _pool_by_id(account: _Account, ident: str) -> list[_Origin]:
-    try:
-        found = account.pages("describe_pools", "Pools", PoolIds=[ident])
-    except _NotFound:
-        return []
+    found = account.named("describe_pools", "Pools", PoolIds=[ident])
     return [
         _Origin("pool", info["PoolId"], info["PoolId"], info["PoolArn"], info, ()) for info in found
     ]
 
 
 def _senders(account: _Account, sender: str, country: str) -> list[_Origin]:
-    try:
-        if country:
-            found = account.pages(
-                "describe_sender_ids",
-                "SenderIds",
-                SenderIds=[{"SenderId": sender, "IsoCountryCode": country}],
-            )
-        else:
-            found = account.pages(
-                "describe_sender_ids",
-                "SenderIds",
-                Filters=[{"Name": "sender-id", "Values": [sender]}],
-            )
-    except _NotFound:
-        return []
+    if country:
+        found = account.named(
+            "describe_sender_ids",
+            "SenderIds",
+            SenderIds=[{"SenderId": sender, "IsoCountryCode": country}],
+        )
+    else:
+        found = account.named(
+            "describe_sender_ids",
+            "SenderIds",
+            Filters=[{"Name": "sender-id", "Values": [sender]}],
+        )
     return [
         _Origin(
             "sender ID",
@@ -465,11 +464,9 @@ def _not_active_fix(origin: _Origin, status: str) -> str:
 def _registration(account: _Account, origin: _Origin, registration: str) -> Check:
     name = f"registration {origin.label}"
     try:
-        found = account.pages(
+        found = account.named(
             "describe_registrations", "Registrations", RegistrationIds=[registration]
         )
-    except _NotFound:
-        found = []
     except _Refused as refused:
         return Check(name, False, refused.detail, refused.fix)
     if not found:
@@ -637,11 +634,9 @@ def _configuration_set(
         f"TopicArn={topic or 'DELIVERY_EVENTS_TOPIC_ARN'}",
     )
     try:
-        sets = account.pages(
+        sets = account.named(
             "describe_configuration_sets", "ConfigurationSets", ConfigurationSetNames=[name]
         )
-    except _NotFound:
-        sets = []
     except _Refused as refused:
         return Check(title, False, refused.detail, refused.fix)
     if not sets:
@@ -775,9 +770,7 @@ def _opt_out_list(account: _Account, given: Mapping[str, str], origins: Sequence
     if given.get("MirrorOptOuts", "false").lower() != "true":
         return Check(title, True, "MirrorOptOuts is false: StopSMS copies nothing to it")
     try:
-        lists = account.pages("describe_opt_out_lists", "OptOutLists", OptOutListNames=[name])
-    except _NotFound:
-        lists = []
+        lists = account.named("describe_opt_out_lists", "OptOutLists", OptOutListNames=[name])
     except _Refused as refused:
         return Check(title, False, refused.detail, refused.fix)
     if not lists:
