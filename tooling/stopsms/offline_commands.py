@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from stopsms import clock
 from stopsms.errors import InvalidPhoneNumber, MessageTooLong
-from stopsms.pages.formatting import zone_of
 from stopsms.rules.keywords import classify
 from stopsms.rules.mention import compose
 from stopsms.rules.phones import normalize
@@ -71,6 +70,7 @@ def cmd_phone(args: argparse.Namespace) -> int:
     if at.tzinfo is None:
         raise ValueError("--at needs an offset, e.g. 2026-12-01T19:30:00+01:00")
     opening = next_open(window, at, phone)
+    from stopsms.pages.formatting import zone_of  # the pages package only when asked
 
     print(
         json.dumps(
