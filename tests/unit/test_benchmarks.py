@@ -2,32 +2,132 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import segments
-from benchmarks.requests import Traffic
+from benchmarks.capacity import Capacity, Units, index_keys
+from benchmarks.meter import Meter
+
+
+def _meter(**kwargs: object) -> Meter:
+    indexes = {"Deliveries": [{"message_id"}, {"failing_list", "failing_since"}]}
+    return Meter(Capacity(indexes), **kwargs)  # type: ignore[arg-type]
 
 
 def test_requests_are_counted_with_their_items_and_compared_with_full_batches() -> None:
-    traffic = Traffic(paused=False)
+    meter = _meter(excluded=frozenset({"SendTextMessage"}))
     entries = {"Entries": [{"Id": str(i)} for i in range(7)]}
-    traffic.record("sqs", "SendMessageBatch", entries, {})
-    traffic.record("sqs", "SendMessageBatch", {"Entries": [{"Id": "0"}] * 10}, {})
-    traffic.record("sqs", "ReceiveMessage", {}, {"Messages": []})  # an idle poll
-    traffic.record("pinpoint-sms-voice-v2", "SendTextMessage", {}, {})  # the SMS itself
-    keys = {"RequestItems": {"T": {"Keys": [{}] * 150}}}
-    traffic.record("dynamodb", "BatchGetItem", keys, {})
-    traffic.record("dynamodb", "PutItem", {}, {})
-    assert traffic.total() == 4
-    assert traffic.idle_receives == 1
+    meter.record("sqs", "SendMessageBatch", entries, {})
+    meter.record("sqs", "SendMessageBatch", {"Entries": [{"Id": "0"}] * 10}, {})
+    meter.record("sqs", "ReceiveMessage", {}, {"Messages": []})  # an idle poll
+    meter.record("pinpoint-sms-voice-v2", "SendTextMessage", {}, {})  # the SMS itself
+    keys = {"RequestItems": {"T": {"Keys": [{"k": {"S": str(n)}} for n in range(150)]}}}
+    meter.record("dynamodb", "BatchGetItem", keys, {})
+    meter.record("dynamodb", "PutItem", {"TableName": "T", "Item": {"k": {"S": "1"}}}, {})
+    assert meter.requests() == 4
+    assert meter.idle_receives == 1
     # 17 messages need 2 full batches, 150 keys 2 pages, a single put is itself.
-    assert traffic.floor() == 2 + 2 + 1
-    assert traffic.read_units == 150
-    assert traffic.write_units == 1
+    assert meter.floor() == 2 + 2 + 1
+    # Eventually consistent reads (no ConsistentRead): half a unit each, found or not.
+    assert meter.units_of() == Units(read=75, write=1)
+
+
+def test_requests_and_units_are_told_apart_by_who_made_them() -> None:
+    meter = _meter()
+    meter.who = "SenderFunction"
+    meter.record("dynamodb", "PutItem", {"TableName": "T", "Item": {"k": {"S": "1"}}}, {})
+    meter.who = "ReceiptsFunction"
+    meter.record("dynamodb", "DeleteItem", {"TableName": "T"}, {})
+    meter.record("dynamodb", "DeleteItem", {"TableName": "T"}, {})
+    assert (meter.requests(["SenderFunction"]), meter.requests(["ReceiptsFunction"])) == (1, 2)
+    assert meter.units_of(["ReceiptsFunction"]) == Units(write=2)
 
 
 def test_paused_traffic_is_not_counted() -> None:
-    traffic = Traffic()
-    traffic.record("dynamodb", "PutItem", {}, {})
-    assert traffic.total() == 0
+    meter = _meter(paused=True)
+    meter.record("dynamodb", "PutItem", {"TableName": "T", "Item": {}}, {})
+    assert meter.requests() == 0
+
+
+SMALL = {"campaign_id": {"S": "c"}, "recipient": {"S": "p#+33612345678"}}
+SENT = SMALL | {"message_id": {"S": "m-1"}}
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "result", "units"),
+    [
+        ("GetItem", {"ConsistentRead": True}, {}, Units(read=1)),  # not found: billed all the same
+        ("GetItem", {}, {"Item": SMALL}, Units(read=0.5)),
+        ("GetItem", {"ConsistentRead": True}, {"Item": {"x": {"S": "a" * 5000}}}, Units(read=2)),
+        (
+            "BatchGetItem",
+            {
+                "RequestItems": {
+                    "D": {
+                        "Keys": [SMALL, SMALL | {"recipient": {"S": "x"}}],
+                        "ConsistentRead": True,
+                    }
+                }
+            },
+            {"Responses": {"D": [SMALL]}},
+            Units(read=2),
+        ),
+        ("Query", {}, {"Items": [SMALL] * 100}, Units(read=1)),  # about 6 KB: 2 units, halved
+        ("PutItem", {"TableName": "Deliveries", "Item": SMALL}, {}, Units(write=1)),
+        ("PutItem", {"TableName": "Deliveries", "Item": SENT}, {}, Units(write=1, index=1)),
+        ("PutItem", {"TableName": "Other", "Item": SENT}, {}, Units(write=1)),
+        ("PutItem", {"TableName": "D", "Item": {"x": {"S": "a" * 1500}}}, {}, Units(write=2)),
+        (
+            "UpdateItem",
+            {
+                "TableName": "Deliveries",
+                "UpdateExpression": "SET #0 = :0 REMOVE #1",
+                "ExpressionAttributeNames": {"#0": "status", "#1": "failing_since"},
+            },
+            {},
+            Units(write=1, index=1),
+        ),
+        (
+            "BatchWriteItem",
+            {
+                "RequestItems": {
+                    "Deliveries": [
+                        {"PutRequest": {"Item": SENT}},
+                        {"DeleteRequest": {"Key": SMALL}},
+                    ]
+                }
+            },
+            {},
+            Units(write=2, index=1),
+        ),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": "Deliveries", "Item": SMALL}},
+                    {"ConditionCheck": {"TableName": "Campaigns", "Key": SMALL}},
+                ]
+            },
+            {},
+            Units(write=4),
+        ),
+        ("SendMessageBatch", {}, {}, Units()),
+    ],
+)
+def test_dynamodb_units_follow_the_billing_rules(
+    operation: str, params: dict[str, object], result: dict[str, object], units: Units
+) -> None:
+    indexes = {"Deliveries": [{"message_id"}, {"failing_list", "failing_since"}]}
+    assert Capacity(indexes).of(operation, params, result) == units
+
+
+def test_the_indexes_are_read_from_the_template() -> None:
+    from stopsms.emulator import template
+
+    names = {"DeliveriesTable": "d", "ContactStateTable": "c"}
+    indexes = index_keys(template.load(), names)
+    assert {"message_id"} in indexes["d"]
+    assert indexes["c"] == []
 
 
 def test_smart_encoding_never_bills_more_segments() -> None:

@@ -1,9 +1,11 @@
 """The compliant sender: one SQS batch of send jobs in, at most one SMS per recipient out.
 
 A batch is worked in stages so that AWS is called per batch, not per recipient: parse and
-compose (pure), one batched read of suppression, consent and claims, decide, claim the phones
-(one transaction per 100), send within the rate while writing the outcomes of what went out,
-write the rest. Each record's result is then reported on its own to Powertools' batch
+compose (pure), one batched read of suppression and consent (one item per number) and of the
+campaigns, decide, claim the phones (a conditional put each, concurrently: the decision to
+suppress is written the same way, as the phone's claim), check the campaigns were not
+cancelled or paused meanwhile, send within the rate while writing the outcomes of what went
+out, write the rest. Each record's result is then reported on its own to Powertools' batch
 processor. Exactly once (the claim before the send, ``unconfirmed`` after a crash between the
 two): docs/ARCHITECTURE.md, "A campaign".
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +34,7 @@ from stopsms.aws.retry import backoff
 from stopsms.consent import decisions, optout_list
 from stopsms.consent.erasure import PREFIX as ERASED
 from stopsms.consent.erasure import erased_key
-from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence
+from stopsms.dal import contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.deliveries import DeliveryStatus
@@ -89,7 +91,7 @@ class Outgoing:
     phone: Phone
     text: str
     segments: int
-    claim: Delivery | None = None  # the existing claim on this phone, if any
+    claim: Delivery | None = None  # the claim found on this phone when ours was refused
     resume_at: datetime | None = None  # a dry run's recipient outside its window: when it opens
 
 
@@ -153,6 +155,8 @@ class SendBatch:
         self.paused: set[str] = set()  # and found paused
         self.runs: dict[str, str | None] = {}  # each campaign's dry run, if it is one
         self.counters = SendCounters()
+        # The outcomes already written (as claims), by id: kept here, an id is never reused.
+        self.written: dict[int, Delivery] = {}
 
     def run(self, raw_records: list[Mapping[str, Any]]) -> SendBatch:
         at = clock.now()
@@ -163,13 +167,15 @@ class SendBatch:
             if (recipient := self._parse(record, raw)) is not None:
                 ready.append(recipient)
         self._read_state(ready)
-        to_send = self._claim(self._park(self._decide(ready, at)), at)
+        to_send, suppressed, cancelled = self._decide(ready, at)
+        self._cancel(cancelled, at)
+        to_send = self._unless_held(self._claim(self._park(to_send), suppressed, at))
         for r in to_send:
             if r.spec.dry_run is not None:
                 self._would_send(r)
-        written = self._send_all([r for r in to_send if r.spec.dry_run is None])
+        self._send_all([r for r in to_send if r.spec.dry_run is None])
         outcomes = [r.outcome for r in self.records.values() if r.outcome is not None]
-        deliveries.finish([outcome for outcome in outcomes if id(outcome) not in written])
+        deliveries.finish([outcome for outcome in outcomes if id(outcome) not in self.written])
         for outcome in outcomes:
             self._count(outcome)
         return self
@@ -234,12 +240,12 @@ class SendBatch:
 
     # -- stage 2: one batched read ---------------------------------------------------------
     def _read_state(self, recipients: list[Outgoing]) -> None:
+        """Suppression and consent, and the campaigns; not the claims: a claim is read only
+        when writing ours is refused (most recipients have none)."""
         if not recipients:
             return
         state_keys: list[tuple[str, ...]] = []
-        claim_keys: list[tuple[str, ...]] = []
         for r in recipients:
-            claim_keys.append((r.spec.campaign_id, self._claim_key(r)))
             if r.spec.category.is_marketing:
                 state_keys += [
                     (r.phone.e164, r.spec.brand),
@@ -248,16 +254,17 @@ class SendBatch:
                 ]
         # Their campaigns too, in the same requests: a cancelled one sends nothing more.
         campaign_keys = [(r.spec.campaign_id,) for r in recipients]
-        found = batch_get({ContactState: state_keys, Delivery: claim_keys, Campaign: campaign_keys})
+        found = batch_get({ContactState: state_keys, Campaign: campaign_keys})
         self.states = found[ContactState]
-        for item in found[Campaign].values():
+        self._note_campaigns(found[Campaign].values())
+
+    def _note_campaigns(self, found: Iterable[Campaign]) -> None:
+        for item in found:
             self.runs[str(item.campaign_id)] = item.dry_run
             if item.status == CampaignStatus.CANCELLED:
                 self.cancelled.add(str(item.campaign_id))
             elif item.paused_at is not None:
                 self.paused.add(str(item.campaign_id))
-        for r in recipients:
-            r.claim = found[Delivery].get((r.spec.campaign_id, self._claim_key(r)))
 
     def _erased(self, e164: str) -> str:
         return erased_key(e164, self.settings)
@@ -275,8 +282,15 @@ class SendBatch:
         return None if item is None else contacts.preference(item)
 
     # -- stage 3: decide --------------------------------------------------------------------
-    def _decide(self, recipients: list[Outgoing], at: datetime) -> list[Outgoing]:
+    def _decide(
+        self, recipients: list[Outgoing], at: datetime
+    ) -> tuple[list[Outgoing], list[Outgoing], list[Outgoing]]:
+        """(to send, suppressed, cancelled): the first still to claim their phone, the second
+        to write their decision as its claim (both refused if the phone is claimed already),
+        the third of campaigns found cancelled."""
         to_send: list[Outgoing] = []
+        suppressed: list[Outgoing] = []
+        cancelled: list[Outgoing] = []
         first_seq: dict[tuple[str, str], int] = {}  # the same phone twice in this batch
         for r in recipients:
             key = (r.spec.campaign_id, r.phone.e164)
@@ -285,16 +299,12 @@ class SendBatch:
             if r.spec.campaign_id in self.paused:
                 to_send.append(r)  # parked next, whatever its state: resume decides again
                 continue
-            if r.claim is not None and int(r.claim.seq) == r.spec.seq:
-                if self._redelivered(r, at):
-                    to_send.append(r)
-                continue
             if key in first_seq and first_seq[key] == r.spec.seq:
                 continue  # the same job twice in one batch: its first copy does the work
             if r.spec.campaign_id in self.cancelled:
-                self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
+                cancelled.append(r)
                 continue
-            if r.claim is not None or first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
+            if first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
                 self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
                 continue
             # A dry run judges the window and consent when the real campaign would start.
@@ -320,6 +330,7 @@ class SendBatch:
                         block,
                         phone=stand_in if erased else None,
                     )
+                    suppressed.append(r)
                     continue
                 if not is_open(self.window, when, r.phone):
                     if r.spec.dry_run is None:
@@ -327,7 +338,22 @@ class SendBatch:
                         continue
                     r.resume_at = next_open(self.window, when, r.phone)
             to_send.append(r)
-        return to_send
+        return to_send, suppressed, cancelled
+
+    def _cancel(self, recipients: list[Outgoing], at: datetime) -> None:
+        """Record the jobs of a cancelled campaign cancelled, unless the job's own claim shows
+        it was worked before the cancel (delivered again): that record stands. Their claims
+        are read (rare: a cancelled campaign's queue draining)."""
+        if not recipients:
+            return
+        keys = [(r.spec.campaign_id, self._claim_key(r)) for r in recipients]
+        found = batch_get({Delivery: keys})[Delivery]
+        for r, key in zip(recipients, keys, strict=True):
+            r.claim = found.get(key)
+            if r.claim is None or int(r.claim.seq) != r.spec.seq:
+                self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
+            elif r.claim.status == DeliveryStatus.SENDING and r.spec.dry_run is None:
+                self._redelivered(r, at)  # still being sent, or never confirmed: never again
 
     def _past_run(self, r: Outgoing) -> bool:
         run = r.spec.dry_run
@@ -398,23 +424,60 @@ class SendBatch:
             now=at,
         )
 
-    def _claim(self, recipients: list[Outgoing], at: datetime) -> list[Outgoing]:
-        fresh = [r for r in recipients if r.claim is None]
-        claimed = deliveries.claim([self._claim_item(r, at) for r in fresh])
-        # Cancelled or paused since the batch's read: which one, read once per campaign.
-        held = {cid: campaigns.get(cid) for cid in claimed.held}
-        for r in fresh:
-            if r.spec.campaign_id in held:
-                item = held[r.spec.campaign_id]
-                if item is not None and item.status == CampaignStatus.CANCELLED:
-                    self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
-                else:  # paused (or resumed already): SQS brings it back to be decided again
-                    r.record.error = RetryLater("campaign paused while its jobs were claimed")
-            elif self._claim_key(r) in claimed.lost:
-                # Claimed by another invocation between our read and our write.
-                r.record.error = RetryLater("claim lost to a concurrent delivery")
-        # Decided to send, they had no outcome: one now is a cancellation.
-        return [r for r in recipients if r.record.error is None and r.record.outcome is None]
+    def _claim(
+        self, recipients: list[Outgoing], suppressed: list[Outgoing], at: datetime
+    ) -> list[Outgoing]:
+        """Claim the phones of ``recipients`` and write the ``suppressed`` decisions as their
+        phone's claim; where the phone was claimed already, read that claim and decide again:
+        the job's own (delivered again: finished, being sent or failed) or a duplicate's."""
+        items = {id(r): self._claim_item(r, at) for r in recipients}
+        items |= {id(r): r.record.outcome for r in suppressed if r.record.outcome is not None}
+        refused = deliveries.claim(list(items.values()))
+        self.written |= {
+            id(item): item for item in items.values() if item.status != DeliveryStatus.SENDING
+        }
+        to_claim = {id(r) for r in recipients}
+        sending: list[Outgoing] = []
+        for r in [*recipients, *suppressed]:
+            key = str(items[id(r)].recipient)
+            if key not in refused:
+                if id(r) in to_claim:
+                    sending.append(r)
+                continue
+            self.written.pop(id(items[id(r)]), None)
+            r.claim = refused[key]
+            if r.claim is None:  # refused, then released before we read it: try again
+                r.record.outcome = None
+                r.record.error = RetryLater("claim released while ours was refused")
+            elif int(r.claim.seq) != r.spec.seq:
+                self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
+            elif id(r) not in to_claim:
+                r.record.outcome = None  # delivered again: its record stands
+            elif self._redelivered(r, at):
+                sending.append(r)
+        return sending
+
+    def _unless_held(self, recipients: list[Outgoing]) -> list[Outgoing]:
+        """Read the campaigns again now that their phones are claimed: one cancelled or paused
+        meanwhile releases its claims (its cancel's or pause's write is the line no SMS
+        crosses: a claim written after it is seen here, and released)."""
+        if not recipients:
+            return recipients
+        before = self.cancelled | self.paused
+        found = batch_get({Campaign: [(r.spec.campaign_id,) for r in recipients]})
+        self._note_campaigns(found[Campaign].values())
+        held = (self.cancelled | self.paused) - before
+        if not held:
+            return recipients
+        for r in recipients:
+            if r.spec.campaign_id not in held:
+                continue
+            deliveries.release(self._claim_item(r, clock.now()))
+            if r.spec.campaign_id in self.cancelled:
+                self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
+            else:  # paused: SQS brings it back to be parked
+                r.record.error = RetryLater("campaign paused while its jobs were claimed")
+        return [r for r in recipients if r.spec.campaign_id not in held]
 
     # -- stage 5: send (a dry run records what it would send) -------------------------------
     def _would_send(self, r: Outgoing) -> None:
@@ -429,14 +492,12 @@ class SendBatch:
             outcome.text = r.text
             outcome.masked = r.phone.masked
 
-    def _send_all(self, recipients: list[Outgoing]) -> set[int]:
+    def _send_all(self, recipients: list[Outgoing]) -> None:
         """Send concurrently; the outcomes of what went out are written by full pages as the
         answers come in, not after the whole batch: a STOP that answers one of these SMS
-        finds its MessageId (and so its brand) within a second or so. Returns the ids of the
-        outcomes written."""
-        written: set[int] = set()
+        finds its MessageId (and so its brand) within a second or so."""
         if not recipients:
-            return written
+            return
         limiter = RateLimiter(self.settings.send_rate)
         workers = max(1, min(len(recipients), self.settings.send_rate, 16))
         page: list[Delivery] = []
@@ -449,9 +510,8 @@ class SendBatch:
                     page.append(r.record.outcome)
                 if len(page) == WRITE_PAGE:
                     deliveries.finish(page)
-                    written |= {id(outcome) for outcome in page}
+                    self.written |= {id(outcome): outcome for outcome in page}
                     page = []
-        return written
 
     def _send(self, r: Outgoing, limiter: RateLimiter) -> sms.SendResult:
         message_type: sms.MessageType = (
