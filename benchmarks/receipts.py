@@ -38,7 +38,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from benchmarks.figures import Figure
-from benchmarks.imports import counted, tables
+from benchmarks.imports import tables
+from benchmarks.meter import Meter, metering
 from stopsms.dal import deliveries, receipts
 from stopsms.dal.batch import batch_write
 from stopsms.dal.tables import Campaign, Delivery
@@ -141,6 +142,7 @@ def batch_size() -> int:
 class _Run:
     events: int
     requests: Counter[str]
+    meter: Meter
     floor: int  # 2 x ceil(our messages / 100), summed over the batches
     seconds: float
 
@@ -152,13 +154,13 @@ def _run(messages: int, batch: int) -> _Run:
     """Two campaigns' events through the receipts path, ``batch`` records an invocation."""
     rng = random.Random(14)
     logger = Logger(service="bench", level="ERROR")
-    with tables():
+    with tables() as meter:
         sent = {cid: _claims(cid, messages) for cid in ("bench-a", "bench-b")}
         events = _events(sent, rng)
         floor = 0
         known: dict[str, bool] = {}  # message id -> its final event was seen
         started = time.perf_counter()
-        with counted() as calls:
+        with metering(meter):
             for start in range(0, len(events), batch):
                 chunk = events[start : start + batch]
                 ours = [e for e in chunk if e["context"].get("campaign_id")]
@@ -171,7 +173,8 @@ def _run(messages: int, batch: int) -> _Run:
             totals = receipts.totals(campaign_id)
             assert totals.cost_micros == messages * 76_600, totals
             assert sum(totals.buckets.values()) == messages, totals
-    return _Run(len(events), Counter(calls), floor, seconds)
+    requests = Counter({operation: n for (_, _, operation), n in meter.calls.items()})
+    return _Run(len(events), requests, meter, floor, seconds)
 
 
 def _floor(ours: list[dict[str, Any]], known: dict[str, bool]) -> int:
@@ -216,6 +219,7 @@ def measure(quick: bool = False) -> list[Figure]:
     total = run.per_1k(sum(run.requests.values()))
     floor = run.per_1k(run.floor)
     before = baseline.per_1k(sum(baseline.requests.values()))
+    units = run.meter.units_of()
     figures = [
         Figure(SECTION, f"delivery events processed ({2 * messages:,} SMS)", run.events, "events"),
         Figure(
@@ -229,8 +233,8 @@ def measure(quick: bool = False) -> list[Figure]:
         for operation, count in sorted(measured.requests.items()):
             name = f"{operation} per 1,000 events ({size} a batch)"
             figures.append(Figure(SECTION, name, measured.per_1k(count), "req"))
-    with tables():
-        report = _report_reads(QUICK_REPORT_RECIPIENTS if quick else REPORT_RECIPIENTS)
+    with tables() as meter:
+        report = _report_reads(QUICK_REPORT_RECIPIENTS if quick else REPORT_RECIPIENTS, meter)
     figures += [
         Figure(SECTION, f"floor: messages, destinations, totals ({batch} a batch)", floor, "req"),
         Figure(
@@ -255,22 +259,29 @@ def measure(quick: bool = False) -> list[Figure]:
             "req",
         ),
         Figure(SECTION, f"{batch} a batch / {BASELINE_BATCH} a batch", total / before, "×"),
+        Figure(SECTION, "DynamoDB read units per 1,000 events", run.per_1k(units.read), "units"),
+        Figure(
+            SECTION,
+            "DynamoDB write units per 1,000 events (indexes included)",
+            run.per_1k(units.write + units.index),
+            "units",
+        ),
         Figure(SECTION, "SQS requests per 1,000 events (Lambda's poller)", 200, "req"),
         *report,
     ]
     return figures
 
 
-def _report_reads(recipients: int) -> list[Figure]:
+def _report_reads(recipients: int, meter: Meter) -> list[Figure]:
     """What ``report`` reads for a campaign of ``recipients``, scaled to 1,000,000."""
     from stopsms.reporting import report  # the tooling: measured as the operator runs it
 
     queued = {"status": "queued", "audience": recipients, "queued": recipients}
     Campaign("bench-report", request={}, created_at=datetime.now(UTC), **queued).save()
     _claims("bench-report", recipients)
-    with counted() as calls:
+    with metering(meter):
         report("bench-report")
-    queries = Counter(calls)["Query"]
+    queries = meter.by_operation()["dynamodb", "Query"]
     outcome_pages = queries - 1  # one Query reads the delivery totals
     per_million = math.ceil(outcome_pages * 1_000_000 / recipients)
     return [
