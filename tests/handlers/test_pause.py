@@ -162,7 +162,9 @@ def test_a_pause_recorded_between_the_senders_read_and_its_claims_sends_nothing(
         return real_claim(items)
 
     with mock.patch.object(deliveries, "claim", side_effect=paused_meanwhile):
-        assert len(pipe.send_once()) == 10  # back to SQS: decided again
+        # Seen by the read that follows the claims: released and parked at once (a job handed
+        # back to SQS on its last receive would go to the DLQ instead)
+        assert pipe.send_once() == []
     pipe.send()
     assert pipe.sent_to("colis-2") == []
     assert len(parked("colis-2")) == 15

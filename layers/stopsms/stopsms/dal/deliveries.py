@@ -23,10 +23,14 @@ docs/PERFORMANCE.md, "DynamoDB units per recipient".
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from pynamodb.exceptions import PutError, PynamoDBException
 
 from stopsms import clock
 from stopsms.dal.batch import batch_get, batch_write
@@ -108,23 +112,68 @@ def new(
 CLAIM_WORKERS = 16  # concurrent claim writes: a batch of 100 claims in about 7 round trips
 
 
-def claim(items: Sequence[Delivery]) -> dict[str, Delivery | None]:
-    """Write claims that must not exist yet, one conditional put each (concurrently). Returns
-    the refused ones by recipient key, each with the claim found in its place, read once all
-    writes are done (None: released since, the job is simply tried again)."""
+class Claimed(StrEnum):
+    """What became of one claim's write."""
+
+    WRITTEN = "written"
+    REFUSED = "refused"  # the phone was claimed already: see the claim found
+    FAILED = "failed"  # the write failed (throttled...): released, to be tried again
+
+
+@dataclass(frozen=True)
+class Answer:
+    claimed: Claimed
+    found: Delivery | None = None  # refused: the claim in its place (None: released since)
+
+
+def claim(items: Sequence[Delivery]) -> list[Answer]:
+    """Write claims that must not exist yet, one conditional put each (concurrently); an
+    answer per item, in order. A write that fails does not stop the others: its claim is
+    released (it may have been written). The claims found in place of the refused ones are
+    read once all writes are done."""
     if not items:
-        return {}
+        return []
     not_yet = Delivery.recipient.does_not_exist()
-    with ThreadPoolExecutor(max_workers=min(CLAIM_WORKERS, len(items))) as pool:
-        written = list(pool.map(lambda item: save_if(item, not_yet), items))
-    refused = [item for item, ok in zip(items, written, strict=True) if not ok]
-    if not refused:
-        return {}
-    found = batch_get({Delivery: [(str(i.campaign_id), str(i.recipient)) for i in refused]})
-    return {
-        str(i.recipient): found[Delivery].get((str(i.campaign_id), str(i.recipient)))
-        for i in refused
-    }
+
+    def write(item: Delivery) -> Claimed:
+        try:
+            return Claimed.WRITTEN if save_if(item, not_yet) else Claimed.REFUSED
+        except PutError:
+            return Claimed.FAILED
+
+    # One write per key at a time (the same phone at two positions of a batch): the first in
+    # the batch's order writes first, the other then finds its claim.
+    waves: list[list[Delivery]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for item in items:
+        wave = seen[_key(item)] = seen.get(_key(item), -1) + 1
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(item)
+    claimed: dict[int, Claimed] = {}
+    with ThreadPoolExecutor(max_workers=min(CLAIM_WORKERS, len(waves[0]))) as pool:
+        for wave_items in waves:
+            for item, answer in zip(wave_items, pool.map(write, wave_items), strict=True):
+                claimed[id(item)] = answer
+    for item in items:
+        if claimed[id(item)] is Claimed.FAILED:
+            _release_quietly(item)
+    refused = [item for item in items if claimed[id(item)] is Claimed.REFUSED]
+    found = batch_get({Delivery: [_key(item) for item in refused]})[Delivery] if refused else {}
+    return [Answer(claimed[id(item)], found.get(_key(item))) for item in items]
+
+
+def _key(item: Delivery) -> tuple[str, str]:
+    return str(item.campaign_id), str(item.recipient)
+
+
+def _release_quietly(item: Delivery) -> None:
+    """Release a claim whose write failed, in case it was written all the same; if that fails
+    too, a redelivery finds the claim ``sending`` and waits for it to go stale."""
+    if item.status != DeliveryStatus.SENDING:
+        return  # a decision written as the claim is final: a redelivery finds it and stops
+    with contextlib.suppress(PynamoDBException):
+        release(item)
 
 
 def reclaim(item: Delivery, expected_status: str) -> bool:
@@ -145,8 +194,9 @@ def _campaign_of(item: Delivery) -> str:
 
 
 def finish(items: Iterable[Delivery]) -> None:
-    """Write final states (the claimant writes over its own claim: no condition needed)."""
-    batch_write(list(items))
+    """Write final states (the claimant writes over its own claim: no condition needed). One
+    record per key, the last given: ``BatchWriteItem`` refuses a request naming a key twice."""
+    batch_write(list({(str(i.campaign_id), str(i.recipient)): i for i in items}.values()))
 
 
 def release(item: Delivery) -> None:

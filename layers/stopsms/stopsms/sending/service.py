@@ -37,7 +37,7 @@ from stopsms.consent.erasure import erased_key
 from stopsms.dal import contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.campaigns import CampaignStatus
-from stopsms.dal.deliveries import DeliveryStatus
+from stopsms.dal.deliveries import Claimed, DeliveryStatus
 from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, ContactState, Delivery, Evidence
 from stopsms.errors import (
     InvalidPhoneNumber,
@@ -92,6 +92,8 @@ class Outgoing:
     text: str
     segments: int
     claim: Delivery | None = None  # the claim found on this phone when ours was refused
+    # A transactional job's claim moved under the number's stand-in by an erasure.
+    erased_claim: Delivery | None = None
     resume_at: datetime | None = None  # a dry run's recipient outside its window: when it opens
 
 
@@ -245,7 +247,13 @@ class SendBatch:
         if not recipients:
             return
         state_keys: list[tuple[str, ...]] = []
+        moved_keys: list[tuple[str, ...]] = []
         for r in recipients:
+            if not r.spec.category.is_marketing and r.spec.dry_run is None:
+                # An erasure moves a phone's claims under its stand-in: a transactional job
+                # worked before it and delivered again finds its claim there (marketing finds
+                # the erased number's opt-out, and writes its decision under that key).
+                moved_keys.append((r.spec.campaign_id, self._moved_claim_key(r)))
             if r.spec.category.is_marketing:
                 state_keys += [
                     (r.phone.e164, r.spec.brand),
@@ -254,9 +262,12 @@ class SendBatch:
                 ]
         # Their campaigns too, in the same requests: a cancelled one sends nothing more.
         campaign_keys = [(r.spec.campaign_id,) for r in recipients]
-        found = batch_get({ContactState: state_keys, Campaign: campaign_keys})
+        found = batch_get({ContactState: state_keys, Campaign: campaign_keys, Delivery: moved_keys})
         self.states = found[ContactState]
         self._note_campaigns(found[Campaign].values())
+        for r in recipients:
+            if not r.spec.category.is_marketing and r.spec.dry_run is None:
+                r.erased_claim = found[Delivery].get((r.spec.campaign_id, self._moved_claim_key(r)))
 
     def _note_campaigns(self, found: Iterable[Campaign]) -> None:
         for item in found:
@@ -265,6 +276,9 @@ class SendBatch:
                 self.cancelled.add(str(item.campaign_id))
             elif item.paused_at is not None:
                 self.paused.add(str(item.campaign_id))
+
+    def _moved_claim_key(self, r: Outgoing) -> str:
+        return self._claim_key(r, self._erased(r.phone.e164))
 
     def _erased(self, e164: str) -> str:
         return erased_key(e164, self.settings)
@@ -291,21 +305,25 @@ class SendBatch:
         to_send: list[Outgoing] = []
         suppressed: list[Outgoing] = []
         cancelled: list[Outgoing] = []
-        first_seq: dict[tuple[str, str], int] = {}  # the same phone twice in this batch
+        # The same phone at two positions is left to the claims: the first claim written wins
+        # and the other finds it, whichever of the two owned the phone in an earlier batch.
+        jobs: set[tuple[str, str, int]] = set()
         for r in recipients:
-            key = (r.spec.campaign_id, r.phone.e164)
+            job = (r.spec.campaign_id, self._claim_key(r), r.spec.seq)
             if self._past_run(r):
                 continue  # a dry run replaced since (by another, or the real send): over
+            if job in jobs:
+                continue  # the same job twice in one batch: its first copy does the work
+            jobs.add(job)
             if r.spec.campaign_id in self.paused:
                 to_send.append(r)  # parked next, whatever its state: resume decides again
                 continue
-            if key in first_seq and first_seq[key] == r.spec.seq:
-                continue  # the same job twice in one batch: its first copy does the work
             if r.spec.campaign_id in self.cancelled:
                 cancelled.append(r)
                 continue
-            if first_seq.setdefault(key, r.spec.seq) != r.spec.seq:
-                self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
+            if r.erased_claim is not None:  # a transactional job worked before an erasure
+                r.claim = r.erased_claim
+                self._found_claim(r, at, suppressed=False, to_send=to_send)
                 continue
             # A dry run judges the window and consent when the real campaign would start.
             when = max(at, r.spec.dry_run.at) if r.spec.dry_run is not None else at
@@ -430,32 +448,46 @@ class SendBatch:
         """Claim the phones of ``recipients`` and write the ``suppressed`` decisions as their
         phone's claim; where the phone was claimed already, read that claim and decide again:
         the job's own (delivered again: finished, being sent or failed) or a duplicate's."""
-        items = {id(r): self._claim_item(r, at) for r in recipients}
-        items |= {id(r): r.record.outcome for r in suppressed if r.record.outcome is not None}
-        refused = deliveries.claim(list(items.values()))
-        self.written |= {
-            id(item): item for item in items.values() if item.status != DeliveryStatus.SENDING
-        }
+        writes = [(r, self._claim_item(r, at)) for r in recipients]
+        writes += [(r, r.record.outcome) for r in suppressed if r.record.outcome is not None]
+        answers = deliveries.claim([item for _, item in writes])
         to_claim = {id(r) for r in recipients}
         sending: list[Outgoing] = []
-        for r in [*recipients, *suppressed]:
-            key = str(items[id(r)].recipient)
-            if key not in refused:
+        for (r, item), answer in zip(writes, answers, strict=True):
+            if answer.claimed is Claimed.WRITTEN:
                 if id(r) in to_claim:
                     sending.append(r)
-                continue
-            self.written.pop(id(items[id(r)]), None)
-            r.claim = refused[key]
-            if r.claim is None:  # refused, then released before we read it: try again
+                else:
+                    self.written[id(item)] = item  # the decision is written: nothing to add
+            elif answer.claimed is Claimed.REFUSED:
+                r.claim = answer.found
+                self._found_claim(r, at, suppressed=id(r) not in to_claim, to_send=sending)
+            else:  # not written (or released): SQS brings it back
                 r.record.outcome = None
-                r.record.error = RetryLater("claim released while ours was refused")
-            elif int(r.claim.seq) != r.spec.seq:
-                self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
-            elif id(r) not in to_claim:
-                r.record.outcome = None  # delivered again: its record stands
-            elif self._redelivered(r, at):
-                sending.append(r)
+                r.record.error = RetryLater("claim write failed")
         return sending
+
+    def _found_claim(
+        self, r: Outgoing, at: datetime, *, suppressed: bool, to_send: list[Outgoing]
+    ) -> None:
+        """Decide again for a job whose phone was found claimed (``r.claim``): by another
+        position of the phone (a duplicate), or by the job itself, worked before and
+        delivered again (finished: its record stands; being sent or never confirmed: see
+        ``_redelivered``). None: released since it refused ours, the job is tried again."""
+        decided = r.record.outcome
+        r.record.outcome = None
+        if r.claim is None:
+            r.record.error = RetryLater("claim released while ours was refused")
+        elif int(r.claim.seq) != r.spec.seq:
+            self._outcome(r, DeliveryStatus.SUPPRESSED, "duplicate", claim=False)
+        elif not suppressed:
+            if self._redelivered(r, at):
+                to_send.append(r)
+        elif r.claim.status == DeliveryStatus.SENDING:
+            if r.spec.dry_run is not None:
+                r.record.outcome = decided  # a dry run's crash: its decision replaces it
+            else:
+                self._redelivered(r, at)  # being sent, or sent and never confirmed
 
     def _unless_held(self, recipients: list[Outgoing]) -> list[Outgoing]:
         """Read the campaigns again now that their phones are claimed: one cancelled or paused
@@ -475,8 +507,8 @@ class SendBatch:
             deliveries.release(self._claim_item(r, clock.now()))
             if r.spec.campaign_id in self.cancelled:
                 self._outcome(r, DeliveryStatus.CANCELLED, "cancelled", claim=False)
-            else:  # paused: SQS brings it back to be parked
-                r.record.error = RetryLater("campaign paused while its jobs were claimed")
+        # Paused: parked now, as if the pause had been seen first (never retried into the DLQ).
+        self._park([r for r in recipients if r.spec.campaign_id in held & self.paused])
         return [r for r in recipients if r.spec.campaign_id not in held]
 
     # -- stage 5: send (a dry run records what it would send) -------------------------------
