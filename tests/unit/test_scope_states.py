@@ -71,7 +71,8 @@ states = st.builds(
 @given(states, states)
 def test_order_does_not_matter(a: ScopeState, b: ScopeState) -> None:
     one, other = merged(a, b), merged(b, a)
-    assert one is not None and other is not None
+    assert one is not None
+    assert other is not None
     assert (one.status, one.status_at, one.opted_out_at) == (
         other.status,
         other.status_at,
@@ -82,7 +83,8 @@ def test_order_does_not_matter(a: ScopeState, b: ScopeState) -> None:
 @given(states, states, states)
 def test_three_records_combine_in_any_grouping(a: ScopeState, b: ScopeState, c: ScopeState) -> None:
     left, right = merged(merged(a, b), c), merged(a, merged(b, c))
-    assert left is not None and right is not None
+    assert left is not None
+    assert right is not None
     assert (left.status, left.status_at, left.opted_out_at) == (
         right.status,
         right.status_at,
@@ -97,5 +99,7 @@ def test_an_opt_out_is_never_forgotten(a: ScopeState, b: ScopeState) -> None:
     for one in (a, b):
         if one.status == OPTED_OUT:
             assert found.status == OPTED_OUT or found.opted_out_at is not None
-            assert found.opted_out_at is not None and found.opted_out_at >= one.status_at
-    assert not outranks(a, found) and not outranks(b, found)
+            assert found.opted_out_at is not None
+            assert found.opted_out_at >= one.status_at
+    assert not outranks(a, found)
+    assert not outranks(b, found)
