@@ -7,25 +7,20 @@ The sender and the fan-out look the hash up beside the number, for marketing onl
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stopsms import clock
-from stopsms.aws import clients
+from stopsms.aws.keyed_hash import PREFIX, erased_key, forget_key, keyed_hash
 from stopsms.dal import campaigns, contacts, deferred, deliveries, evidence, receipts
 from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.tables import GLOBAL_SCOPE
 from stopsms.rules.phones import try_normalize
 from stopsms.settings import Settings
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+__all__ = ["PREFIX", "Erasure", "erase", "erased_key", "forget_key", "same_request"]
 
-PREFIX = "erased#"
 ERASURE_SOURCE = "erasure-request"
 ERASED_RECIPIENT = "erased"  # what a campaign request keeps of an erased recipient
 # What an evidence event loses: the person's words, the proof, the numbers and message ids;
@@ -33,59 +28,12 @@ ERASED_RECIPIENT = "erased"  # what a campaign request keeps of an erased recipi
 REDACTED = dict.fromkeys(("proof", "text", "inbound_message_id", "destination_number", "review"))
 
 
-KEY_MAX_AGE_S = 300  # a replaced secret is read again within five minutes
-
-
-@cache
-def _secrets(client: object) -> SecretsProvider:
-    """A provider per client: a client made anew (``clients.reset``) gets a provider anew."""
-    # Imported on first use: Parameters imports boto3 (~50 ms of cold start), and only
-    # marketing and the operator's commands read the key.
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-    return SecretsProvider(boto3_client=client)  # type: ignore[arg-type]
-
-
-def _key(secret_id: str) -> bytes:
-    """The HMAC key, cached for ``KEY_MAX_AGE_S`` (the sender hashes every marketing
-    recipient)."""
-    if not secret_id:
-        raise ValueError(
-            "STOPSMS_ERASURE_KEY_SECRET is not set: no key to hash erased numbers (name the "
-            "stack with --stack-name, whose ErasureKeyArn output it is)"
-        )
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-    try:
-        value = _secrets(clients.secretsmanager()).get(secret_id, max_age=KEY_MAX_AGE_S)
-    except GetParameterError as error:
-        # The AWS error itself, not Powertools' wrapper: an auditor's AccessDenied is an answer.
-        raise (error.__cause__ or error.__context__ or error) from None
-    if isinstance(value, bytes):  # SecretBinary
-        return value
-    if not isinstance(value, str):
-        raise TypeError(f"secret {secret_id} holds no key")
-    return value.encode()
-
-
-def forget_key() -> None:
-    """Read the key again at its next use (the local stack runs every role in one process)."""
-    _secrets.cache_clear()
-
-
-def erased_key(e164: str, settings: Settings) -> str:
-    """The stand-in of an erased number in every table."""
-    digest = hmac.new(_key(settings.erasure_key_secret), e164.encode(), hashlib.sha256)
-    return PREFIX + digest.hexdigest()
-
-
 def _unlinkable(event_key: str, settings: Settings) -> str:
     """An event key that no longer leads back to the number: its id part may be a plain hash
     of data that held it (an import's ``sha256(source|phone|scope)``, a consent record's),
     which hashing every French mobile would reverse. The instant, which orders events, stays."""
     instant, _, event_id = event_key.partition("#")
-    digest = hmac.new(_key(settings.erasure_key_secret), event_id.encode(), hashlib.sha256)
-    return f"{instant}#{digest.hexdigest()[:32]}"
+    return f"{instant}#{keyed_hash(event_id, settings)[:32]}"
 
 
 @dataclass
