@@ -11,7 +11,8 @@ import pytest
 
 from stopsms.aws import clients
 from stopsms.dal import batch, contacts, evidence
-from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
+from stopsms.dal.number_items import NUMBER_ITEM
+from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence, NumberItem
 from stopsms.emulator.template import Stack
 from stopsms.errors import AlreadyExists, StaleEvent
 from stopsms.rules.eligibility import Preference
@@ -86,10 +87,10 @@ def test_batch_get_retries_unprocessed_keys_with_backoff(aws: Stack) -> None:
 
     sleeps: list[float] = []
     with mock.patch.object(clients.dynamodb(), "batch_get_item", side_effect=flaky):
-        found = batch.batch_get({ContactState: [(PHONE, "acme")]}, sleep=sleeps.append)
+        found = batch.batch_get({NumberItem: [(PHONE, NUMBER_ITEM)]}, sleep=sleeps.append)
     assert len(calls) == 2
     assert len(sleeps) == 1
-    assert found[ContactState][(PHONE, "acme")].status == "opted_in"
+    assert found[NumberItem][(PHONE, NUMBER_ITEM)].states["acme"].status == "opted_in"
 
 
 def test_batch_get_gives_up_with_a_clear_error(aws: Stack) -> None:

@@ -9,7 +9,8 @@ import pytest
 from pynamodb.exceptions import UpdateError
 
 from stopsms.dal.batch import batch_get
-from stopsms.dal.number_items import NUMBER_ITEM, NumberItem, field, states_of
+from stopsms.dal.number_items import NUMBER_ITEM, field, states_of
+from stopsms.dal.tables import NumberItem
 from stopsms.emulator.template import Stack
 
 T = datetime(2026, 3, 1, 9, tzinfo=UTC)

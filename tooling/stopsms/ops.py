@@ -19,8 +19,9 @@ from stopsms.consent import decisions, erasure
 from stopsms.consent.erasure import erased_key
 from stopsms.dal import contacts, deliveries, evidence, receipts
 from stopsms.dal.batch import batch_get
+from stopsms.dal.number_items import NUMBER_ITEM
 from stopsms.dal.stoplist import ROWS_PER_TRANSACTION, OptOut, Refusal
-from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence
+from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, Evidence, NumberItem
 from stopsms.errors import InvalidPhoneNumber
 from stopsms.models import plausible
 from stopsms.rules.brands import canonical_brand, refuse_unsafe
@@ -28,6 +29,7 @@ from stopsms.rules.csvrecords import Record, records
 from stopsms.rules.eligibility import OPTED_OUT
 from stopsms.rules.phones import normalize, redact
 from stopsms.rules.receipts import KEEPS_FAILING
+from stopsms.rules.scope_states import ScopeState
 from stopsms.settings import Settings
 
 EXPORT_COLUMNS = ("phone", "scope", "opted_out_at", "source", "evidence_key", "recorded_at")
@@ -84,7 +86,7 @@ def _failures(phone: str) -> dict[str, Any] | None:
     }
 
 
-def _state(item: ContactState, settings: Settings) -> dict[str, Any]:
+def _state(item: ScopeState, settings: Settings) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "scope": "every brand" if item.scope == GLOBAL_SCOPE else item.scope,
         "status": item.status,
@@ -214,21 +216,16 @@ def _later_opt_ins(phone: str, after: datetime) -> list[str]:
 REVIEW_SOURCE = "operator-review"
 
 
-def opted_out() -> Iterator[ContactState]:
-    """Every opt-out in force (a full scan: an export is rare and must be complete)."""
-    return ContactState.scan(ContactState.status == contacts.OPTED_OUT)
-
-
 def export_optouts(out: IO[str]) -> int:
     """Every opt-out in force as CSV (``EXPORT_COLUMNS``), erased numbers' keyed hashes
     included: what :func:`import_optouts` reads back into the same state."""
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for item in opted_out():
+    for phone, item in contacts.opted_out():
         writer.writerow(
             [
-                item.phone,
+                phone,
                 item.scope,
                 item.status_at.isoformat(),
                 item.source,
@@ -282,7 +279,8 @@ class _Row:
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.opt_out.state.phone, self.opt_out.state.scope)
+        """The item its state goes to (one write per item in a transaction)."""
+        return self.opt_out.item_key
 
 
 def import_optouts(
@@ -420,14 +418,13 @@ def _import_row(
     proof: dict[str, Any] = {"file_line": line, "import": source}
     if original:
         proof["original_source"] = original
-    state = ContactState(
-        phone,
-        scope,
+    state = ScopeState(
+        scope=scope,
         status=contacts.OPTED_OUT,
         status_at=at,
         source=original or f"import:{source}",
-        evidence_key=reference,
         updated_at=now,
+        evidence_key=reference,
         recorded_at=recorded,
         opted_out_at=at,
     )
@@ -441,7 +438,7 @@ def _import_row(
         recorded_at=now,
         proof=proof,
     )
-    return _Row(line, OptOut(proof_of, state))
+    return _Row(line, OptOut(proof_of, phone, state))
 
 
 def _flush(rows: list[_Row], result: ImportResult) -> None:
@@ -451,10 +448,10 @@ def _flush(rows: list[_Row], result: ImportResult) -> None:
     for _ in range(_MAX_ATTEMPTS):
         if not rows:
             return
-        found = batch_get({ContactState: [row.key for row in rows]})[ContactState]
+        states = _stored(rows)
         writable: list[_Row] = []
         for row in list(rows):
-            state = found.get(row.key)
+            state = states.get(id(row))
             if state is not None and state.status == contacts.OPTED_OUT:
                 result.in_force += 1
                 rows.remove(row)
@@ -477,6 +474,27 @@ def _flush(rows: list[_Row], result: ImportResult) -> None:
                 # Refused rows stay in ``rows``: decided again on a fresh read.
     if rows:
         raise RuntimeError("rows kept changing under the import")
+
+
+def _stored(rows: list[_Row]) -> dict[int, ScopeState | None]:
+    """Each row's scope as stored, in one batch read; a row of a number without an item is
+    told what its item must be written anew with (``contacts.erasure_left``)."""
+    numbers = [row.key for row in rows if row.key[1] == NUMBER_ITEM]
+    stand_ins = [row.key for row in rows if row.key[1] != NUMBER_ITEM]
+    found = batch_get({NumberItem: numbers, ContactState: stand_ins})
+    out: dict[int, ScopeState | None] = {}  # by id(row)
+    for row in rows:
+        scope = row.opt_out.state.scope
+        if row.key[1] != NUMBER_ITEM:
+            legacy = found[ContactState].get(row.key)
+            out[id(row)] = None if legacy is None else contacts.preference_state(legacy)
+        elif (item := found[NumberItem].get(row.key)) is not None:
+            row.opt_out.creates = None
+            out[id(row)] = item.states.get(scope)
+        else:
+            row.opt_out.creates = contacts.erasure_left(row.opt_out.phone)
+            out[id(row)] = None
+    return out
 
 
 def _superseded(row: _Row) -> None:

@@ -1,4 +1,5 @@
-"""The suppression list and consent state: one ``ContactState`` item per phone x scope.
+"""The suppression list and consent state: one item per number holding every scope's state
+(``dal.number_items``); an erased number's stand-in keeps an item per scope (``ContactState``).
 
 Every change carries the instant the person acted (``status_at``); a change older than the
 stored one is refused, so out-of-order deliveries converge on the latest decision.
@@ -6,27 +7,42 @@ stored one is refused, so out-of-order deliveries converge on the latest decisio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from stopsms import clock
+from stopsms.aws import clients
+from stopsms.aws.keyed_hash import PREFIX as ERASED
+from stopsms.aws.keyed_hash import erased_key
 from stopsms.dal.batch import batch_get
 from stopsms.dal.conditions import update_if
-from stopsms.dal.tables import GLOBAL_SCOPE, ContactState
+from stopsms.dal.number_items import NUMBER_ITEM, field, states_of
+from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, NumberItem
 from stopsms.errors import StaleEvent
-from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Preference, Status
+from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Preference, Status, latest
+from stopsms.rules.scope_states import ScopeState
+from stopsms.settings import get_settings
+
+ERASED_SCOPE = "#erased"  # in a number's item: the opt-out its erasure left (no brand is "#...")
 
 __all__ = [
+    "ERASED_SCOPE",
     "GLOBAL_SCOPE",
     "OPTED_IN",
     "OPTED_OUT",
     "apply",
+    "erasure_left",
     "lookup",
+    "opted_out",
     "preference",
     "replaced_opt_out",
     "state_of",
+    "suppression",
 ]
 
 
@@ -50,34 +66,34 @@ def apply(
     lapses (retention), the opt-out it replaced is in force again (``stopsms.rules.eligibility``).
     An opt-out older than a stored opt-in (delivered late, or imported) was replaced by that
     opt-in all the same: it moves ``opted_out_at`` forward, then is refused as stale.
+
+    A number's decisions go to its item (``NumberItem``); an erased number's stand-in keeps
+    an item per scope (``ContactState``), written by the same rules.
     """
-    condition = ContactState.phone.does_not_exist() | (ContactState.status_at < at)
+    a = _fields(phone, scope)
+    condition = a("status_at").does_not_exist() | (a("status_at") < at)
     if status == OPTED_OUT:
-        condition |= ContactState.status_at == at
+        condition |= a("status_at") == at
     elif evidence_key:
         condition |= (
-            (ContactState.status_at == at)
-            & (ContactState.status == status)
-            & (ContactState.evidence_key == evidence_key)
+            (a("status_at") == at) & (a("status") == status) & (a("evidence_key") == evidence_key)
         )
     actions: list[Action] = [
-        ContactState.status.set(status),
-        ContactState.status_at.set(at),
-        ContactState.source.set(source),
-        ContactState.updated_at.set(clock.now()),
-        ContactState.recorded_at.remove(),  # it dated the decision this one replaces
-        ContactState.evidence_key.set(evidence_key)
-        if evidence_key
-        else ContactState.evidence_key.remove(),
+        a("status").set(status),
+        a("status_at").set(at),
+        a("source").set(source),
+        a("updated_at").set(clock.now()),
+        a("recorded_at").remove(),  # it dated the decision this one replaces
+        a("evidence_key").set(evidence_key) if evidence_key else a("evidence_key").remove(),
     ]
     if status == OPTED_OUT:
-        actions.append(ContactState.opted_out_at.set(at))
+        actions.append(a("opted_out_at").set(at))
     actions.append(
-        ContactState.proof_expires_at.set(proof_expires_at)
+        a("proof_expires_at").set(proof_expires_at)
         if proof_expires_at
-        else ContactState.proof_expires_at.remove()
+        else a("proof_expires_at").remove()
     )
-    if update_if(ContactState(phone, scope), actions, condition):
+    if _write(phone, scope, actions, condition):
         return
     if status == OPTED_OUT:
         replaced_opt_out(phone, scope, at)
@@ -87,51 +103,178 @@ def apply(
 def replaced_opt_out(phone: str, scope: str, at: datetime) -> None:
     """Date the opt-out a stored, later opt-in replaced: ``at`` if it is more recent than the
     one known (an opt-out learnt late). Nothing happens when the state is no such opt-in."""
+    a = _fields(phone, scope)
     condition = (
-        (ContactState.status == OPTED_IN)
-        & (ContactState.status_at > at)
-        & (ContactState.opted_out_at.does_not_exist() | (ContactState.opted_out_at < at))
+        (a("status") == OPTED_IN)
+        & (a("status_at") > at)
+        & (a("opted_out_at").does_not_exist() | (a("opted_out_at") < at))
     )
-    update_if(ContactState(phone, scope), [ContactState.opted_out_at.set(at)], condition)
+    _write(phone, scope, [a("opted_out_at").set(at)], condition)
+
+
+def _fields(phone: str, scope: str) -> Callable[[str], Any]:
+    """The attribute of each field of (phone, scope)'s state, in the item that holds it."""
+    if phone.startswith(ERASED):
+        return lambda name: getattr(ContactState, name)
+    return lambda name: field(name, scope)
+
+
+def _write(phone: str, scope: str, actions: list[Action], condition: Condition) -> bool:
+    """Apply a scope's update where it lives. A number's item written anew first takes in the
+    opt-out its number's erasure left, if any (``ERASED_SCOPE``): an item present is then all
+    a sender needs to read."""
+    if phone.startswith(ERASED):
+        return update_if(ContactState(phone, scope), actions, condition)
+    item = NumberItem(phone, NUMBER_ITEM)
+    while True:
+        if update_if(item, actions, condition & NumberItem.phone.exists()):
+            return True
+        if _exists(phone):
+            return False  # the item is there: the scope's own condition refused
+        left = erasure_left(phone)
+        if update_if(item, actions + left, condition & NumberItem.phone.does_not_exist()):
+            return True
+        # Written meanwhile by another decision: its condition is judged on that item.
+
+
+def _exists(phone: str) -> bool:
+    try:
+        NumberItem.get(phone, NUMBER_ITEM, consistent_read=True, attributes_to_get=["phone"])
+    except NumberItem.DoesNotExist:
+        return False
+    return True
+
+
+def erasure_left(phone: str) -> list[Action]:
+    """The fields of the opt-out an erasure of ``phone`` left under its stand-in, as actions
+    on its number's item (none when the number was never erased, or erasure is not set up)."""
+    settings = get_settings()
+    if not settings.erasure_key_secret:
+        return []  # no key: erasure is not possible here, so nothing was erased
+    try:
+        left = ContactState.get(erased_key(phone, settings), GLOBAL_SCOPE, consistent_read=True)
+    except ContactState.DoesNotExist:
+        return []
+    state = preference_state(left)
+    return [
+        field(name, ERASED_SCOPE).set(value)
+        for name, value in vars(state).items()
+        if name != "scope" and value is not None
+    ]
 
 
 def lookup(
     phones: Iterable[str], brand: str
 ) -> dict[str, tuple[Preference | None, Preference | None]]:
-    """For each phone: (its state for ``brand``, its state for every brand), in one batch read."""
-    phones = list(dict.fromkeys(phones))
-    keys = [(p, s) for p in phones for s in (brand, GLOBAL_SCOPE)]
-    found = batch_get({ContactState: keys})[ContactState]
+    """For each phone: (its state for ``brand``, its state for every brand), in one batch read
+    (the operator's view; the sender reads ``suppression``)."""
     return {
-        p: (_preference(found.get((p, brand))), _preference(found.get((p, GLOBAL_SCOPE))))
-        for p in phones
+        phone: (found.brand(brand), _of(found.states.get(GLOBAL_SCOPE)))
+        for phone, found in suppression(phones).items()
     }
 
 
-def state_of(phone: str) -> list[ContactState]:
-    """Every scope's state for one phone (operator view)."""
-    return list(ContactState.query(phone))
+@dataclass(frozen=True)
+class Suppression:
+    """What the sender reads of a number."""
+
+    states: Mapping[str, ScopeState]  # its item's, by scope (none: it has no item)
+    erasure: Preference | None  # the opt-out an erasure of the number left
+    erased: bool  # erased since its last decision: its records go under its stand-in
+
+    def brand(self, name: str) -> Preference | None:
+        return _of(self.states.get(name))
+
+    @property
+    def everyone(self) -> Preference | None:
+        """The decision in force for every brand, the erasure's included."""
+        return latest(_of(self.states.get(GLOBAL_SCOPE)), self.erasure)
 
 
-def _preference(item: ContactState | None) -> Preference | None:
-    if item is None:
-        return None
-    return preference(item)
+def suppression(phones: Iterable[str]) -> dict[str, Suppression]:
+    """Each number's states: one strongly consistent read of its item (a STOP written a second
+    ago must be seen); for a number without one, its stand-in's, since an erasure deletes the
+    item (an item written since carries what the erasure left: ``ERASED_SCOPE``)."""
+    phones = list(dict.fromkeys(phones))
+    found = batch_get({NumberItem: [(p, NUMBER_ITEM) for p in phones]})[NumberItem]
+    settings = get_settings()
+    stand_ins = {
+        p: erased_key(p, settings)
+        for p in phones
+        if (p, NUMBER_ITEM) not in found and settings.erasure_key_secret
+    }
+    keys = [(s, GLOBAL_SCOPE) for s in stand_ins.values()]
+    left = batch_get({ContactState: keys})[ContactState] if keys else {}
+    out: dict[str, Suppression] = {}
+    for p in phones:
+        if (item := found.get((p, NUMBER_ITEM))) is not None:
+            out[p] = Suppression(item.states, _of(item.states.get(ERASED_SCOPE)), erased=False)
+            continue
+        erasure = left.get((stand_ins[p], GLOBAL_SCOPE)) if p in stand_ins else None
+        out[p] = Suppression(
+            {}, None if erasure is None else preference(erasure), erasure is not None
+        )
+    return out
+
+
+def state_of(phone: str) -> list[ScopeState]:
+    """Every scope's state for one phone or stand-in (operator view), the erasure's aside."""
+    if phone.startswith(ERASED):
+        return [preference_state(item) for item in ContactState.query(phone)]
+    try:
+        item = NumberItem.get(phone, NUMBER_ITEM, consistent_read=True)
+    except NumberItem.DoesNotExist:
+        return []
+    return [state for scope, state in item.states.items() if scope != ERASED_SCOPE]
+
+
+def _of(state: ScopeState | None) -> Preference | None:
+    return None if state is None else state.preference
 
 
 def preference(item: ContactState) -> Preference:
-    """What the eligibility rules read of a stored state."""
-    return Preference(
-        item.status,  # type: ignore[arg-type]
-        item.status_at,
-        item.opted_out_at,
-        proof_until=item.proof_expires_at,
+    """What the eligibility rules read of a stored per-scope state."""
+    return preference_state(item).preference
+
+
+def preference_state(item: ContactState) -> ScopeState:
+    """A per-scope item's state, as a number's item holds it."""
+    return ScopeState(
+        scope=str(item.scope),
+        status=item.status,  # type: ignore[arg-type]
+        status_at=item.status_at,
+        source=str(item.source),
+        updated_at=item.updated_at,
+        evidence_key=item.evidence_key,
+        recorded_at=item.recorded_at,
+        opted_out_at=item.opted_out_at,
+        proof_expires_at=item.proof_expires_at,
     )
 
 
 def forget(phone: str) -> int:
-    """Delete every state of ``phone`` (erasure); how many there were."""
+    """Delete every state of ``phone`` (erasure): its item, and any item per scope the
+    previous version wrote; how many states there were."""
     states = state_of(phone)
-    for state in states:
-        state.delete()
+    NumberItem(phone, NUMBER_ITEM).delete()
+    for legacy in ContactState.query(phone):
+        legacy.delete()
     return len(states)
+
+
+def opted_out() -> Iterator[tuple[str, ScopeState]]:
+    """Every opt-out in force, with its phone or stand-in (a full scan: an export is rare and
+    must be complete); the opt-out a number's erasure left stays under its stand-in."""
+    pages = (
+        clients.dynamodb()
+        .get_paginator("scan")
+        .paginate(TableName=ContactState.Meta.table_name, ConsistentRead=True)
+    )
+    for page in pages:
+        for raw in page.get("Items", []):
+            phone = raw["phone"]["S"]
+            if raw["scope"]["S"] == NUMBER_ITEM:
+                states = [s for s in states_of(raw).values() if s.scope != ERASED_SCOPE]
+            else:
+                states = [preference_state(ContactState.from_raw_data(raw))]
+            yield from ((phone, state) for state in states if state.status == OPTED_OUT)

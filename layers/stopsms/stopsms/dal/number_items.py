@@ -7,7 +7,8 @@ schema unchanged. Each scope's fields are attributes of their own, ``<field>|<sc
 field first, since a brand may hold any character, and one attribute per field so that a
 decision is still one conditional ``UpdateItem`` of its scope's attributes, as it was of its
 own item. PynamoDB models declare their attributes once; these are named at run time, so
-they are built here (``field``) and read back from the raw item (``states_of``).
+they are built here (``field``) and read back from the raw item (``states_of``); the model
+is ``tables.NumberItem``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from functools import cache
 from typing import Any
 
 from pynamodb.attributes import Attribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.models import Model
 
 from stopsms.rules.scope_states import ScopeState
 
@@ -34,24 +34,6 @@ FIELDS: dict[str, type[Attribute[Any]]] = {
     "proof_expires_at": UTCDateTimeAttribute,
 }
 REQUIRED = ("status", "status_at", "source", "updated_at")
-
-
-class NumberItem(Model):
-    """A number's item: its declared attributes, and every scope's state in ``states``."""
-
-    class Meta:
-        table_name = "ContactStateTable"
-
-    phone = UnicodeAttribute(hash_key=True)
-    scope = UnicodeAttribute(range_key=True)  # always NUMBER_ITEM
-    # The decision the erasure of this number left, copied when the item was written anew.
-    states: dict[str, ScopeState]
-
-    @classmethod
-    def from_raw_data(cls, data: dict[str, Any]) -> NumberItem:
-        item = super().from_raw_data(data)
-        item.states = states_of(data)
-        return item
 
 
 @cache

@@ -21,6 +21,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from stopsms.dal.number_items import states_of
+from stopsms.rules.scope_states import ScopeState
 from stopsms.settings import Settings
 
 GLOBAL_SCOPE = "*"  # the scope of opt-outs that apply to every brand (STOPALL)
@@ -48,6 +50,28 @@ class ContactState(Model):
     # When the proof of this opt-in expires (its evidence's TTL): the opt-in lapses then at the
     # latest, even if RetentionDays was raised since it was written.
     proof_expires_at = UTCDateTimeAttribute(null=True)
+
+
+class NumberItem(Model):
+    """A number's item: every scope's state of the phone (``dal.number_items``), read back in
+    ``states``. Beside the per-scope ``ContactState`` items of the previous version (until
+    migrated) and of erased numbers' stand-ins."""
+
+    class Meta:
+        table_name = "ContactStateTable"
+
+    phone = UnicodeAttribute(hash_key=True)
+    scope = UnicodeAttribute(range_key=True)  # always ``number_items.NUMBER_ITEM``
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.states: dict[str, ScopeState] = {}
+
+    @classmethod
+    def from_raw_data(cls, data: dict[str, Any]) -> NumberItem:
+        item = super().from_raw_data(data)
+        item.states = states_of(data)
+        return item
 
 
 class ReviewIndex(GlobalSecondaryIndex["Evidence"]):  # type: ignore[no-untyped-call]
@@ -304,6 +328,7 @@ def copy_with_key[M: Model](
 
 MODELS: tuple[type[Model], ...] = (
     ContactState,
+    NumberItem,
     Evidence,
     Campaign,
     Parked,

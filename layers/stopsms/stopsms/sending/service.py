@@ -38,7 +38,7 @@ from stopsms.dal import contacts, deferred, deliveries, evidence
 from stopsms.dal.batch import WRITE_PAGE, batch_get
 from stopsms.dal.campaigns import CampaignStatus
 from stopsms.dal.deliveries import Claimed, DeliveryStatus
-from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, ContactState, Delivery, Evidence
+from stopsms.dal.tables import GLOBAL_SCOPE, Campaign, Delivery, Evidence
 from stopsms.errors import (
     InvalidPhoneNumber,
     MessageTooLong,
@@ -46,7 +46,7 @@ from stopsms.errors import (
 )
 from stopsms.models import SendJob, describe
 from stopsms.rules.controls import first_unsafe
-from stopsms.rules.eligibility import OPTED_OUT, Preference, latest, marketing_block
+from stopsms.rules.eligibility import OPTED_OUT, marketing_block
 from stopsms.rules.mention import compose
 from stopsms.rules.personalise import render
 from stopsms.rules.phones import Phone, normalize
@@ -152,7 +152,7 @@ class SendBatch:
         self.sleep = sleep
         self.window = SendingWindow.parse(settings.sending_window)
         self.records: dict[str, Record] = {}
-        self.states: dict[tuple[str, ...], ContactState] = {}
+        self.suppressions: dict[str, contacts.Suppression] = {}
         self.cancelled: set[str] = set()  # campaigns of this batch found cancelled
         self.paused: set[str] = set()  # and found paused
         self.runs: dict[str, str | None] = {}  # each campaign's dry run, if it is one
@@ -246,7 +246,6 @@ class SendBatch:
         when writing ours is refused (most recipients have none)."""
         if not recipients:
             return
-        state_keys: list[tuple[str, ...]] = []
         moved_keys: list[tuple[str, ...]] = []
         for r in recipients:
             if not r.spec.category.is_marketing and r.spec.dry_run is None:
@@ -254,16 +253,11 @@ class SendBatch:
                 # worked before it and delivered again finds its claim there (marketing finds
                 # the erased number's opt-out, and writes its decision under that key).
                 moved_keys.append((r.spec.campaign_id, self._moved_claim_key(r)))
-            if r.spec.category.is_marketing:
-                state_keys += [
-                    (r.phone.e164, r.spec.brand),
-                    (r.phone.e164, GLOBAL_SCOPE),
-                    (self._erased(r.phone.e164), GLOBAL_SCOPE),  # an erased number's opt-out
-                ]
         # Their campaigns too, in the same requests: a cancelled one sends nothing more.
         campaign_keys = [(r.spec.campaign_id,) for r in recipients]
-        found = batch_get({ContactState: state_keys, Campaign: campaign_keys, Delivery: moved_keys})
-        self.states = found[ContactState]
+        found = batch_get({Campaign: campaign_keys, Delivery: moved_keys})
+        marketing = [r.phone.e164 for r in recipients if r.spec.category.is_marketing]
+        self.suppressions = contacts.suppression(marketing) if marketing else {}
         self._note_campaigns(found[Campaign].values())
         for r in recipients:
             if not r.spec.category.is_marketing and r.spec.dry_run is None:
@@ -290,10 +284,6 @@ class SendBatch:
         if r.spec.dry_run is not None and not number.startswith(ERASED):
             number = self._erased(number)
         return _in_run(r.spec, deliveries.claim_key(number))
-
-    def _preference(self, phone: str, scope: str) -> Preference | None:
-        item = self.states.get((phone, scope))
-        return None if item is None else contacts.preference(item)
 
     # -- stage 3: decide --------------------------------------------------------------------
     def _decide(
@@ -328,25 +318,21 @@ class SendBatch:
             # A dry run judges the window and consent when the real campaign would start.
             when = max(at, r.spec.dry_run.at) if r.spec.dry_run is not None else at
             if r.spec.category.is_marketing:
+                known = self.suppressions[r.phone.e164]
                 block = marketing_block(
-                    self._preference(r.phone.e164, r.spec.brand),
-                    latest(
-                        self._preference(r.phone.e164, GLOBAL_SCOPE),
-                        self._preference(self._erased(r.phone.e164), GLOBAL_SCOPE),
-                    ),
+                    known.brand(r.spec.brand),
+                    known.everyone,
                     enforce_consent=self.settings.consent_policy == "enforce",
                     consent_since=consent_since(when, self.settings.retention_days),
                     at=when,
                 )
                 if block is not None:
                     # An erased number is recorded under its stand-in: never written again.
-                    stand_in = self._erased(r.phone.e164)
-                    erased = (stand_in, GLOBAL_SCOPE) in self.states
                     self._outcome(
                         r,
                         DeliveryStatus.SUPPRESSED,
                         block,
-                        phone=stand_in if erased else None,
+                        phone=self._erased(r.phone.e164) if known.erased else None,
                     )
                     suppressed.append(r)
                     continue
