@@ -483,6 +483,12 @@ def _stored(rows: list[_Row]) -> dict[int, ScopeState | None]:
     stand_ins = [row.key for row in rows if row.key[1] != NUMBER_ITEM]
     found = batch_get({NumberItem: numbers, ContactState: stand_ins})
     out: dict[int, ScopeState | None] = {}  # by id(row)
+    absent = [
+        row.opt_out.phone
+        for row in rows
+        if row.key[1] == NUMBER_ITEM and row.key not in found[NumberItem]
+    ]
+    left = contacts.erasures_left(absent)
     for row in rows:
         scope = row.opt_out.state.scope
         if row.key[1] != NUMBER_ITEM:
@@ -492,7 +498,7 @@ def _stored(rows: list[_Row]) -> dict[int, ScopeState | None]:
             row.opt_out.creates = None
             out[id(row)] = item.states.get(scope)
         else:
-            row.opt_out.creates = contacts.erasure_left(row.opt_out.phone)
+            row.opt_out.creates = left[row.opt_out.phone]
             out[id(row)] = None
     return out
 

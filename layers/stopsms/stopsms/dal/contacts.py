@@ -37,6 +37,7 @@ __all__ = [
     "OPTED_OUT",
     "apply",
     "erasure_left",
+    "erasures_left",
     "lookup",
     "opted_out",
     "preference",
@@ -155,7 +156,25 @@ def erasure_left(phone: str) -> list[Action]:
         left = ContactState.get(erased_key(phone, settings), GLOBAL_SCOPE, consistent_read=True)
     except ContactState.DoesNotExist:
         return []
-    state = preference_state(left)
+    return _erasure_actions(preference_state(left))
+
+
+def erasures_left(phones: Iterable[str]) -> dict[str, list[Action]]:
+    """``erasure_left`` of many numbers, in one batch read."""
+    phones = list(dict.fromkeys(phones))
+    settings = get_settings()
+    if not settings.erasure_key_secret or not phones:
+        return {p: [] for p in phones}  # no key: erasure is not possible here
+    stand_ins = {p: erased_key(p, settings) for p in phones}
+    left = batch_get({ContactState: [(s, GLOBAL_SCOPE) for s in stand_ins.values()]})
+    out: dict[str, list[Action]] = {}
+    for p, stand_in in stand_ins.items():
+        found = left[ContactState].get((stand_in, GLOBAL_SCOPE))
+        out[p] = [] if found is None else _erasure_actions(preference_state(found))
+    return out
+
+
+def _erasure_actions(state: ScopeState) -> list[Action]:
     return [
         field(name, ERASED_SCOPE).set(value)
         for name, value in vars(state).items()
@@ -168,10 +187,16 @@ def lookup(
 ) -> dict[str, tuple[Preference | None, Preference | None]]:
     """For each phone: (its state for ``brand``, its state for every brand), in one batch read
     (the operator's view; the sender reads ``suppression``)."""
-    return {
-        phone: (found.brand(brand), _of(found.states.get(GLOBAL_SCOPE)))
-        for phone, found in suppression(phones).items()
-    }
+    phones = list(phones)
+    numbers = suppression(p for p in phones if not p.startswith(ERASED))
+    out: dict[str, tuple[Preference | None, Preference | None]] = {}
+    for phone in phones:
+        if phone.startswith(ERASED):  # a stand-in's own items (rare: the operator's view)
+            states = {state.scope: state for state in state_of(phone)}
+        else:
+            states = dict(numbers[phone].states)
+        out[phone] = (_of(states.get(brand)), _of(states.get(GLOBAL_SCOPE)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -180,7 +205,7 @@ class Suppression:
 
     states: Mapping[str, ScopeState]  # its item's, by scope (none: it has no item)
     erasure: Preference | None  # the opt-out an erasure of the number left
-    erased: bool  # erased since its last decision: its records go under its stand-in
+    erased: bool  # erased once: its records go under its stand-in, never its number again
 
     def brand(self, name: str) -> Preference | None:
         return _of(self.states.get(name))
@@ -208,7 +233,8 @@ def suppression(phones: Iterable[str]) -> dict[str, Suppression]:
     out: dict[str, Suppression] = {}
     for p in phones:
         if (item := found.get((p, NUMBER_ITEM))) is not None:
-            out[p] = Suppression(item.states, _of(item.states.get(ERASED_SCOPE)), erased=False)
+            erasure = item.states.get(ERASED_SCOPE)
+            out[p] = Suppression(item.states, _of(erasure), erased=erasure is not None)
             continue
         erasure = left.get((stand_ins[p], GLOBAL_SCOPE)) if p in stand_ins else None
         out[p] = Suppression(
