@@ -258,6 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     erase.set_defaults(handler=people.cmd_erase)
 
+    migrate = command(
+        "migrate",
+        "fold the previous version's per-scope contact items into one item per number",
+        "Run after each update of the stack (make deploy does): folds what an earlier version "
+        "stored, one item per number and brand, into each number's item, then marks the table "
+        "migrated. Safe to interrupt and run again. --drop-legacy then deletes the older items "
+        "(once the stack's update is complete).",
+        stack=True,
+    )
+    migrate.add_argument(
+        "--drop-legacy", action="store_true", help="delete the older items once folded"
+    )
+    migrate.set_defaults(handler=people.cmd_migrate)
+
     doctor = command(
         "doctor",
         "check the AWS account a deployed stack sends with",

@@ -216,9 +216,20 @@ def _later_opt_ins(phone: str, after: datetime) -> list[str]:
 REVIEW_SOURCE = "operator-review"
 
 
+def _refuse_unless_migrated() -> None:
+    """The stop list is read and written one item per number: an older table must be
+    migrated first (its per-scope items would be missed or written beside)."""
+    if not contacts.migrated():
+        raise ValueError(
+            "this stack's contact table still holds the previous version's items: run "
+            "'python -m stopsms migrate' first"
+        )
+
+
 def export_optouts(out: IO[str]) -> int:
     """Every opt-out in force as CSV (``EXPORT_COLUMNS``), erased numbers' keyed hashes
     included: what :func:`import_optouts` reads back into the same state."""
+    _refuse_unless_migrated()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
@@ -308,6 +319,7 @@ def import_optouts(
     nothing: the result says where it stopped, and a second run completes the rest.
     Raises ``ValueError`` when the header cannot be used (nothing is written then).
     """
+    _refuse_unless_migrated()
     now = now or clock.now()
     default_scope = canonical_brand(brand) if brand else GLOBAL_SCOPE
     result = ImportResult()

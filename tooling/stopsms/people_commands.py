@@ -149,6 +149,26 @@ def cmd_failing(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from stopsms.migration import migrate
+
+    bind()
+    done = migrate(
+        drop=args.drop_legacy,
+        progress=lambda d: print(f"... {d.items:,} item(s) read", file=sys.stderr),
+    )
+    if done.already:
+        print("already migrated: every function reads one item per number")
+    else:
+        print(
+            f"migrated: {done.items:,} per-scope item(s) folded into {done.numbers:,} "
+            "number item(s); every function now reads one item per number"
+        )
+    if args.drop_legacy:
+        print(f"deleted {done.dropped:,} per-scope item(s) of the previous version")
+    return 0
+
+
 def cmd_erase(args: argparse.Namespace) -> int:
     from stopsms.consent.erasure import erase
     from stopsms.rules.phones import normalize as to_e164

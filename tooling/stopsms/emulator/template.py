@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from stopsms.dal.contacts import MIGRATED
+
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -189,6 +191,14 @@ def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None
         if ttl := properties.get("TimeToLiveSpecification"):
             clients["dynamodb"].update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         stack.tables[name] = name
+    if "ContactStateTable" in stack.tables:
+        # A new stack is migrated at once (``make deploy`` runs ``migrate`` after each deploy;
+        # there is nothing to fold): the marker ``dal.contacts.migrated`` looks for.
+        phone, scope = MIGRATED
+        clients["dynamodb"].put_item(
+            TableName=stack.tables["ContactStateTable"],
+            Item={"phone": {"S": phone}, "scope": {"S": scope}, "source": {"S": "new stack"}},
+        )
     queues = resources_of(template, "AWS::SQS::Queue")
     # Dead-letter queues first: a redrive policy needs its target's ARN.
     ordered = sorted(queues, key=lambda n: "RedrivePolicy" in queues[n])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
@@ -25,7 +26,7 @@ from stopsms.dal.number_items import NUMBER_ITEM, field, states_of
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, NumberItem
 from stopsms.errors import StaleEvent
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Preference, Status, latest
-from stopsms.rules.scope_states import ScopeState
+from stopsms.rules.scope_states import ScopeState, merged
 from stopsms.settings import get_settings
 
 ERASED_SCOPE = "#erased"  # in a number's item: the opt-out its erasure left (no brand is "#...")
@@ -71,7 +72,37 @@ def apply(
     A number's decisions go to its item (``NumberItem``); an erased number's stand-in keeps
     an item per scope (``ContactState``), written by the same rules.
     """
-    a = _fields(phone, scope)
+    decision = partial(
+        _decision,
+        status=status,
+        at=at,
+        source=source,
+        evidence_key=evidence_key,
+        proof_expires_at=proof_expires_at,
+    )
+    if not phone.startswith(ERASED) and not migrated():
+        # Until migrated: the number's older items first (so that this decision is judged
+        # against them), and the decision in its own per-scope item too, for a function of
+        # the previous version still running during the stack's update.
+        fold(phone)
+        update_if(ContactState(phone, scope), *decision(_per_scope))
+    if _write(phone, scope, *decision(_fields(phone, scope))):
+        return
+    if status == OPTED_OUT:
+        replaced_opt_out(phone, scope, at)
+    raise StaleEvent(f"a later decision is stored for scope {scope}")
+
+
+def _decision(
+    a: Callable[[str], Any],
+    *,
+    status: Status,
+    at: datetime,
+    source: str,
+    evidence_key: str | None,
+    proof_expires_at: datetime | None,
+) -> tuple[list[Action], Condition]:
+    """The update of a decision and its condition, on the attributes ``a`` names."""
     condition = a("status_at").does_not_exist() | (a("status_at") < at)
     if status == OPTED_OUT:
         condition |= a("status_at") == at
@@ -94,11 +125,7 @@ def apply(
         if proof_expires_at
         else a("proof_expires_at").remove()
     )
-    if _write(phone, scope, actions, condition):
-        return
-    if status == OPTED_OUT:
-        replaced_opt_out(phone, scope, at)
-    raise StaleEvent(f"a later decision is stored for scope {scope}")
+    return actions, condition
 
 
 def replaced_opt_out(phone: str, scope: str, at: datetime) -> None:
@@ -116,8 +143,13 @@ def replaced_opt_out(phone: str, scope: str, at: datetime) -> None:
 def _fields(phone: str, scope: str) -> Callable[[str], Any]:
     """The attribute of each field of (phone, scope)'s state, in the item that holds it."""
     if phone.startswith(ERASED):
-        return lambda name: getattr(ContactState, name)
-    return lambda name: field(name, scope)
+        return _per_scope
+    return partial(field, scope=scope)
+
+
+def _per_scope(name: str) -> Any:
+    """A field of a per-scope item (a stand-in's, or the previous version's)."""
+    return getattr(ContactState, name)
 
 
 def _write(phone: str, scope: str, actions: list[Action], condition: Condition) -> bool:
@@ -188,7 +220,7 @@ def lookup(
     """For each phone: (its state for ``brand``, its state for every brand), in one batch read
     (the operator's view; the sender reads ``suppression``)."""
     phones = list(phones)
-    numbers = suppression(p for p in phones if not p.startswith(ERASED))
+    numbers = suppression([p for p in phones if not p.startswith(ERASED)], [brand])
     out: dict[str, tuple[Preference | None, Preference | None]] = {}
     for phone in phones:
         if phone.startswith(ERASED):  # a stand-in's own items (rare: the operator's view)
@@ -216,12 +248,15 @@ class Suppression:
         return latest(_of(self.states.get(GLOBAL_SCOPE)), self.erasure)
 
 
-def suppression(phones: Iterable[str]) -> dict[str, Suppression]:
+def suppression(phones: Iterable[str], brands: Iterable[str] = ()) -> dict[str, Suppression]:
     """Each number's states: one strongly consistent read of its item (a STOP written a second
     ago must be seen); for a number without one, its stand-in's, since an erasure deletes the
-    item (an item written since carries what the erasure left: ``ERASED_SCOPE``)."""
+    item (an item written since carries what the erasure left: ``ERASED_SCOPE``). Until the
+    table is migrated, the previous version's items for ``brands`` and every brand too."""
     phones = list(dict.fromkeys(phones))
     found = batch_get({NumberItem: [(p, NUMBER_ITEM) for p in phones]})[NumberItem]
+    if not migrated():
+        found = _with_legacy(phones, [*dict.fromkeys(brands), GLOBAL_SCOPE], found)
     settings = get_settings()
     stand_ins = {
         p: erased_key(p, settings)
@@ -248,10 +283,34 @@ def state_of(phone: str) -> list[ScopeState]:
     if phone.startswith(ERASED):
         return [preference_state(item) for item in ContactState.query(phone)]
     try:
-        item = NumberItem.get(phone, NUMBER_ITEM, consistent_read=True)
+        states = NumberItem.get(phone, NUMBER_ITEM, consistent_read=True).states
     except NumberItem.DoesNotExist:
-        return []
-    return [state for scope, state in item.states.items() if scope != ERASED_SCOPE]
+        states = {}
+    if not migrated():
+        for legacy in _per_scope_items(phone):
+            older = preference_state(legacy)
+            states[older.scope] = merged(states.get(older.scope), older)  # type: ignore[assignment]
+    return [state for scope, state in states.items() if scope != ERASED_SCOPE]
+
+
+def _per_scope_items(phone: str) -> Iterator[ContactState]:
+    """The previous version's items of ``phone`` (its own item aside)."""
+    return ContactState.query(
+        phone, filter_condition=ContactState.scope != NUMBER_ITEM, consistent_read=True
+    )
+
+
+def _with_legacy(
+    phones: list[str], scopes: list[str], found: dict[Any, NumberItem]
+) -> dict[Any, NumberItem]:
+    """``found`` with the previous version's per-scope items of ``scopes`` merged in (a
+    number with such items and no item of its own gets one, in memory)."""
+    older = batch_get({ContactState: [(p, s) for p in phones for s in scopes]})[ContactState]
+    for (phone, _), legacy in older.items():
+        item = found.setdefault((phone, NUMBER_ITEM), NumberItem(phone, NUMBER_ITEM))
+        state = preference_state(legacy)
+        item.states[state.scope] = merged(item.states.get(state.scope), state)  # type: ignore[assignment]
+    return found
 
 
 def _of(state: ScopeState | None) -> Preference | None:
@@ -283,7 +342,7 @@ def forget(phone: str) -> int:
     previous version wrote; how many states there were."""
     states = state_of(phone)
     NumberItem(phone, NUMBER_ITEM).delete()
-    for legacy in ContactState.query(phone):
+    for legacy in _per_scope_items(phone):
         legacy.delete()
     return len(states)
 
@@ -304,3 +363,88 @@ def opted_out() -> Iterator[tuple[str, ScopeState]]:
             else:
                 states = [preference_state(ContactState.from_raw_data(raw))]
             yield from ((phone, state) for state in states if state.status == OPTED_OUT)
+
+
+# --- the migration from an item per scope (the previous version) ------------------------------
+
+MIGRATED = ("#migration", "number-items")  # the marker's key: no phone starts with "#"
+_migrated: set[str] = set()  # tables seen migrated: the marker is never removed
+
+
+def migrated() -> bool:
+    """Whether every per-scope item of numbers was folded into its number's item (the marker
+    ``migrate`` writes last); until then readers also read the per-scope items."""
+    table = ContactState.Meta.table_name
+    if table in _migrated:
+        return True
+    try:
+        ContactState.get(*MIGRATED, consistent_read=True, attributes_to_get=["phone"])
+    except ContactState.DoesNotExist:
+        return False
+    _migrated.add(table)
+    return True
+
+
+def mark_migrated(at: datetime) -> None:
+    """Write the marker (``migrate``, once every number is folded; a new stack at once)."""
+    ContactState(
+        *MIGRATED, status=OPTED_OUT, status_at=at, source="migration", updated_at=at
+    ).save()
+    _migrated.clear()
+
+
+def forget_migrated() -> None:
+    """Read the marker again at the next ``migrated`` (tests switch tables)."""
+    _migrated.clear()
+
+
+def fold(phone: str, legacy: Iterable[ContactState] | None = None) -> int:
+    """Fold the per-scope items the previous version wrote for ``phone`` into its number's
+    item (``rules.scope_states.merged``: the same state whatever the order); how many scopes
+    changed. Each scope is written only if unchanged since read, else read and merged again.
+    The per-scope items are left in place (``drop_legacy`` deletes them)."""
+    states = [preference_state(item) for item in (legacy or _per_scope_items(phone))]
+    if not states:
+        return 0
+    for _ in range(_FOLD_ATTEMPTS):
+        try:
+            item = NumberItem.get(phone, NUMBER_ITEM, consistent_read=True)
+        except NumberItem.DoesNotExist:
+            item = None
+        if _fold_into(phone, item, states):
+            return len(states)
+    raise RuntimeError("a number's item kept changing while its older items were folded in")
+
+
+_FOLD_ATTEMPTS = 5
+
+
+def _fold_into(phone: str, item: NumberItem | None, states: list[ScopeState]) -> bool:
+    """One attempt: every scope merged and written in one update, conditional on the item as
+    read (absent, or each scope's ``updated_at`` unchanged)."""
+    current = {} if item is None else item.states
+    actions: list[Action] = []
+    guard: Condition = NumberItem.phone.exists() if item is not None else _absent()
+    for state in states:
+        stored = current.get(state.scope)
+        combined = merged(stored, state)
+        if combined == stored or combined is None:
+            continue
+        actions += [
+            field(name, state.scope).set(value)
+            if value is not None
+            else field(name, state.scope).remove()
+            for name, value in vars(combined).items()
+            if name != "scope"
+        ]
+        when = field("updated_at", state.scope)
+        guard &= when.does_not_exist() if stored is None else when == stored.updated_at
+    if not actions:
+        return True
+    if item is None:
+        actions += erasure_left(phone)
+    return update_if(NumberItem(phone, NUMBER_ITEM), actions, guard)
+
+
+def _absent() -> Condition:
+    return NumberItem.phone.does_not_exist()

@@ -256,8 +256,11 @@ class SendBatch:
         # Their campaigns too, in the same requests: a cancelled one sends nothing more.
         campaign_keys = [(r.spec.campaign_id,) for r in recipients]
         found = batch_get({Campaign: campaign_keys, Delivery: moved_keys})
-        marketing = [r.phone.e164 for r in recipients if r.spec.category.is_marketing]
-        self.suppressions = contacts.suppression(marketing) if marketing else {}
+        marketing = [r for r in recipients if r.spec.category.is_marketing]
+        if marketing:
+            self.suppressions = contacts.suppression(
+                [r.phone.e164 for r in marketing], [r.spec.brand for r in marketing]
+            )
         self._note_campaigns(found[Campaign].values())
         for r in recipients:
             if not r.spec.category.is_marketing and r.spec.dry_run is None:
