@@ -537,8 +537,10 @@ class Enforcement:
         would hide a refusal), Lambda polls the source, the code runs as the role, and a failure
         goes to the ``OnFailure`` destination."""
         from stopsms.consent import erasure  # its HMAC key is cached by the process
+        from stopsms.dal import contacts  # and whether the contact table is migrated
 
         erasure.forget_key()
+        contacts.forget_migrated()
         self.invoked_by_lambda(function)
         try:
             with self.acting_as(function):
@@ -548,6 +550,7 @@ class Enforcement:
             raise
         finally:
             erasure.forget_key()
+            contacts.forget_migrated()
 
     def invoked_by_lambda(self, function: str) -> None:
         """What Lambda itself does with a function's role before an invocation: it polls the
