@@ -1,9 +1,10 @@
 """The straightforward design StopSMS is measured against: no batching anywhere.
 
 Fan-out: one ``SendMessage`` per recipient. Sender: per recipient, one ``GetItem`` for the
-contact state, a conditional ``PutItem`` claim (so it is still exactly once), the send, and a
-``PutItem`` outcome. It uses the same pure core (normalise, decide, compose) and the same
-tables, so both designs send the same SMS; only the AWS traffic differs.
+contact state (its number's item, of which it reads the brand's state alone), a conditional
+``PutItem`` claim (so it is still exactly once), the send, and a ``PutItem`` outcome. It uses
+the same pure core (normalise, decide, compose) and the same tables, so both designs send the
+same SMS; only the AWS traffic differs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from stopsms.aws import clients
 from stopsms.dal import deliveries
+from stopsms.dal.number_items import NUMBER_ITEM, states_of
 from stopsms.errors import StopSmsError
 from stopsms.models import CampaignRequest, Recipient, SendJob
 from stopsms.rules.eligibility import Preference, marketing_block
@@ -52,17 +54,14 @@ def sender_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             phone = normalize(job.phone)
         except StopSmsError:
             continue
-        state = dynamodb.get_item(
+        item = dynamodb.get_item(
             TableName=settings.contact_state_table,
-            Key={"phone": {"S": phone.e164}, "scope": {"S": job.brand}},
+            Key={"phone": {"S": phone.e164}, "scope": {"S": NUMBER_ITEM}},
             ConsistentRead=True,
         ).get("Item")
         if job.category.is_marketing:
-            preference = (
-                Preference(state["status"]["S"], datetime.fromisoformat(state["status_at"]["S"]))
-                if state
-                else None
-            )
+            state = states_of(item or {}).get(job.brand)  # the brand's state alone
+            preference = Preference(state.status, state.status_at) if state else None
             if marketing_block(preference, None, enforce_consent=True) is not None:
                 continue
         try:

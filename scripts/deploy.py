@@ -1,4 +1,5 @@
-"""``make deploy [CONFIG_ENV=dev]``: ``sam deploy``, guided the first time.
+"""``make deploy [CONFIG_ENV=dev]``: ``sam deploy``, guided the first time, then
+``python -m stopsms migrate`` (the data the previous version stored, in the current form).
 
 The first deployment of a stack asks for its parameters (``sam deploy --guided``, which saves
 the answers in samconfig.toml); the next ones reuse them. Whether it is the first is asked of
@@ -40,7 +41,25 @@ def main() -> int:
     if not _exists(stack, region):
         print(f"{stack} is not deployed in {region} yet: guided deployment", file=sys.stderr)
         command += ["--guided", "--stack-name", stack, "--region", region]
-    return subprocess.call(command, cwd=ROOT)  # the venv's SAM, fixed arguments
+    deployed = subprocess.call(command, cwd=ROOT)  # the venv's SAM, fixed arguments
+    if deployed != 0:
+        return deployed
+    # Once the update is complete (no function of the previous version runs any more).
+    migrate = [
+        sys.executable,
+        "-m",
+        "stopsms",
+        "migrate",
+        "--stack-name",
+        stack,
+        "--region",
+        region,
+    ]
+    return subprocess.call(migrate, cwd=ROOT, env=os.environ | {"PYTHONPATH": _paths()})
+
+
+def _paths() -> str:
+    return os.pathsep.join(str(ROOT / p) for p in ("layers/stopsms", "tooling"))
 
 
 def _exists(stack: str, region: str) -> bool:
