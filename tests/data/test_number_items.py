@@ -9,9 +9,11 @@ import pytest
 from pynamodb.exceptions import UpdateError
 
 from stopsms.dal.batch import batch_get
+from stopsms.dal.contacts import ERASED_SCOPE
 from stopsms.dal.number_items import NUMBER_ITEM, field, states_of
 from stopsms.dal.tables import NumberItem
 from stopsms.emulator.template import Stack
+from stopsms.rules.brands import canonical_brand
 
 T = datetime(2026, 3, 1, 9, tzinfo=UTC)
 PHONE = "+33612345678"
@@ -61,3 +63,9 @@ def test_a_scope_missing_a_required_field_is_left_out() -> None:
         "unrelated|x": {"S": "y"},
     }
     assert states_of(raw) == {}
+
+
+@pytest.mark.parametrize("internal", [NUMBER_ITEM, ERASED_SCOPE])
+def test_no_brand_can_take_an_internal_name(internal: str) -> None:
+    with pytest.raises(ValueError, match="cannot start with"):
+        canonical_brand(internal)

@@ -29,7 +29,8 @@ from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Preference, Status, l
 from stopsms.rules.scope_states import ScopeState, merged
 from stopsms.settings import get_settings
 
-ERASED_SCOPE = "#erased"  # in a number's item: the opt-out its erasure left (no brand is "#...")
+ERASED_SCOPE = "*erased"  # in a number's item: the opt-out its erasure left (a brand cannot
+# start with "*": ``rules.brands.canonical_brand``)
 
 __all__ = [
     "ERASED_SCOPE",

@@ -2,8 +2,8 @@
 sender reads one key per recipient (issue 17; docs/PERFORMANCE.md, "DynamoDB units per
 recipient").
 
-The item is ``(phone=<e164>, scope="#")`` (``NUMBER_ITEM``: no brand is "#"), the table's key
-schema unchanged. Each scope's fields are attributes of their own, ``<field>|<scope>``: the
+The item is ``(phone=<e164>, scope="*number")`` (``NUMBER_ITEM``: a brand cannot start with
+"*", the scope of every brand is "*" alone), the table's key schema unchanged. Each scope's fields are attributes of their own, ``<field>|<scope>``: the
 field first, since a brand may hold any character, and one attribute per field so that a
 decision is still one conditional ``UpdateItem`` of its scope's attributes, as it was of its
 own item. PynamoDB models declare their attributes once; these are named at run time, so
@@ -21,7 +21,7 @@ from pynamodb.attributes import Attribute, UnicodeAttribute, UTCDateTimeAttribut
 
 from stopsms.rules.scope_states import ScopeState
 
-NUMBER_ITEM = "#"  # the sort key of a number's item
+NUMBER_ITEM = "*number"  # the sort key of a number's item
 SEPARATOR = "|"
 FIELDS: dict[str, type[Attribute[Any]]] = {
     "status": UnicodeAttribute,
