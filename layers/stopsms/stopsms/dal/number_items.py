@@ -3,12 +3,12 @@ sender reads one key per recipient (issue 17; docs/PERFORMANCE.md, "DynamoDB uni
 recipient").
 
 The item is ``(phone=<e164>, scope="*number")`` (``NUMBER_ITEM``: a brand cannot start with
-"*", the scope of every brand is "*" alone), the table's key schema unchanged. Each scope's fields are attributes of their own, ``<field>|<scope>``: the
-field first, since a brand may hold any character, and one attribute per field so that a
-decision is still one conditional ``UpdateItem`` of its scope's attributes, as it was of its
-own item. PynamoDB models declare their attributes once; these are named at run time, so
-they are built here (``field``) and read back from the raw item (``states_of``); the model
-is ``tables.NumberItem``.
+"*", the scope of every brand is "*" alone), the table's key schema unchanged. Each scope's
+fields are attributes of their own, ``<field>|<scope>``: the field first, since a brand may
+hold any character, and one attribute per field so that a decision is still one conditional
+``UpdateItem`` of its scope's attributes, as it was of its own item. PynamoDB models declare
+their attributes once; these are named at run time, so they are built here (``field``) and
+read back from the raw item (``states_of``); the model is ``tables.NumberItem``.
 """
 
 from __future__ import annotations
