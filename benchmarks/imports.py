@@ -33,8 +33,9 @@ from moto import mock_aws
 from benchmarks.figures import Figure
 from benchmarks.meter import Meter, for_tables, metering
 from stopsms.aws import clients
-from stopsms.dal import evidence
-from stopsms.dal.tables import ContactState, Evidence, bind, reset_connections
+from stopsms.dal import contacts, evidence
+from stopsms.dal.number_items import NUMBER_ITEM, field
+from stopsms.dal.tables import Evidence, NumberItem, bind, reset_connections
 from stopsms.emulator import template
 from stopsms.emulator.stack import one_backup_per_transaction
 from stopsms.ops import import_optouts
@@ -89,18 +90,12 @@ def tables() -> Iterator[Meter]:
 def seed(rows: int) -> None:
     """1 % of the numbers are opted out already (another source)."""
     for n in range(0, rows, 100):
-        ContactState(
-            f"+336{n:08d}",
-            "*",
-            status="opted_out",
-            status_at=T0,
-            source="reply",
-            updated_at=T0,
-        ).save()
+        contacts.apply(f"+336{n:08d}", "*", "opted_out", T0, source="reply")
 
 
 def naive(data: bytes, source: str) -> int:
-    """Row by row: read the state, then put the evidence and the state, each conditional."""
+    """Row by row: read the number's item, then put the evidence and the state, each
+    conditional (no erasure check: the naive design does not know of one)."""
     now = datetime.now(UTC)
     imported = 0
     for line in data.decode().splitlines()[1:]:
@@ -108,8 +103,8 @@ def naive(data: bytes, source: str) -> int:
         scope = brand or "*"
         at = datetime.fromisoformat(at_text) if at_text else now
         try:
-            state = ContactState.get(phone, scope, consistent_read=True)
-        except ContactState.DoesNotExist:
+            state = NumberItem.get(phone, NUMBER_ITEM, consistent_read=True).states.get(scope)
+        except NumberItem.DoesNotExist:
             state = None
         if state is not None and state.status == "opted_out":
             continue
@@ -123,15 +118,17 @@ def naive(data: bytes, source: str) -> int:
             captured_at=at,
             recorded_at=now,
         ).save(condition=Evidence.phone.does_not_exist())
-        ContactState(
-            phone,
-            scope,
-            status="opted_out",
-            status_at=at,
-            source=f"import:{source}",
-            evidence_key=key,
-            updated_at=now,
-        ).save(condition=ContactState.phone.does_not_exist() | (ContactState.status_at <= at))
+        when = field("status_at", scope)
+        NumberItem(phone, NUMBER_ITEM).update(
+            actions=[
+                field("status", scope).set("opted_out"),
+                when.set(at),
+                field("source", scope).set(f"import:{source}"),
+                field("evidence_key", scope).set(key),
+                field("updated_at", scope).set(now),
+            ],
+            condition=when.does_not_exist() | (when <= at),
+        )
         imported += 1
     return imported
 

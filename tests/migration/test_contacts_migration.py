@@ -17,7 +17,7 @@ from stopsms.dal.number_items import NUMBER_ITEM
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, NumberItem
 from stopsms.emulator.template import Stack
 from stopsms.errors import StaleEvent
-from stopsms.migration import migrate
+from stopsms.migration import migrate, settled
 from tests.handlers.sms import FakeSms
 from tests.handlers.test_sender import campaign, handle, jobs_of
 from tests.migration import previous_contacts as previous
@@ -144,3 +144,22 @@ def test_an_interrupted_migration_run_again_ends_the_same() -> None:
 def test_the_stop_list_commands_wait_for_the_migration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["optouts", "export"]) != 0
     assert "run 'python -m stopsms migrate' first" in capsys.readouterr().err
+
+
+NOW = datetime(2026, 12, 1, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("stack", "until"),
+    [
+        (None, None),  # no stack named: a local stack, no previous version runs
+        ({"CreationTime": NOW - timedelta(minutes=1)}, NOW + timedelta(minutes=14)),
+        ({"LastUpdatedTime": NOW - timedelta(minutes=5)}, NOW + timedelta(minutes=10)),
+        ({"LastUpdatedTime": NOW - timedelta(minutes=15)}, None),
+        ({}, None),  # CloudFormation names no instant: nothing to wait for
+    ],
+)
+def test_the_marker_waits_until_no_function_of_the_previous_version_can_run(
+    stack: dict[str, datetime] | None, until: datetime | None
+) -> None:
+    assert settled(stack, NOW) == until

@@ -150,13 +150,24 @@ def cmd_failing(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from stopsms.migration import migrate
+    from stopsms import clock
+    from stopsms.migration import migrate, settled
 
     bind()
+    wait_until = settled(getattr(args, "stack", None), clock.now())
     done = migrate(
         drop=args.drop_legacy,
+        settled=wait_until is None,
         progress=lambda d: print(f"... {d.items:,} item(s) read", file=sys.stderr),
     )
+    if not done.marked and wait_until is not None:
+        print(
+            f"folded {done.items:,} per-scope item(s) into {done.numbers:,} number item(s); the "
+            f"stack was updated less than 15 minutes ago, and a function of the previous "
+            f"version may still run: run 'python -m stopsms migrate' again after "
+            f"{wait_until:%H:%M} UTC to finish (every function reads both forms until then)"
+        )
+        return 0
     if done.already:
         print("already migrated: every function reads one item per number")
     else:

@@ -256,26 +256,30 @@ def suppression(phones: Iterable[str], brands: Iterable[str] = ()) -> dict[str, 
     table is migrated, the previous version's items for ``brands`` and every brand too."""
     phones = list(dict.fromkeys(phones))
     found = batch_get({NumberItem: [(p, NUMBER_ITEM) for p in phones]})[NumberItem]
-    if not migrated():
-        found = _with_legacy(phones, [*dict.fromkeys(brands), GLOBAL_SCOPE], found)
     settings = get_settings()
+    # Without an item of its own (an item carries what an erasure left), a number's stand-in
+    # is read, whatever the previous version's items say of it.
     stand_ins = {
         p: erased_key(p, settings)
         for p in phones
         if (p, NUMBER_ITEM) not in found and settings.erasure_key_secret
     }
+    if not migrated():
+        found = _with_legacy(phones, [*dict.fromkeys(brands), GLOBAL_SCOPE], found)
     keys = [(s, GLOBAL_SCOPE) for s in stand_ins.values()]
     left = batch_get({ContactState: keys})[ContactState] if keys else {}
     out: dict[str, Suppression] = {}
     for p in phones:
-        if (item := found.get((p, NUMBER_ITEM))) is not None:
-            erasure = item.states.get(ERASED_SCOPE)
-            out[p] = Suppression(item.states, _of(erasure), erased=erasure is not None)
-            continue
-        erasure = left.get((stand_ins[p], GLOBAL_SCOPE)) if p in stand_ins else None
-        out[p] = Suppression(
-            {}, None if erasure is None else preference(erasure), erasure is not None
-        )
+        item = found.get((p, NUMBER_ITEM))
+        states = {} if item is None else item.states
+        if p in stand_ins:
+            erasure = left.get((stand_ins[p], GLOBAL_SCOPE))
+            out[p] = Suppression(
+                states, None if erasure is None else preference(erasure), erasure is not None
+            )
+        else:
+            kept = states.get(ERASED_SCOPE)
+            out[p] = Suppression(states, _of(kept), erased=kept is not None)
     return out
 
 
