@@ -78,8 +78,10 @@ REASONS: dict[str, dict[str, str]] = {
         "dynamodb:Query on ContactStateTable": _UNMIGRATED,
     },
     "SchedulerFunction": {"dynamodb:Query on ContactStateTable": _UNMIGRATED},
+    "ConsentFunction": {"dynamodb:Query on ContactStateTable": _UNMIGRATED},
     "SenderFunction": {
         "sms-voice:SendTextMessage on arn:aws:sms-voice:<region>:<account>:*": _ANY_IDENTITY,
+        "dynamodb:Query on ContactStateTable": _UNMIGRATED,
     },
     "PublisherPolicy": {
         "s3:PutObject on AudienceBucket/*": "publishers choose the keys of their audience files",

@@ -18,6 +18,7 @@ from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, NumberItem
 from stopsms.emulator.template import Stack
 from stopsms.errors import StaleEvent
 from stopsms.migration import migrate, settled
+from tests.handlers.conftest import LambdaContext, load_function, sqs_record
 from tests.handlers.sms import FakeSms
 from tests.handlers.test_sender import campaign, handle, jobs_of
 from tests.migration import previous_contacts as previous
@@ -163,3 +164,36 @@ def test_the_marker_waits_until_no_function_of_the_previous_version_can_run(
     stack: dict[str, datetime] | None, until: datetime | None
 ) -> None:
     assert settled(stack, NOW) == until
+
+
+@pytest.mark.usefixtures("legacy")
+def test_the_consent_function_writes_both_forms_with_its_own_role() -> None:
+    # Before the marker a decision folds its number's older items first (a Query) and writes
+    # both forms: the consent function's role must allow it (IAM is enforced here)
+    consent_fn = load_function("consent")
+    record = {
+        "action": "opt_out",
+        "phone": B,
+        "brand": "acme",
+        "source": "web-form",
+        "captured_at": (T + timedelta(days=4)).isoformat(),
+    }
+    response = consent_fn.lambda_handler(
+        {"Records": [sqs_record(record, "ConsentQueue")]}, LambdaContext()
+    )
+    assert response == {"batchItemFailures": []}
+    assert states(B)["acme"][0] == "opted_out"
+    assert ContactState.get(B, "acme").status == "opted_out"  # the older form too
+    assert NumberItem.get(B, NUMBER_ITEM).states[GLOBAL_SCOPE].status == "opted_out"  # folded
+
+
+@pytest.mark.usefixtures("legacy")
+def test_the_sender_learns_an_aws_opt_out_with_its_own_role(
+    sender: ModuleType, sms: FakeSms
+) -> None:
+    # End User Messaging refuses A as opted out: the sender records it for every brand
+    sms.opted_out.add(A)
+    request = campaign([{"phone": A, "vars": {"first_name": "Léa"}}])
+    handle(sender, jobs_of(request))
+    assert sms.sent == []
+    assert states(A)[GLOBAL_SCOPE][0] == "opted_out"
