@@ -16,8 +16,6 @@ from typing import Any
 
 import yaml
 
-from stopsms.dal.contacts import MIGRATED
-
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -193,7 +191,10 @@ def create(clients: Mapping[str, Any], template: Mapping[str, Any] | None = None
         stack.tables[name] = name
     if "ContactStateTable" in stack.tables:
         # A new stack is migrated at once (``make deploy`` runs ``migrate`` after each deploy;
-        # there is nothing to fold): the marker ``dal.contacts.migrated`` looks for.
+        # there is nothing to fold): the marker ``dal.contacts.migrated`` looks for (imported
+        # here: the data layer is not needed to start the command line).
+        from stopsms.dal.contacts import MIGRATED
+
         phone, scope = MIGRATED
         clients["dynamodb"].put_item(
             TableName=stack.tables["ContactStateTable"],
