@@ -22,7 +22,7 @@ from stopsms.aws.keyed_hash import PREFIX as ERASED
 from stopsms.aws.keyed_hash import erased_key
 from stopsms.dal.batch import batch_get
 from stopsms.dal.conditions import update_if
-from stopsms.dal.number_items import NUMBER_ITEM, field, states_of
+from stopsms.dal.number_items import NUMBER_ITEM, field, states_of, writing
 from stopsms.dal.tables import GLOBAL_SCOPE, ContactState, NumberItem
 from stopsms.errors import StaleEvent
 from stopsms.rules.eligibility import OPTED_IN, OPTED_OUT, Preference, Status, latest
@@ -208,11 +208,7 @@ def erasures_left(phones: Iterable[str]) -> dict[str, list[Action]]:
 
 
 def _erasure_actions(state: ScopeState) -> list[Action]:
-    return [
-        field(name, ERASED_SCOPE).set(value)
-        for name, value in vars(state).items()
-        if name != "scope" and value is not None
-    ]
+    return writing(state, ERASED_SCOPE)
 
 
 def lookup(
@@ -435,13 +431,7 @@ def _fold_into(phone: str, item: NumberItem | None, states: list[ScopeState]) ->
         combined = merged(stored, state)
         if combined == stored or combined is None:
             continue
-        actions += [
-            field(name, state.scope).set(value)
-            if value is not None
-            else field(name, state.scope).remove()
-            for name, value in vars(combined).items()
-            if name != "scope"
-        ]
+        actions += writing(combined)
         when = field("updated_at", state.scope)
         guard &= when.does_not_exist() if stored is None else when == stored.updated_at
     if not actions:

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from pynamodb.attributes import Attribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.expressions.update import Action
 
 from stopsms.rules.scope_states import ScopeState
 
@@ -56,3 +57,18 @@ def states_of(raw: Mapping[str, Any]) -> dict[str, ScopeState]:
         for scope, values in fields.items()
         if all(name in values for name in REQUIRED)
     }
+
+
+def fields_of(state: ScopeState) -> dict[str, Any]:
+    """A state's fields by name, its scope aside (a number's item names it in each attribute)."""
+    return {name: value for name, value in vars(state).items() if name != "scope"}
+
+
+def writing(state: ScopeState, scope: str | None = None) -> list[Action]:
+    """The actions that write ``state`` whole into a number's item, under ``scope`` (its own
+    by default): a field it does not have is removed."""
+    scope = state.scope if scope is None else scope
+    return [
+        field(name, scope).set(value) if value is not None else field(name, scope).remove()
+        for name, value in fields_of(state).items()
+    ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -22,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from stopsms.aws.keyed_hash import PREFIX as ERASED
 from stopsms.dal.conditions import is_refused_item
-from stopsms.dal.number_items import NUMBER_ITEM, field
+from stopsms.dal.number_items import NUMBER_ITEM, field, fields_of, writing
 from stopsms.dal.tables import ContactState, Evidence, NumberItem
 from stopsms.rules.scope_states import ScopeState
 
@@ -89,7 +88,7 @@ def _write_state(transaction: TransactWrite, row: OptOut) -> None:
     opt-out)."""
     state = row.state
     if row.phone.startswith(ERASED):  # an erased number's stand-in keeps an item per scope
-        item = ContactState(row.phone, state.scope, **_fields(state))
+        item = ContactState(row.phone, state.scope, **fields_of(state))
         condition = ContactState.phone.does_not_exist() | (
             ContactState.status_at <= state.status_at
         )
@@ -101,16 +100,8 @@ def _write_state(transaction: TransactWrite, row: OptOut) -> None:
         condition &= NumberItem.phone.exists()
     else:
         condition &= NumberItem.phone.does_not_exist()
-    actions: list[Action] = [
-        field(name, state.scope).set(value)
-        if value is not None
-        else field(name, state.scope).remove()
-        for name, value in _fields(state).items()
-    ]
     transaction.update(
-        NumberItem(row.phone, NUMBER_ITEM), actions + (row.creates or []), condition=condition
+        NumberItem(row.phone, NUMBER_ITEM),
+        writing(state) + (row.creates or []),
+        condition=condition,
     )
-
-
-def _fields(state: ScopeState) -> dict[str, Any]:
-    return {name: value for name, value in vars(state).items() if name != "scope"}
