@@ -37,7 +37,7 @@ from stopsms.dal import contacts, evidence
 from stopsms.dal.number_items import NUMBER_ITEM, field
 from stopsms.dal.tables import Evidence, NumberItem, bind, reset_connections
 from stopsms.emulator import template
-from stopsms.emulator.stack import one_backup_per_transaction
+from stopsms.emulator.moto_fixes import mend_moto
 from stopsms.ops import import_optouts
 from stopsms.settings import Settings
 
@@ -73,7 +73,7 @@ def tables() -> Iterator[Meter]:
                 for name in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")
             }
         )
-        one_backup_per_transaction()  # moto's own copies a table per item of a transaction
+        mend_moto()  # moto's own copies a table per item of a transaction
         clients.reset()
         reset_connections()
         bind(

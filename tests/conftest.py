@@ -15,7 +15,7 @@ from moto import mock_aws
 from stopsms.aws import clients
 from stopsms.dal import tables
 from stopsms.emulator import iam, template
-from stopsms.emulator.stack import one_backup_per_transaction
+from stopsms.emulator.moto_fixes import mend_moto
 from stopsms.inbound import replies
 from stopsms.settings import Settings, get_settings
 from tests.handlers.sms import FakeSms
@@ -68,7 +68,7 @@ def emulated_account(**parameters: str) -> Iterator[template.Stack]:
     deployed = template.load()
     for name, value in parameters.items():
         deployed["Parameters"][name]["Default"] = value
-    one_backup_per_transaction()  # moto copies a table per transaction item otherwise
+    mend_moto()  # where moto departs from DynamoDB (speed and atomicity)
     with mock_aws():
         stack = template.create(
             {

@@ -43,45 +43,13 @@ from stopsms.emulator import iam
 from stopsms.emulator import template as cfn
 from stopsms.emulator.carriers import Carriers
 from stopsms.emulator.fake_sms import FakeSms
+from stopsms.emulator.moto_fixes import mend_moto
 from stopsms.settings import get_settings
 
 REGION = "eu-west-3"
 ACCOUNT = "123456789012"
 DELIVERY_EVENTS = "DeliveryEventsTopic"
 log = logging.getLogger("stopsms.emulator")
-
-
-def one_backup_per_transaction() -> None:
-    """moto backs up a table before *each item* of a ``TransactWriteItems`` (to roll back on
-    failure): 100 deep copies of the whole table per transaction, quadratic as tables grow.
-    One backup per table per transaction keeps the same rollback at a hundredth of the cost."""
-    import moto.dynamodb.models as moto_models  # development dependency
-
-    models: Any = moto_models  # its ``copy`` is the module it imported, not typed as exported
-    backend = models.DynamoDBBackend
-    if getattr(backend.transact_write_items, "one_backup", False):
-        return
-    original = backend.transact_write_items
-    real_copy = models.copy
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backups: dict[int, Any] = {}
-
-        class OncePerTransaction:
-            @staticmethod
-            def deepcopy(value: Any, memo: Any = None) -> Any:
-                if id(value) not in backups:
-                    backups[id(value)] = real_copy.deepcopy(value, memo)
-                return backups[id(value)]
-
-        models.copy = OncePerTransaction
-        try:
-            original(self, transact_items)
-        finally:
-            models.copy = real_copy
-
-    transact_write_items.one_backup = True  # type: ignore[attr-defined]
-    backend.transact_write_items = transact_write_items
 
 
 def free_port() -> int:
@@ -193,7 +161,7 @@ class EmulatedStack:
     def start(self) -> EmulatedStack:
         from moto.server import ThreadedMotoServer  # development dependency
 
-        one_backup_per_transaction()
+        mend_moto()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
         port = free_port()

@@ -1,0 +1,190 @@
+"""A number that many brands share: its one item grows by a few hundred bytes per scope. Past
+4 KB a read costs more units (docs/PERFORMANCE.md) but every decision still holds; at
+DynamoDB's 400 KB item limit a new scope cannot be written, and that must be loud: the record
+is refused (retried, then dead-lettered), never acknowledged, never confirmed to the person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from stopsms.aws import clients
+from stopsms.dal import contacts, evidence
+from stopsms.dal.number_items import NUMBER_ITEM, field, fields_of
+from stopsms.dal.tables import GLOBAL_SCOPE, NumberItem
+from stopsms.emulator.template import Stack
+from stopsms.inbound.replies import RepliesFailed
+from stopsms.rules.brands import MAX_BRAND_CHARS
+from stopsms.rules.eligibility import Preference
+from stopsms.rules.scope_states import ScopeState
+from stopsms.settings import get_settings
+from tests.handlers.conftest import (
+    LambdaContext,
+    failed_ids,
+    load_function,
+    sns_event,
+    sqs_event,
+)
+from tests.handlers.sms import FakeSms
+from tests.handlers.test_sender import campaign, handle, jobs_of
+
+A = "+33612993101"
+T = datetime(2026, 9, 1, 9, tzinfo=UTC)
+EVIDENCE = "consent/2026/09/01/4f1c2a9e-0b7d-4d1e-9a51-7c3e2f1d8b60.json"  # a real key's length
+ITEM_LIMIT = 405_000  # as moto emulates it (DynamoDB's is 400 KB), names and values counted
+
+
+@pytest.fixture
+def table(aws: Stack) -> Iterator[None]:
+    contacts.forget_migrated()
+    assert contacts.migrated()
+    yield
+    contacts.forget_migrated()
+
+
+def brand(n: int) -> str:
+    """A brand name as long as they go: fewer scopes fill an item (moto sizes it slowly)."""
+    return f"brand-{n:04}-".ljust(MAX_BRAND_CHARS, "x")
+
+
+def raw_item(phone: str) -> dict[str, Any]:
+    table = NumberItem.Meta.table_name
+    key = {"phone": {"S": phone}, "scope": {"S": NUMBER_ITEM}}
+    item: dict[str, Any] = clients.dynamodb().get_item(TableName=table, Key=key)["Item"]
+    return item
+
+
+def size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills and limits it: names and values, strings in UTF-8."""
+    return sum(len(name.encode()) + len(value["S"].encode()) for name, value in item.items())
+
+
+def campaign_of(to: str, wave: str = "c") -> str:
+    return f"{wave}-{to.rstrip('x')}"
+
+
+def send(sender: ModuleType, to: str, wave: str = "c") -> None:
+    request = campaign(
+        [{"phone": A, "vars": {"first_name": "Léa"}}], brand=to, campaign_id=campaign_of(to, wave)
+    )
+    handle(sender, jobs_of(request))
+
+
+@pytest.mark.usefixtures("table")
+def test_forty_brands_on_one_number_each_keep_their_own_decision(
+    sender: ModuleType, sms: FakeSms
+) -> None:
+    # Given a number that opted in to forty brands: its item is past one read unit's 4 KB
+    for n in range(40):
+        contacts.apply(
+            A,
+            brand(n),
+            "opted_in",
+            T + timedelta(minutes=n),
+            source="web-form",
+            evidence_key=EVIDENCE,
+        )
+    assert size(raw_item(A)) > 2 * 4096
+    # When it stops one of them
+    contacts.apply(A, brand(17), "opted_out", T + timedelta(days=1), source="reply")
+    # Then that brand's campaign is suppressed and its neighbours' are sent
+    for n in (16, 17, 18, 39):
+        send(sender, brand(n))
+    assert sorted(m["Context"]["campaign_id"] for m in sms.sent) == [
+        campaign_of(brand(n)) for n in (16, 18, 39)
+    ]
+    # And a STOPALL later stops every one of the forty
+    contacts.apply(A, GLOBAL_SCOPE, "opted_out", T + timedelta(days=2), source="reply")
+    sms.sent.clear()
+    for n in (0, 16, 39):
+        send(sender, brand(n), wave="later")
+    assert sms.sent == []
+
+
+def fill(phone: str) -> int:
+    """Write ``phone``'s item until not one scope more fits, opted in to as many brands as it
+    takes (written raw: one decision at a time would take minutes). Returns how many."""
+    item: dict[str, Any] = {"phone": {"S": phone}, "scope": {"S": NUMBER_ITEM}}
+    n = 0
+    for evidence_key in (EVIDENCE, None):  # the smallest scopes last: nothing more fits
+        while True:
+            state = ScopeState(brand(n), "opted_in", T, "web-form", T, evidence_key=evidence_key)
+            scope = {
+                field(name, state.scope).attr_name: {"S": field(name, state.scope).serialize(value)}
+                for name, value in fields_of(state).items()
+                if value is not None
+            }
+            if size(item) + size(scope) > ITEM_LIMIT:
+                break
+            item |= scope
+            n += 1
+    clients.dynamodb().put_item(TableName=NumberItem.Meta.table_name, Item=item)
+    return n
+
+
+@pytest.mark.usefixtures("table")
+def test_a_full_item_refuses_a_new_brand_loudly_and_keeps_every_state(
+    sender: ModuleType, sms: FakeSms
+) -> None:
+    # Given a number whose item is at DynamoDB's limit (hundreds of brands)
+    brands = fill(A)
+    assert brands > 500
+    # When an upstream system records its consent to one brand more
+    consent = load_function("consent")
+    record = {
+        "action": "opt_in",
+        "phone": A,
+        "brand": "one-more",
+        "source": "web-form https://one-more.example/sms",
+        "captured_at": (T + timedelta(days=1)).isoformat(),
+        "proof": {"ip": "203.0.113.7", "checkbox_text": "J'accepte les SMS"},
+    }
+    response = consent.lambda_handler(sqs_event([record], "ConsentQueue"), LambdaContext())
+    # Then the record is refused (SQS retries it, then the dead-letter queue keeps it)
+    assert len(failed_ids(response)) == 1
+    import sys
+
+    print(response, file=sys.stderr)
+    # And nothing is lost: every brand's state stays, that brand has none, none is sent
+    assert contacts.lookup([A], "one-more")[A] == (None, None)
+    assert contacts.lookup([A], brand(brands - 1))[A] == (Preference("opted_in", T), None)
+    send(sender, "one-more")
+    assert sms.sent == []
+    # While a decision about a brand already there still fits (its attributes are replaced)
+    contacts.apply(A, brand(7), "opted_out", T + timedelta(days=1), source="reply")
+    send(sender, brand(7))
+    send(sender, brand(8))
+    assert [m["Context"]["campaign_id"] for m in sms.sent] == [campaign_of(brand(8))]
+
+
+@pytest.mark.usefixtures("table")
+def test_a_stop_that_cannot_be_stored_fails_the_reply_and_is_never_confirmed(
+    monkeypatch: pytest.MonkeyPatch, sender: ModuleType, sms: FakeSms
+) -> None:
+    # Given a full item, and a short code whose brand has no scope in it
+    fill(A)
+    monkeypatch.setenv("STOPSMS_INBOUND_BRANDS", "36111=acme")
+    get_settings.cache_clear()
+    inbound = load_function("inbound")
+    stop = {
+        "originationNumber": A,
+        "destinationNumber": "36111",
+        "messageKeyword": "KEYWORD_123456789012",
+        "messageBody": "STOP",
+        "inboundMessageId": "m-full",
+    }
+    # When the person replies STOP, the reply fails (Lambda retries it, then InboundDLQ keeps it)
+    with pytest.raises(RepliesFailed):
+        inbound.lambda_handler(sns_event([stop]), LambdaContext())
+    # And the person is not told they are unsubscribed while nothing says so; with consent
+    # enforced (the default) acme, holding no consent of theirs, sends them no marketing
+    assert sms.sent == []
+    assert contacts.lookup([A], "acme")[A] == (None, None)
+    send(sender, "acme")
+    assert sms.sent == []
+    # And the STOP itself is kept as evidence, for the operator who empties the dead letters
+    assert [(e.kind, e.brand, e.text) for e in evidence.history(A)] == [("opt_out", "acme", "STOP")]
