@@ -4,15 +4,18 @@
 - ``TransactWriteItems`` backs up the whole table before *each item* (to roll back on
   failure): 100 deep copies per transaction, quadratic as tables grow. One backup per table per
   transaction keeps the same rollback at a hundredth of the cost.
-- ``UpdateItem`` applies its actions to the stored item one by one, so an update that takes the
-  item past the 400 KB limit is refused *after* its first actions were kept. DynamoDB refuses
-  it whole; a number's item (``stopsms.dal.number_items``) relies on that.
+- ``UpdateItem`` applies its actions to the stored item one by one and sizes the item after
+  each: an update that sets an attribute before removing a larger one is refused near the
+  400 KB limit, and one refused keeps the actions before. DynamoDB sizes the result and refuses
+  an update whole; a number's item (``stopsms.dal.number_items``) relies on both.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+MOTO_ITEM_LIMIT = 405_000  # bytes, moto's own (between DynamoDB's 400 KB and what it accepts)
 
 
 def mend_moto() -> None:
@@ -62,13 +65,19 @@ def _atomic_updates(models: Any) -> None:
     def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kw: Any) -> Any:
         table = self.get_table(table_name)
         item = table.get_item(*self.get_keys_value(table, key))
-        before = {} if item is None else {n: copy.deepcopy(v) for n, v in item.attrs.items()}
-        try:
+        if item is None:
             return original(self, table_name, key, *args, **kw)
-        except ItemSizeToUpdateTooLarge:
-            if item is not None:  # the update is refused whole, as DynamoDB refuses it
-                item.attrs = LimitedSizeDict(before)  # (``update`` skips its size check)
+        before = {name: copy.deepcopy(value) for name, value in item.attrs.items()}
+        item.attrs = dict(item.attrs)  # unchecked while the actions run: the result is sized
+        try:
+            result = original(self, table_name, key, *args, **kw)
+            if item.size() > MOTO_ITEM_LIMIT:
+                raise ItemSizeToUpdateTooLarge
+        except BaseException:
+            item.attrs = LimitedSizeDict(before)  # refused whole (``update`` skips the check)
             raise
+        item.attrs = LimitedSizeDict(item.attrs)
+        return result
 
     update_item.mended = True  # type: ignore[attr-defined]
     backend.update_item = update_item
