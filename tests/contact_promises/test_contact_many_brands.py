@@ -164,14 +164,14 @@ def test_a_full_item_refuses_a_new_brand_loudly_and_keeps_every_state(
     assert [m["Context"]["campaign_id"] for m in sms.sent] == [campaign_of(brand(8))]
 
 
-def stop(to: str, message_id: str) -> dict[str, Any]:
+def stop(to: str, message_id: str, body: str = "STOP") -> dict[str, Any]:
     return sns_event(
         [
             {
                 "originationNumber": A,
                 "destinationNumber": to,
                 "messageKeyword": "KEYWORD_123456789012",
-                "messageBody": "STOP",
+                "messageBody": body,
                 "inboundMessageId": message_id,
             }
         ]
@@ -205,3 +205,24 @@ def test_on_a_full_item_a_stop_for_a_brand_there_holds_and_one_for_a_brand_not_t
     assert len(sms.sent) == 1
     # And the STOP itself is kept as evidence, for the operator who empties the dead letters
     assert ("opt_out", "acme", "STOP") in [(e.kind, e.brand, e.text) for e in evidence.history(A)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RepliesFailed,
+    reason="known limit: a STOPALL on an item full of opt-ins that holds no '*' scope yet cannot "
+    "be written (a thousand brands on one number); it is dead-lettered, not applied",
+)
+@pytest.mark.usefixtures("table")
+def test_a_stopall_on_a_full_item_stops_every_brand_it_holds(
+    monkeypatch: pytest.MonkeyPatch, sender: ModuleType, sms: FakeSms
+) -> None:
+    fill(A)
+    monkeypatch.setenv("STOPSMS_INBOUND_BRANDS", f"36222={brand(7)}")
+    get_settings.cache_clear()
+    inbound = load_function("inbound")
+    inbound.lambda_handler(stop("36222", "m-stopall", "STOPALL"), LambdaContext())
+    sms.sent.clear()
+    send(sender, brand(7))
+    send(sender, brand(8))
+    assert sms.sent == []
