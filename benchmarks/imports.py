@@ -73,7 +73,7 @@ def tables() -> Iterator[Meter]:
                 for name in ("sqs", "sns", "dynamodb", "s3", "secretsmanager")
             }
         )
-        mend_moto()  # moto's own copies a table per item of a transaction
+        mend_moto()  # where moto departs from DynamoDB (speed and atomicity)
         clients.reset()
         reset_connections()
         bind(
