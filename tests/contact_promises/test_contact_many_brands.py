@@ -31,7 +31,8 @@ from tests.handlers.conftest import (
     sqs_event,
 )
 from tests.handlers.sms import FakeSms
-from tests.handlers.test_inbound import T0
+from tests.handlers.test_consent import record as consent_record
+from tests.handlers.test_inbound import T0, reply
 from tests.handlers.test_sender import campaign, handle, jobs_of
 
 A = "+33612993101"
@@ -143,14 +144,7 @@ def test_a_full_item_refuses_a_new_brand_loudly_and_keeps_every_state(
     assert len(brands) > 600
     # When an upstream system records its consent to one brand more
     consent = load_function("consent")
-    record = {
-        "action": "opt_in",
-        "phone": A,
-        "brand": "one-more",
-        "source": "web-form https://one-more.example/sms",
-        "captured_at": (T + timedelta(days=1)).isoformat(),
-        "proof": {"ip": "203.0.113.7", "checkbox_text": "J'accepte les SMS"},
-    }
+    record = consent_record("opt_in", T + DAY, phone=A, brand="one-more")
     response = consent.lambda_handler(sqs_event([record], "ConsentQueue"), LambdaContext())
     # Then the record is refused (SQS retries it, then the dead-letter queue keeps it)
     assert len(failed_ids(response)) == 1
@@ -166,18 +160,15 @@ def test_a_full_item_refuses_a_new_brand_loudly_and_keeps_every_state(
     assert [m["Context"]["campaign_id"] for m in sms.sent] == [campaign_of(brand(8))]
 
 
+def inbound_answering(monkeypatch: pytest.MonkeyPatch, brands: str) -> ModuleType:
+    """The inbound function, ``brands`` naming each short code's brand (InboundBrands)."""
+    monkeypatch.setenv("STOPSMS_INBOUND_BRANDS", brands)
+    get_settings.cache_clear()
+    return load_function("inbound")
+
+
 def stop(to: str, message_id: str, body: str = "STOP") -> dict[str, Any]:
-    return sns_event(
-        [
-            {
-                "originationNumber": A,
-                "destinationNumber": to,
-                "messageKeyword": "KEYWORD_123456789012",
-                "messageBody": body,
-                "inboundMessageId": message_id,
-            }
-        ]
-    )
+    return sns_event([reply(body, phone=A, message_id=message_id, to=to)])
 
 
 @pytest.mark.usefixtures("table")
@@ -186,9 +177,7 @@ def test_on_a_full_item_a_stop_for_a_brand_there_holds_and_one_for_a_brand_not_t
 ) -> None:
     # Given a full item, a short code for one of its brands and one for a brand not in it
     fill(A)
-    monkeypatch.setenv("STOPSMS_INBOUND_BRANDS", f"36111=acme,36222={brand(7)}")
-    get_settings.cache_clear()
-    inbound = load_function("inbound")
+    inbound = inbound_answering(monkeypatch, f"36111=acme,36222={brand(7)}")
     # When the person replies STOP to the brand that is there, it holds and is confirmed
     inbound.lambda_handler(stop("36222", "aa5b0d3c-9f1e-4c8a-b7d2-6e4f3a2c1b09"), LambdaContext())
     assert contacts.lookup([A], brand(7))[A][0] == Preference("opted_out", T0, T0)
@@ -220,9 +209,7 @@ def test_a_stopall_on_a_full_item_stops_every_brand_it_holds(
     monkeypatch: pytest.MonkeyPatch, sender: ModuleType, sms: FakeSms
 ) -> None:
     fill(A)
-    monkeypatch.setenv("STOPSMS_INBOUND_BRANDS", f"36222={brand(7)}")
-    get_settings.cache_clear()
-    inbound = load_function("inbound")
+    inbound = inbound_answering(monkeypatch, f"36222={brand(7)}")
     inbound.lambda_handler(stop("36222", "m-stopall", "STOPALL"), LambdaContext())
     sms.sent.clear()
     send(sender, brand(7))

@@ -20,6 +20,7 @@ from stopsms.errors import StaleEvent
 from stopsms.migration import migrate, settled
 from tests.handlers.conftest import LambdaContext, load_function, sqs_record
 from tests.handlers.sms import FakeSms
+from tests.handlers.test_consent import record as consent_record
 from tests.handlers.test_sender import campaign, handle, jobs_of
 from tests.migration import previous_contacts as previous
 
@@ -171,13 +172,7 @@ def test_the_consent_function_writes_both_forms_with_its_own_role() -> None:
     # Before the marker a decision folds its number's older items first (a Query) and writes
     # both forms: the consent function's role must allow it (IAM is enforced here)
     consent_fn = load_function("consent")
-    record = {
-        "action": "opt_out",
-        "phone": B,
-        "brand": "acme",
-        "source": "web-form",
-        "captured_at": (T + timedelta(days=4)).isoformat(),
-    }
+    record = consent_record("opt_out", T + timedelta(days=4), phone=B, source="web-form")
     response = consent_fn.lambda_handler(
         {"Records": [sqs_record(record, "ConsentQueue")]}, LambdaContext()
     )
